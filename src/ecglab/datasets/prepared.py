@@ -1,0 +1,200 @@
+"""The PreparedDataset: a directory every dataset is prepared into once, and training reads fast.
+
+Layout::
+
+    manifest.json   name, kind, classes, fs, leads, length, preprocessing, source, version, counts
+    signals.npy     (N, L, T) float32 or float16, opened with mmap_mode="r"
+    labels.npy      (N, C) multi-hot uint8 (one-hot for multiclass)
+    meta.parquet    record_id, patient_id, split, and whatever else the source has (age, sex, ...)
+
+It is written into a hidden sibling directory and renamed into place at the end, so a crash
+never leaves a half-written dataset behind. Splits are by patient: a patient_id in two splits
+is an error, when writing and when opening.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecglab import __version__
+from ecglab.errors import DatasetError, LeakageError
+
+FORMAT_VERSION = 1
+TASK_KINDS = ("multiclass", "multilabel")
+REQUIRED_META = ("record_id", "patient_id", "split")
+
+
+def check_patient_splits(meta: pd.DataFrame) -> None:
+    """Raise :class:`LeakageError` if any patient_id occurs in more than one split."""
+    missing = [c for c in ("patient_id", "split") if c not in meta.columns]
+    if missing:
+        raise DatasetError(f"meta is missing columns {missing}; expected {list(REQUIRED_META)}.")
+    splits_per_patient = meta.groupby("patient_id")["split"].nunique()
+    leaking = splits_per_patient[splits_per_patient > 1]
+    if len(leaking):
+        examples = []
+        for patient in leaking.index[:5]:
+            splits = sorted(meta.loc[meta["patient_id"] == patient, "split"].astype(str).unique())
+            examples.append(f"{patient} in {splits}")
+        raise LeakageError(
+            f"{len(leaking)} patients appear in more than one split ({'; '.join(examples)}). "
+            "Splits must be by patient so that test figures are not inflated by the same person's ECGs."
+        )
+
+
+class PreparedWriter:
+    """Writes a PreparedDataset in chunks into a preallocated memmap, then publishes it atomically.
+
+    Usage: ``w = PreparedWriter(out, n, n_leads, length, classes, ...)``, fill ``w.signals[i]`` and
+    ``w.labels[i]``, then ``w.finish(meta, manifest_fields)``. ``w.abort()`` removes the partial files.
+    """
+
+    def __init__(self, out: str | Path, n_records: int, n_leads: int, length: int, n_classes: int,
+                 dtype: str = "float32", overwrite: bool = False):
+        self.out = Path(out)
+        if self.out.exists() and not overwrite:
+            raise DatasetError(f"{self.out} already exists; pass --force to rebuild it.")
+        if dtype not in ("float32", "float16"):
+            raise DatasetError(f"dtype must be float32 or float16, found {dtype!r}.")
+        self.tmp = self.out.parent / f".{self.out.name}.partial"
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
+        self.signals = np.lib.format.open_memmap(self.tmp / "signals.npy", mode="w+", dtype=dtype,
+                                                 shape=(n_records, n_leads, length))
+        self.labels = np.lib.format.open_memmap(self.tmp / "labels.npy", mode="w+", dtype=np.uint8,
+                                                shape=(n_records, n_classes))
+
+    def finish(self, meta: pd.DataFrame, *, name: str, kind: str, classes: list[str], fs: float,
+               leads: list[str], preprocessing: dict | None = None, source: dict | None = None,
+               extra: dict | None = None) -> "PreparedDataset":
+        n, n_leads, length = self.signals.shape
+        _validate(meta, kind, classes, leads, n, n_leads, self.labels.shape[1])
+        check_patient_splits(meta)
+        self.signals.flush()
+        self.labels.flush()
+        del self.signals, self.labels
+        meta = meta.reset_index(drop=True)
+        meta.to_parquet(self.tmp / "meta.parquet", index=False)
+        labels = np.load(self.tmp / "labels.npy", mmap_mode="r")
+        manifest = {
+            "name": name, "kind": kind, "classes": list(classes), "fs": float(fs), "leads": list(leads),
+            "length": int(length), "n_records": int(n), "dtype": str(np.load(self.tmp / "signals.npy", mmap_mode="r").dtype),
+            "preprocessing": preprocessing or {}, "source": source or {},
+            "split_counts": _split_counts(meta, labels, classes),
+            "format_version": FORMAT_VERSION, "ecglab_version": __version__, **(extra or {}),
+        }
+        (self.tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
+        if self.out.exists():
+            shutil.rmtree(self.out)
+        self.tmp.rename(self.out)
+        return PreparedDataset(self.out)
+
+    def abort(self) -> None:
+        for attr in ("signals", "labels"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_prepared(out: str | Path, signals: np.ndarray, labels: np.ndarray, meta: pd.DataFrame, *,
+                   overwrite: bool = False, dtype: str = "float32", **manifest) -> "PreparedDataset":
+    """Write in-memory arrays as a PreparedDataset (small datasets; large ones use PreparedWriter)."""
+    signals = np.asarray(signals)
+    if signals.ndim != 3:
+        raise DatasetError(f"signals must be (N, leads, samples), found shape {signals.shape}.")
+    writer = PreparedWriter(out, *signals.shape, np.asarray(labels).shape[1], dtype=dtype, overwrite=overwrite)
+    try:
+        writer.signals[:] = signals
+        writer.labels[:] = labels
+        return writer.finish(meta, **manifest)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+@dataclass
+class PreparedDataset:
+    """A prepared dataset directory, memory-mapped. ``signals`` and ``labels`` are read lazily."""
+
+    path: Path
+
+    def __post_init__(self):
+        self.path = Path(self.path)
+        manifest_path = self.path / "manifest.json"
+        if not manifest_path.exists():
+            raise DatasetError(
+                f"{self.path} is not a prepared dataset (no manifest.json). "
+                "Create one with `ecglab prepare synthetic --out DIR` or `ecglab prepare NAME --source DIR --out DIR`."
+            )
+        self.manifest = json.loads(manifest_path.read_text())
+        try:
+            self.signals = np.load(self.path / "signals.npy", mmap_mode="r")
+            self.labels = np.load(self.path / "labels.npy", mmap_mode="r")
+            self.meta = pd.read_parquet(self.path / "meta.parquet")
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{self.path}: prepared dataset is incomplete or corrupt ({exc}).") from None
+        _validate(self.meta, self.kind, self.classes, self.leads, *self.signals.shape[:2], self.labels.shape[1])
+        check_patient_splits(self.meta)
+
+    kind = property(lambda self: self.manifest["kind"])
+    classes = property(lambda self: list(self.manifest["classes"]))
+    fs = property(lambda self: float(self.manifest["fs"]))
+    leads = property(lambda self: list(self.manifest["leads"]))
+    length = property(lambda self: int(self.manifest["length"]))
+    name = property(lambda self: self.manifest["name"])
+
+    def __len__(self) -> int:
+        return self.signals.shape[0]
+
+    @property
+    def splits(self) -> list[str]:
+        return list(pd.unique(self.meta["split"].astype(str)))
+
+    def split_indices(self, split: str | list[str]) -> np.ndarray:
+        """Row indices of one split (or several); an empty or unknown split is an error."""
+        wanted = [split] if isinstance(split, str) else list(split)
+        index = np.flatnonzero(self.meta["split"].astype(str).isin(wanted).to_numpy())
+        if len(index) == 0:
+            raise DatasetError(f"{self.path}: split {wanted} is empty; the dataset has splits {self.splits}.")
+        return index
+
+
+def _validate(meta, kind, classes, leads, n, n_leads, n_classes) -> None:
+    if kind not in TASK_KINDS:
+        raise DatasetError(f"task kind must be one of {TASK_KINDS}, found {kind!r}.")
+    missing = [c for c in REQUIRED_META if c not in meta.columns]
+    if missing:
+        raise DatasetError(f"meta is missing columns {missing}; expected at least {list(REQUIRED_META)}.")
+    if len(meta) != n:
+        raise DatasetError(f"meta has {len(meta)} rows but there are {n} signals.")
+    if len(classes) != n_classes:
+        raise DatasetError(f"{len(classes)} class names for {n_classes} label columns.")
+    if len(leads) != n_leads:
+        raise DatasetError(f"{len(leads)} lead names for {n_leads} signal leads.")
+
+
+def _split_counts(meta: pd.DataFrame, labels: np.ndarray, classes: list[str]) -> dict:
+    counts = {}
+    for split in pd.unique(meta["split"].astype(str)):
+        rows = np.flatnonzero(meta["split"].astype(str).to_numpy() == split)
+        per_class = np.asarray(labels[rows]).sum(axis=0)
+        counts[split] = {"records": int(len(rows)), "patients": int(meta["patient_id"].iloc[rows].nunique()),
+                         "classes": {c: int(k) for c, k in zip(classes, per_class)}}
+    return counts
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a manifest")

@@ -1,0 +1,107 @@
+"""Model bundles: weights in safetensors plus one JSON that says everything needed to use them.
+
+    bundle/
+      model.safetensors   the state dict (tensors only: loading never unpickles)
+      bundle.json         architecture + kwargs, classes, fs, leads, input length, preprocessing,
+                          windowing, thresholds, metadata features, beat extraction, version
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ecglab import __version__
+from ecglab.errors import BundleError
+from ecglab.signal.beats import BeatSpec
+from ecglab.signal.preprocess import Preprocessing
+
+BUNDLE_FORMAT = 1
+WEIGHTS_FILE = "model.safetensors"
+SPEC_FILE = "bundle.json"
+
+
+class MetaFeature(BaseModel):
+    """One metadata input: a meta column, how missing values are filled and how it is scaled."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    fill: float = 0.0
+    mean: float = 0.0
+    std: float = 1.0
+
+
+class BundleSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    format: int = BUNDLE_FORMAT
+    ecglab_version: str = __version__
+    architecture: str
+    model_kwargs: dict = Field(default_factory=dict)
+    kind: Literal["multiclass", "multilabel"]
+    input: Literal["record", "beat"] = "record"
+    classes: list[str]
+    fs: float
+    leads: list[str]
+    input_length: int
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+    beats: BeatSpec | None = None
+    window_stride: int | None = None
+    aggregate: Literal["mean", "max"] = "mean"
+    thresholds: list[float] | None = None
+    meta_features: list[MetaFeature] = Field(default_factory=list)
+    dataset: str | None = None
+    metrics: dict = Field(default_factory=dict)
+
+    def decision_thresholds(self) -> list[float]:
+        return self.thresholds or [0.5] * len(self.classes)
+
+
+def build_model(spec: BundleSpec):
+    from ecglab.models import create_model
+
+    return create_model(spec.architecture, n_leads=len(spec.leads), n_classes=len(spec.classes),
+                        input_length=spec.input_length, n_meta=len(spec.meta_features), **spec.model_kwargs)
+
+
+def save_bundle(path: str | Path, model, spec: BundleSpec) -> Path:
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path / WEIGHTS_FILE), metadata={"ecglab_version": __version__})
+    (path / SPEC_FILE).write_text(spec.model_dump_json(indent=2))
+    return path
+
+
+def load_spec(path: str | Path) -> BundleSpec:
+    path = Path(path)
+    spec_file = path / SPEC_FILE
+    if not spec_file.exists():
+        raise BundleError(f"{path}: not a model bundle (expected a directory holding {SPEC_FILE} and {WEIGHTS_FILE}).")
+    try:
+        spec = BundleSpec.model_validate(json.loads(spec_file.read_text()))
+    except (ValueError, ValidationError) as exc:
+        raise BundleError(f"{spec_file}: invalid bundle description ({exc}).") from None
+    if spec.format > BUNDLE_FORMAT:
+        raise BundleError(f"{path}: bundle format {spec.format} is newer than this ecglab reads ({BUNDLE_FORMAT}); upgrade ecglab.")
+    return spec
+
+
+def load_bundle(path: str | Path):
+    """Return ``(model in eval mode, spec)``. Weights load through safetensors: no pickle."""
+    from safetensors.torch import load_file
+
+    spec = load_spec(path)
+    model = build_model(spec)
+    weights = Path(path) / WEIGHTS_FILE
+    if not weights.exists():
+        raise BundleError(f"{path}: {WEIGHTS_FILE} is missing.")
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except Exception as exc:
+        raise BundleError(f"{weights}: weights do not match architecture {spec.architecture!r} ({exc}).") from None
+    return model.eval(), spec

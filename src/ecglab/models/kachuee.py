@@ -1,0 +1,35 @@
+"""Kachuee, Fazeli & Sarrafzadeh 2018, 'ECG Heartbeat Classification: A Deep Transferable Representation'."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ecglab.models.classifier import ECGClassifier
+from ecglab.models.layers import ConvBnAct, ResidualBlock1d
+from ecglab.models.registry import register_model
+
+
+class KachueeTrunk(nn.Sequential):
+    """Conv(32, k5), then 5 × [residual block (2 convs, no BatchNorm) → max-pool(5, stride 2)].
+
+    The paper flattens 32 × 2 features for a 187-sample beat; an adaptive max-pool to length 2
+    gives exactly that for 187 samples and keeps the model usable on any length.
+    """
+
+    def __init__(self, n_leads: int, filters: int = 32, kernel: int = 5, n_blocks: int = 5):
+        layers = [ConvBnAct(n_leads, filters, kernel, bn=False, act=False, bias=True)]
+        for _ in range(n_blocks):
+            layers += [ResidualBlock1d(filters, filters, (kernel, kernel), bn=False), nn.MaxPool1d(5, stride=2)]
+        layers += [nn.AdaptiveMaxPool1d(2), nn.Flatten()]
+        super().__init__(*layers)
+        self.out_features = 2 * filters
+
+
+@register_model("Kachuee et al. 2018, IEEE ICHI, arXiv:1805.00794")
+def kachuee(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, filters: int = 32,
+            kernel: int = 5, n_blocks: int = 5, head_hidden: tuple[int, ...] = (32, 32), dropout: float = 0.0) -> ECGClassifier:
+    """55,013 parameters on a 1 × 187 beat with 5 classes, as in the paper."""
+    if input_length < 187 and n_blocks == 5:
+        raise ValueError(f"kachuee needs at least 187 samples per input with 5 blocks, got {input_length}.")
+    trunk = KachueeTrunk(n_leads, filters, kernel, n_blocks)
+    return ECGClassifier(trunk, trunk.out_features, n_classes, n_meta, head_hidden=tuple(head_hidden), dropout=dropout)

@@ -1,0 +1,48 @@
+"""WFDB records (.hea with .dat or .mat signal files), read with wfdb-python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ecglab.errors import RecordFormatError
+from ecglab.records.record import Annotations, Record
+
+_UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}
+
+
+def read_wfdb(path: str | Path, annotation_extension: str | None = "atr") -> Record:
+    """Read a WFDB record given its path with or without ``.hea``; beat annotations if present."""
+    import wfdb
+
+    base = Path(path)
+    if base.suffix in (".hea", ".dat", ".mat", ".atr"):
+        base = base.with_suffix("")
+    if not base.with_suffix(".hea").exists():
+        raise RecordFormatError(f"{base}: no WFDB header {base.with_suffix('.hea').name} found.")
+    try:
+        rec = wfdb.rdrecord(str(base))
+    except Exception as exc:  # wfdb raises bare ValueErrors, IndexErrors, etc. on broken files
+        raise RecordFormatError(
+            f"{base}: the WFDB header or its signal file could not be read ({type(exc).__name__}: {exc}). "
+            "Expected a .hea header whose signal file (.dat or .mat) holds as many samples as it declares."
+        ) from None
+    if rec.p_signal is None or rec.p_signal.size == 0:
+        raise RecordFormatError(f"{base}: the WFDB record holds no samples.")
+    scale = np.array([_UNIT_TO_MV.get(str(u).strip().lower(), 1.0) for u in rec.units], dtype=np.float32)
+    signal = rec.p_signal.T.astype(np.float32) * scale[:, None]
+    meta = {"record_id": rec.record_name, "comments": list(rec.comments or [])}
+    return Record(signal, rec.fs, list(rec.sig_name), meta, _read_annotations(base, annotation_extension))
+
+
+def _read_annotations(base: Path, extension: str | None) -> Annotations | None:
+    if not extension or not base.with_suffix("." + extension).exists():
+        return None
+    import wfdb
+
+    try:
+        ann = wfdb.rdann(str(base), extension)
+    except Exception as exc:
+        raise RecordFormatError(f"{base}.{extension}: the annotation file could not be read ({exc}).") from None
+    return Annotations(np.asarray(ann.sample, dtype=np.int64), list(ann.symbol))

@@ -1,0 +1,1 @@
+"""Signal processing on plain arrays (n_leads, n_samples): filters, resampling, normalisation, beats."""
