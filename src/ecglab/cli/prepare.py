@@ -1,0 +1,59 @@
+"""``ecglab prepare``: any dataset into the PreparedDataset format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(
+        epilog="Examples:\n\n"
+               "    ecglab prepare synthetic --out data/synth --task record --n 2000 --fs 100\n\n"
+               "    ecglab prepare synthetic --out data/beats --task beat --seed 1",
+    )
+    def prepare(
+        name: str = typer.Argument(..., help="dataset: synthetic, ptbxl, mitbih, ..."),
+        out: Path = typer.Option(..., "--out", help="directory to write the prepared dataset into"),
+        source: Optional[Path] = typer.Option(None, "--source", help="the dataset's files, in their release layout"),
+        task: Optional[str] = typer.Option(None, help="synthetic: record | beat"),
+        n: Optional[int] = typer.Option(None, "--n", help="synthetic: number of records (record task) or patients' beats"),
+        fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of the prepared signals (Hz)"),
+        seed: Optional[int] = typer.Option(None, help="random seed (synthetic data, random splits)"),
+        force: bool = typer.Option(False, "--force", help="rebuild even if an identical preparation exists"),
+        strict: bool = typer.Option(False, "--strict", help="stop at the first unreadable record instead of skipping it"),
+        workers: int = typer.Option(0, help="processes for reading (0 = one per core)"),
+    ):
+        """Prepare a dataset once into a fast memory-mapped form that training reads."""
+        from ecglab.cli.common import console
+        from ecglab.datasets.registry import prepare as run_prepare
+
+        options = {k: v for k, v in dict(task=task, n=n, fs=fs, seed=seed).items() if v is not None}
+        dataset = run_prepare(name, out, source, force=force, strict=strict, workers=workers, **options)
+        show_summary(dataset)
+
+    return None
+
+
+def show_summary(dataset) -> None:
+    """Print the class counts per split of a prepared dataset."""
+    from rich.table import Table
+
+    from ecglab.cli.common import console
+
+    counts = dataset.manifest["split_counts"]
+    table = Table(title=f"{dataset.name}: {len(dataset)} records, {len(dataset.leads)} leads × {dataset.length} samples at {dataset.fs:g} Hz")
+    table.add_column("split")
+    table.add_column("records", justify="right")
+    table.add_column("patients", justify="right")
+    for cls in dataset.classes:
+        table.add_column(cls, justify="right")
+    for split, c in counts.items():
+        table.add_row(split, str(c["records"]), str(c["patients"]), *[str(c["classes"][k]) for k in dataset.classes])
+    console().print(table)
+    skipped = dataset.manifest.get("skipped", {}).get("count", 0)
+    if skipped:
+        console().print(f"[yellow]{skipped} records could not be read and were skipped (listed in manifest.json).[/]")
+    console().print(f"written to {dataset.path}")

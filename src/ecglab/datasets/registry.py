@@ -1,0 +1,169 @@
+"""Dataset builders: ``prepare(name, out, source=…, **options)`` turns a source into a PreparedDataset.
+
+Each source module registers one builder with :func:`register_dataset`. A builder receives a
+:class:`PrepareContext` that gives it the shared machinery: a process pool with a progress bar
+that skips (and counts) unreadable records, and writers that stamp the manifest with the
+arguments and a fingerprint of the source, so that re-running the same command is a cache hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ecglab.errors import DatasetError, EcglabError
+from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, write_prepared
+
+# name -> module that registers it; imported only when that dataset is asked for.
+DATASET_MODULES = {
+    "synthetic": "ecglab.datasets.synthetic",
+}
+
+
+@dataclass(frozen=True)
+class DatasetBuilder:
+    name: str
+    fn: Callable
+    description: str
+    needs_source: bool = True
+
+
+_BUILDERS: dict[str, DatasetBuilder] = {}
+
+
+def register_dataset(name: str, description: str, needs_source: bool = True):
+    def decorator(fn):
+        _BUILDERS[name] = DatasetBuilder(name, fn, description, needs_source)
+        return fn
+
+    return decorator
+
+
+def get_builder(name: str) -> DatasetBuilder:
+    if name not in DATASET_MODULES:
+        raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASET_MODULES))}.")
+    importlib.import_module(DATASET_MODULES[name])
+    return _BUILDERS[name]
+
+
+@dataclass
+class Skipped:
+    item: str
+    reason: str
+
+
+@dataclass
+class PrepareContext:
+    out: Path
+    source: Path | None
+    force: bool = False
+    strict: bool = False
+    workers: int = 0
+    progress: bool = True
+    stamp: dict = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def map(self, fn: Callable, items: Iterable, desc: str = "reading", names: list[str] | None = None) -> list:
+        """``[fn(item) …]`` over a process pool with a progress bar, in input order.
+
+        An item whose call raises an :class:`EcglabError` is reported by name and skipped (its
+        result is None), unless ``strict``. ``fn`` must be a module-level function (picklable).
+        """
+        items = list(items)
+        names = names or [str(item) for item in items]
+        workers = self.workers or min(os.cpu_count() or 1, 8)
+        results: list = [None] * len(items)
+        with _progress(self.progress) as bar:
+            task = bar.add_task(desc, total=len(items))
+            if workers <= 1 or len(items) < 4:
+                outcomes = (_call(fn, item) for item in items)
+                for i, outcome in enumerate(outcomes):
+                    results[i] = self._take(outcome, names[i])
+                    bar.advance(task)
+            else:
+                with ProcessPoolExecutor(workers) as pool:
+                    for i, outcome in enumerate(pool.map(_call, [fn] * len(items), items, chunksize=max(1, len(items) // (workers * 8)))):
+                        results[i] = self._take(outcome, names[i])
+                        bar.advance(task)
+        return results
+
+    def _take(self, outcome, name: str):
+        ok, value = outcome
+        if ok:
+            return value
+        if self.strict:
+            raise DatasetError(f"{name}: {value} (--strict makes an unreadable record fatal).")
+        self.skipped.append(Skipped(name, value))
+        return None
+
+    def _extra(self, extra: dict | None) -> dict:
+        skipped = {"count": len(self.skipped), "items": [s.__dict__ for s in self.skipped[:1000]]}
+        return {**(extra or {}), "prepare": self.stamp, "skipped": skipped}
+
+    def write(self, signals, labels, meta, *, dtype: str = "float32", extra: dict | None = None, **manifest) -> PreparedDataset:
+        return write_prepared(self.out, signals, labels, meta, overwrite=True, dtype=dtype, extra=self._extra(extra), **manifest)
+
+    def writer(self, n_records: int, n_leads: int, length: int, n_classes: int, dtype: str = "float32") -> PreparedWriter:
+        return PreparedWriter(self.out, n_records, n_leads, length, n_classes, dtype=dtype, overwrite=True)
+
+    def finish(self, writer: PreparedWriter, meta, *, extra: dict | None = None, **manifest) -> PreparedDataset:
+        return writer.finish(meta, extra=self._extra(extra), **manifest)
+
+
+def _call(fn, item):
+    try:
+        return True, fn(item)
+    except EcglabError as exc:
+        return False, str(exc)
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), disable=not enabled, transient=False)
+
+
+def source_fingerprint(source: Path | None) -> str:
+    """A cheap fingerprint of a source tree: relative paths, sizes and modification times."""
+    if source is None:
+        return "none"
+    digest = hashlib.sha256()
+    for path in sorted(Path(source).rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(source)}|{stat.st_size}|{int(stat.st_mtime)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def prepare(name: str, out: str | Path, source: str | Path | None = None, *, force: bool = False,
+            strict: bool = False, workers: int = 0, progress: bool = True, **options) -> PreparedDataset:
+    """Prepare dataset ``name`` into ``out``; a cache hit when the same arguments and source were used."""
+    builder = get_builder(name)
+    out = Path(out)
+    if builder.needs_source:
+        if source is None:
+            raise DatasetError(f"dataset {name!r} needs --source DIR pointing at its files as downloaded.")
+        source = Path(source)
+        if not source.is_dir():
+            raise DatasetError(f"--source {source} is not a directory; expected the {name} release layout.")
+    stamp = {"dataset": name, "options": json.loads(json.dumps(options, default=str)),
+             "source": str(source) if source else None, "fingerprint": source_fingerprint(source)}
+    if out.exists() and not force:
+        try:
+            existing = PreparedDataset(out)
+        except EcglabError:
+            existing = None
+        if existing is not None and existing.manifest.get("prepare") == stamp:
+            return existing
+        raise DatasetError(f"{out} already exists and was prepared with other arguments or source; pass --force to rebuild it.")
+    ctx = PrepareContext(out, source, force, strict, workers, progress, stamp)
+    return builder.fn(ctx, **options)
