@@ -18,10 +18,22 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(..., help="dataset: synthetic, ptbxl, mitbih, ..."),
         out: Path = typer.Option(..., "--out", help="directory to write the prepared dataset into"),
         source: Optional[Path] = typer.Option(None, "--source", help="the dataset's files, in their release layout"),
-        task: Optional[str] = typer.Option(None, help="synthetic: record | beat"),
-        n: Optional[int] = typer.Option(None, "--n", help="synthetic: number of records (record task) or patients' beats"),
-        fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of the prepared signals (Hz)"),
+        task: Optional[str] = typer.Option(None, help="synthetic: record|beat; ptbxl: all|diagnostic|subdiagnostic|superdiagnostic|form|rhythm; ptbdb: record|beat"),
+        n: Optional[int] = typer.Option(None, "--n", help="synthetic: number of records (record task) or of patients (beat task)"),
+        fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of the prepared signals (Hz); ptbxl: 100 or 500"),
         seed: Optional[int] = typer.Option(None, help="random seed (synthetic data, random splits)"),
+        split: Optional[str] = typer.Option(None, help="split protocol, e.g. mitbih: intra|inter; cinc: a source database to hold out"),
+        records: Optional[str] = typer.Option(None, help="comma-separated record ids, or a RECORDS file, to prepare a subset"),
+        lead: Optional[str] = typer.Option(None, help="lead(s) to keep, comma-separated names (mitbih default MLII)"),
+        beats: Optional[str] = typer.Option(None, help="beat extraction: kachuee|centred"),
+        min_count: Optional[int] = typer.Option(None, "--min-count", help="drop classes with fewer examples than this"),
+        labels: Optional[Path] = typer.Option(None, "--labels", help="labels CSV (folder: record;labels; mimic-iv-ecg: study_id → ICD-10 codes)"),
+        codes: Optional[str] = typer.Option(None, help="label codes or prefixes to keep, comma-separated (e.g. I48,I21)"),
+        top_k: Optional[int] = typer.Option(None, "--top-k", help="keep the K most frequent codes"),
+        bandpass: Optional[str] = typer.Option(None, help="band-pass filter 'LOW,HIGH' in Hz (either may be empty)"),
+        standardize: Optional[str] = typer.Option(None, help="none|record|global (global statistics from the training split only)"),
+        dtype: Optional[str] = typer.Option(None, help="float32|float16"),
+        shard: Optional[str] = typer.Option(None, help="'i/n': prepare only the i-th of n shards (merge them afterwards)"),
         force: bool = typer.Option(False, "--force", help="rebuild even if an identical preparation exists"),
         strict: bool = typer.Option(False, "--strict", help="stop at the first unreadable record instead of skipping it"),
         workers: int = typer.Option(0, help="processes for reading (0 = one per core)"),
@@ -30,7 +42,10 @@ def register(app: typer.Typer) -> None:
         from ecglab.cli.common import console
         from ecglab.datasets.registry import prepare as run_prepare
 
-        options = {k: v for k, v in dict(task=task, n=n, fs=fs, seed=seed).items() if v is not None}
+        given = dict(task=task, n=n, fs=fs, seed=seed, split=split, records=records, lead=lead, beats=beats,
+                     min_count=min_count, labels=labels, codes=codes, top_k=top_k, bandpass=bandpass,
+                     standardize=standardize, dtype=dtype, shard=shard)
+        options = {k: v for k, v in given.items() if v is not None}
         dataset = run_prepare(name, out, source, force=force, strict=strict, workers=workers, **options)
         show_summary(dataset)
 

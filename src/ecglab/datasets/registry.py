@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -132,6 +133,14 @@ def _progress(enabled: bool):
                     TimeRemainingColumn(), disable=not enabled, transient=False)
 
 
+def _check_options(builder: DatasetBuilder, options: dict) -> None:
+    accepted = [p for p in inspect.signature(builder.fn).parameters if p != "ctx"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        flags = ", ".join("--" + p.replace("_", "-") for p in accepted) or "none"
+        raise DatasetError(f"dataset {builder.name!r} does not take {unknown}; its options are: {flags}.")
+
+
 def source_fingerprint(source: Path | None) -> str:
     """A cheap fingerprint of a source tree: relative paths, sizes and modification times."""
     if source is None:
@@ -165,5 +174,6 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
         if existing is not None and existing.manifest.get("prepare") == stamp:
             return existing
         raise DatasetError(f"{out} already exists and was prepared with other arguments or source; pass --force to rebuild it.")
+    _check_options(builder, options)
     ctx = PrepareContext(out, source, force, strict, workers, progress, stamp)
     return builder.fn(ctx, **options)
