@@ -2,8 +2,77 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    @app.command(epilog="Example:\n\n    ecglab demo\n\n    ecglab demo --epochs 2 --out runs")
+    def demo(
+        out: Path = typer.Option(Path("runs"), help="where the demo's data and run directory go"),
+        epochs: Optional[int] = typer.Option(None, help="override the number of training epochs"),
+        n: int = typer.Option(2000, "--n", help="number of synthetic records"),
+        resume: bool = typer.Option(False, help="continue an interrupted demo run"),
+    ):
+        """Prepare synthetic 12-lead ECGs, train resnet1d, evaluate on held-out patients, export a bundle."""
+        from ecglab.training.demo import run_demo
+
+        run_demo(out, epochs=epochs, n=n, resume=resume)
+
+    @app.command(epilog="Examples:\n\n    ecglab train configs/demo.yaml\n\n"
+                        "    ecglab train configs/demo.yaml --set model.name=kachuee --set trainer.max_epochs=3\n\n"
+                        "    ecglab train configs/demo.yaml --resume    # after a crash: continue from the last checkpoint")
+    def train(
+        config: Path = typer.Argument(..., help="YAML run configuration (see configs/)"),
+        set_: List[str] = typer.Option([], "--set", help="override a config key: KEY=VALUE, e.g. trainer.max_epochs=5"),
+        resume: bool = typer.Option(False, "--resume", help="continue the run from its last checkpoint"),
+        devices: Optional[str] = typer.Option(None, help="Lightning devices, e.g. 1, 2 or auto"),
+        accelerator: Optional[str] = typer.Option(None, help="cpu | gpu | auto"),
+        precision: Optional[str] = typer.Option(None, help="e.g. 32-true, bf16-mixed, 16-mixed"),
+        strategy: Optional[str] = typer.Option(None, help="auto | ddp | ddp_spawn …"),
+        num_nodes: Optional[int] = typer.Option(None, "--num-nodes", help="machines for multi-node DDP"),
+        init_from: Optional[Path] = typer.Option(None, "--init-from", help="start from this bundle (transfer learning)"),
+        freeze: Optional[str] = typer.Option(None, help="with --init-from: trunk | none"),
+    ):
+        """Train a model as a YAML config says; writes checkpoints, logs, a report and a bundle."""
+        from ecglab.training.config import load_config
+        from ecglab.training.fit import train as run_train
+
+        flags = dict(devices=devices, accelerator=accelerator, precision=precision, strategy=strategy, num_nodes=num_nodes)
+        overrides = list(set_) + [f"trainer.{k}={v}" for k, v in flags.items() if v is not None]
+        overrides += [f"model.init_from={init_from}"] if init_from else []
+        overrides += [f"model.freeze={freeze}"] if freeze else []
+        result = run_train(load_config(config, overrides), resume=resume)
+        if result is not None:
+            show_result(result)
+
+    @app.command(epilog="Examples:\n\n    ecglab evaluate runs/demo/resnet1d --data runs/demo/data\n\n"
+                        "    ecglab evaluate path/to/bundle --data data/ptbxl --split test --out eval/")
+    def evaluate(
+        bundle: Path = typer.Argument(..., help="a bundle directory, or a run directory holding bundle/"),
+        data: Path = typer.Option(..., "--data", help="prepared dataset to evaluate on"),
+        split: str = typer.Option("test", help="split to evaluate"),
+        out: Optional[Path] = typer.Option(None, help="report directory (default: next to the bundle)"),
+        n_boot: int = typer.Option(200, "--n-boot", help="bootstrap resamples for confidence intervals"),
+    ):
+        """Evaluate a trained model on a prepared dataset split: metrics.json, report.md, plots."""
+        from ecglab.cli.common import console
+        from ecglab.evaluation import format_metrics_table
+        from ecglab.training.evaluate import evaluate_bundle
+
+        metrics, report_dir = evaluate_bundle(bundle, data, split, out, n_boot=n_boot)
+        console().print(format_metrics_table(metrics, metrics.get("classes") or list(metrics["per_class"])))
+        console().print(f"report: {report_dir / 'report.md'}")
+
+
+def show_result(result) -> None:
+    from ecglab.cli.common import console
+    from ecglab.evaluation import format_metrics_table
+
+    out = console()
+    out.print(format_metrics_table(result.metrics, list(result.metrics["per_class"])))
+    out.print(f"report:  {result.report_dir / 'report.md'}  (plots beside it)")
+    out.print(f"bundle:  {result.bundle_dir}   → ecglab predict {result.bundle_dir} FILE")
+    out.print(f"logs:    {result.run_dir / 'logs'}   (tensorboard --logdir {result.run_dir / 'logs'})")

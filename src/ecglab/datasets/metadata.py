@@ -1,0 +1,49 @@
+"""Metadata as model input (age, sex, R-R context …): one encoding for training and prediction.
+
+Numbers pass through; sex strings follow the PTB-XL convention (0 = male, 1 = female); a
+missing value takes the training mean (``fill``); each feature is standardised with the training
+split's mean and std. The fitted :class:`MetaFeature` list travels in the model bundle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ecglab.errors import DatasetError
+from ecglab.inference.bundle import MetaFeature
+
+_SEX_CODES = {"m": 0.0, "male": 0.0, "man": 0.0, "f": 1.0, "female": 1.0, "woman": 1.0}
+
+
+def encode_column(values) -> np.ndarray:
+    """One meta column as float64, NaN where missing or unreadable."""
+    series = pd.Series(values)
+    if series.dtype == object:
+        series = series.map(lambda v: _SEX_CODES.get(v.strip().lower(), v) if isinstance(v, str) else v)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+
+
+def fit_meta_features(meta: pd.DataFrame, names: list[str]) -> list[MetaFeature]:
+    """Fit fill value, mean and std of each feature on (training) rows."""
+    missing = [n for n in names if n not in meta.columns]
+    if missing:
+        raise DatasetError(f"meta features {missing} are not in the dataset; its meta columns are {list(meta.columns)}.")
+    features = []
+    for name in names:
+        column = encode_column(meta[name])
+        finite = column[np.isfinite(column)]
+        mean = float(finite.mean()) if len(finite) else 0.0
+        std = float(finite.std()) if len(finite) > 1 and finite.std() > 0 else 1.0
+        features.append(MetaFeature(name=name, fill=mean, mean=mean, std=std))
+    return features
+
+
+def meta_matrix(meta: pd.DataFrame, features: list[MetaFeature]) -> np.ndarray:
+    """(N, M) float32 model input; a feature absent from ``meta`` is filled for every row."""
+    out = np.empty((len(meta), len(features)), dtype=np.float32)
+    for j, feature in enumerate(features):
+        column = encode_column(meta[feature.name]) if feature.name in meta.columns else np.full(len(meta), np.nan)
+        column = np.where(np.isfinite(column), column, feature.fill)
+        out[:, j] = (column - feature.mean) / feature.std
+    return out

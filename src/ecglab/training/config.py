@@ -1,0 +1,165 @@
+"""Run configuration: YAML validated by pydantic, with ``--set a.b=value`` overrides.
+
+A typo is an error that lists the valid keys at that level; the resolved config is saved in
+the run directory so that any run can be repeated exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ecglab.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class PrepareConfig(_Strict):
+    """Prepare the dataset first if ``data.path`` does not exist yet (cache hit otherwise)."""
+
+    dataset: str
+    source: str | None = None
+    options: dict = Field(default_factory=dict)
+
+
+class DataConfig(_Strict):
+    path: str
+    prepare: PrepareConfig | None = None
+    train_split: list[str] = ["train"]
+    val_split: str = "val"
+    test_split: str = "test"
+    window: int | None = None  # training crop length in samples; None = the whole record
+    eval_stride: int | None = None  # evaluation window step; None = window (no overlap)
+    aggregate: Literal["mean", "max"] = "mean"
+    meta_features: list[str] = Field(default_factory=list)
+    batch_size: int = Field(64, ge=1)
+    num_workers: int = Field(0, ge=0)
+    balanced_sampling: bool = False
+
+
+class ModelConfig(_Strict):
+    name: str = "resnet1d"
+    hparams: dict = Field(default_factory=dict)
+    pretrain_epochs: int = Field(0, ge=0)  # two-stage models (autoencoder_mlp): reconstruction epochs first
+    init_from: str | None = None  # a bundle to start from (transfer learning)
+    freeze: Literal["none", "trunk"] = "none"
+
+
+class LossConfig(_Strict):
+    name: Literal["auto", "bce", "ce", "focal"] = "auto"  # auto: bce for multilabel, ce for multiclass
+    alpha: float | None = None  # focal: weight of the positive class (multilabel) / all classes (multiclass)
+    gamma: float = 2.0
+    class_weights: bool = False  # weights from the training split's class frequencies
+
+
+class OptimConfig(_Strict):
+    name: Literal["adamw", "adam"] = "adamw"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    scheduler: Literal["onecycle", "plateau", "none"] = "onecycle"
+    plateau_patience: int = 2
+    plateau_factor: float = 0.5
+
+
+class TrainerConfig(_Strict):
+    max_epochs: int = Field(20, ge=1)
+    patience: int = Field(5, ge=1)  # early stopping on validation macro AUROC
+    seed: int = 0
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    deterministic: bool = True
+    checkpoint_every_n_steps: int = Field(50, ge=1)  # mid-epoch checkpoints, so a crash loses little
+    limit_train_batches: float | int = 1.0
+    progress: bool = True
+
+
+class ReportConfig(_Strict):
+    baseline: bool = False  # also fit logistic regression on the raw samples, for scale
+    n_boot: int = Field(200, ge=0)  # bootstrap resamples for the 95 % confidence intervals
+
+
+class RunConfig(_Strict):
+    name: str = "run"
+    out_dir: str = "runs"
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.name
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None) -> RunConfig:
+    """Read a YAML config (or start from ``base``), apply ``a.b=value`` overrides, validate."""
+    raw: dict = dict(base or {})
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found; expected a YAML file such as configs/demo.yaml.")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections (data, model, loss, optim, trainer).")
+    for item in overrides or []:
+        apply_override(raw, item)
+    return validate_config(raw, source=str(path) if path else "config")
+
+
+def apply_override(raw: dict, item: str) -> None:
+    """``model.hparams.width=64`` sets raw['model']['hparams']['width'] = 64 (value parsed as YAML)."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set trainer.max_epochs=5.")
+    key, value = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {item!r}: {part} is not a section.")
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def validate_config(raw: dict, source: str = "config") -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: " + "; ".join(_explain(err) for err in exc.errors())) from None
+
+
+def _explain(err: dict) -> str:
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        valid = sorted(_section_model(loc[:-1]).model_fields)
+        return f"unknown key '{key}'; valid keys{' under ' + '.'.join(loc[:-1]) if len(loc) > 1 else ''}: {', '.join(valid)}"
+    if err["type"] == "missing":
+        return f"missing required key '{key}'"
+    return f"'{key}': {err['msg']} (found {err.get('input')!r})"
+
+
+def _section_model(loc: list[str]) -> type[BaseModel]:
+    model: type[BaseModel] = RunConfig
+    for part in loc:
+        annotation = model.model_fields[part].annotation
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not candidates:
+            break
+        model = candidates[0]
+    return model

@@ -1,0 +1,144 @@
+"""After training, and for ``ecglab evaluate``: predict splits, tune thresholds, report, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ecglab.datasets.prepared import PreparedDataset
+from ecglab.signal.beats import BeatSpec
+from ecglab.signal.preprocess import Preprocessing
+from ecglab.training.config import RunConfig
+
+
+def predict_loader(module, loader) -> tuple[np.ndarray, np.ndarray]:
+    """(y_true uint8, y_prob float32) over a loader, windows aggregated as in validation."""
+    module.eval()
+    probs, labels = [], []
+    with torch.inference_mode():
+        for x, y, meta in loader:
+            probs.append(module.predict_proba(x, meta).float().numpy())
+            labels.append(y.numpy().astype(np.uint8))
+    return np.concatenate(labels), np.concatenate(probs)
+
+
+def evaluate_after_training(module, datamodule, dataset: PreparedDataset, config: RunConfig, run_dir: Path):
+    from ecglab.evaluation import tune_thresholds
+    from ecglab.training.fit import RunResult
+
+    y_val, p_val = predict_loader(module, datamodule.val_dataloader())
+    split = config.data.test_split if datamodule.test_index is not None else config.data.val_split
+    index = datamodule.test_index if datamodule.test_index is not None else datamodule.val_index
+    y_test, p_test = (predict_loader(module, datamodule.test_dataloader()) if datamodule.test_index is not None
+                      else (y_val, p_val))
+    thresholds = tune_thresholds(y_val, p_val) if dataset.kind == "multilabel" else None
+    baseline = _baseline(datamodule, dataset, index, y_test, config) if config.report.baseline else None
+    np.savez_compressed(run_dir / "predictions.npz", y_val=y_val, p_val=p_val, y_test=y_test, p_test=p_test,
+                        val_records=dataset.meta["record_id"].iloc[datamodule.val_index].astype(str).to_numpy(),
+                        test_records=dataset.meta["record_id"].iloc[index].astype(str).to_numpy(), classes=np.array(dataset.classes))
+    metrics = write_run_report(run_dir / "report", dataset, split, y_test, p_test, y_val, p_val, thresholds,
+                               history=read_history(run_dir), baseline=baseline, n_boot=config.report.n_boot,
+                               title=f"{config.name}: {config.model.name} on {dataset.name}")
+    bundle_dir = export_bundle(run_dir / "bundle", module, datamodule, dataset, config, thresholds, metrics)
+    return RunResult(run_dir, metrics, bundle_dir, run_dir / "report")
+
+
+def write_run_report(out_dir: Path, dataset: PreparedDataset, split: str, y_test, p_test, y_val, p_val, thresholds,
+                     history=None, baseline=None, n_boot: int = 200, title: str = "evaluation") -> dict:
+    from ecglab.evaluation import write_report
+
+    extra = {"dataset": dataset.name, "split": split, "n_records": int(len(y_test))}
+    return write_report(out_dir, title=title, kind=dataset.kind, classes=dataset.classes, y_true=y_test, y_prob=p_test,
+                        thresholds_val=thresholds, history=history, baseline=baseline, extra=extra,
+                        y_true_val=y_val, y_prob_val=p_val, n_boot=n_boot)
+
+
+def read_history(run_dir: Path) -> pd.DataFrame | None:
+    path = run_dir / "logs" / "metrics.csv"
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _baseline(datamodule, dataset: PreparedDataset, test_index, y_test, config: RunConfig) -> dict:
+    from ecglab.evaluation import compute_metrics
+    from ecglab.training.baseline import raw_logistic_baseline
+
+    probs = raw_logistic_baseline(dataset.signals, datamodule.labels, datamodule.train_index, test_index,
+                                  dataset.kind, config.trainer.seed)
+    metrics = compute_metrics(y_test, probs, dataset.kind, dataset.classes)
+    return {"name": "logistic regression on the raw samples", "macro_auroc": metrics["macro_auroc"],
+            "macro_auprc": metrics["macro_auprc"], "macro_f1": metrics["macro_f1"]}
+
+
+def export_bundle(path: Path, module, datamodule, dataset: PreparedDataset, config: RunConfig, thresholds, metrics) -> Path:
+    from ecglab.inference.bundle import BundleSpec, save_bundle
+
+    preprocessing = Preprocessing.model_validate({**dataset.manifest.get("preprocessing", {}), "fs": dataset.fs})
+    beats = dataset.manifest.get("beats")
+    architecture, kwargs = config.model.name, dict(config.model.hparams)
+    if config.model.init_from:
+        from ecglab.inference.bundle import load_spec
+
+        source = load_spec(config.model.init_from)
+        architecture, kwargs = source.architecture, source.model_kwargs
+    spec = BundleSpec(
+        architecture=architecture, model_kwargs=kwargs, kind=dataset.kind,
+        input="beat" if beats else "record", classes=dataset.classes, fs=dataset.fs, leads=dataset.leads,
+        input_length=datamodule.window, preprocessing=preprocessing, beats=BeatSpec.model_validate(beats) if beats else None,
+        window_stride=datamodule.stride, aggregate=config.data.aggregate,
+        thresholds=None if thresholds is None else [float(t) for t in thresholds],
+        meta_features=datamodule.meta_features, dataset=dataset.name,
+        metrics={k: metrics.get(k) for k in ("macro_auroc", "macro_auprc", "macro_f1", "accuracy") if k in metrics},
+    )
+    return save_bundle(path, module.model, spec)
+
+
+def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "test", out: str | Path | None = None,
+                    val_split: str | None = "val", n_boot: int = 200) -> tuple[dict, Path]:
+    """Evaluate a bundle on a split of a prepared dataset; thresholds re-tuned on ``val_split`` if present."""
+    from torch.utils.data import DataLoader
+
+    from ecglab.datasets.metadata import meta_matrix
+    from ecglab.errors import BundleError
+    from ecglab.evaluation import tune_thresholds
+    from ecglab.inference.bundle import load_bundle
+    from ecglab.training.data import RecordDataset
+    from ecglab.training.module import windowed_probabilities
+
+    bundle = _resolve_bundle(Path(bundle))
+    model, spec = load_bundle(bundle)
+    dataset = PreparedDataset(data)
+    if spec.classes != dataset.classes or spec.leads != dataset.leads or abs(spec.fs - dataset.fs) > 1e-6:
+        raise BundleError(f"{bundle} was trained on classes {spec.classes}, leads {spec.leads} at {spec.fs:g} Hz; "
+                          f"{data} has {dataset.classes}, {dataset.leads} at {dataset.fs:g} Hz.")
+    meta = meta_matrix(dataset.meta, spec.meta_features)
+    labels = np.asarray(dataset.labels)
+
+    def predict(split_name):
+        loader = DataLoader(RecordDataset(dataset.signals, labels, dataset.split_indices(split_name), meta), batch_size=64)
+        y, p = [], []
+        with torch.inference_mode():
+            for x, target, m in loader:
+                p.append(windowed_probabilities(model, x, m if m.shape[-1] else None, spec.kind, spec.input_length,
+                                                spec.window_stride or spec.input_length, spec.aggregate).numpy())
+                y.append(target.numpy().astype(np.uint8))
+        return np.concatenate(y), np.concatenate(p)
+
+    y_test, p_test = predict(split)
+    y_val = p_val = None
+    thresholds = np.asarray(spec.thresholds) if spec.thresholds else None
+    if val_split and val_split in dataset.splits and val_split != split:
+        y_val, p_val = predict(val_split)
+        if spec.kind == "multilabel":
+            thresholds = tune_thresholds(y_val, p_val)
+    out = Path(out) if out else bundle.parent / f"eval-{dataset.name}-{split}"
+    metrics = write_run_report(out, dataset, split, y_test, p_test, y_val, p_val, thresholds, n_boot=n_boot,
+                               title=f"{spec.architecture} ({bundle}) on {dataset.name}/{split}")
+    return metrics, out
+
+
+def _resolve_bundle(path: Path) -> Path:
+    """Accept a bundle directory or a run directory holding ``bundle/``."""
+    return path / "bundle" if (path / "bundle" / "bundle.json").exists() else path

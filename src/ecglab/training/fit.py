@@ -1,0 +1,169 @@
+"""``train(config)``: prepare (if needed) → fit with Lightning → evaluate → export the bundle.
+
+Run directory::
+
+    runs/NAME/
+      config.yaml          the resolved configuration
+      checkpoints/         best.ckpt (validation macro AUROC), last.ckpt, latest step checkpoint
+      logs/metrics.csv     CSV log; logs/tb/ TensorBoard events
+      report/              metrics.json, report.md, PNG plots (test split)
+      predictions.npz      validation and test probabilities (ensembles, re-analysis)
+      bundle/              model.safetensors + bundle.json (what `ecglab predict` loads)
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecglab.datasets.prepared import PreparedDataset
+from ecglab.errors import ConfigError, DatasetError
+from ecglab.training.config import DataConfig, RunConfig
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict
+    bundle_dir: Path
+    report_dir: Path
+
+
+def ensure_dataset(data: DataConfig) -> PreparedDataset:
+    """Open ``data.path``; prepare it first when it is missing and ``data.prepare`` says how."""
+    path = Path(data.path)
+    if data.prepare is not None:
+        from ecglab.datasets.registry import prepare
+
+        return prepare(data.prepare.dataset, path, data.prepare.source, **data.prepare.options)
+    if not path.exists():
+        raise DatasetError(f"data.path {path} does not exist; prepare it first (`ecglab prepare …`) or add a data.prepare section.")
+    return PreparedDataset(path)
+
+
+def train(config: RunConfig, resume: bool = False) -> RunResult | None:
+    """Train one run; returns None on non-zero DDP ranks (rank zero evaluates and exports)."""
+    import lightning as L
+
+    from ecglab.training.data import ECGDataModule
+    from ecglab.training.losses import build_loss
+    from ecglab.training.module import ECGModule, PretrainModule
+
+    run_dir = config.run_dir
+    checkpoint_dir = run_dir / CHECKPOINTS
+    last = latest_checkpoint(checkpoint_dir)
+    if resume and last is None:
+        raise ConfigError(f"--resume: no checkpoint in {checkpoint_dir} to continue from.")
+    if not resume and checkpoint_dir.exists() and any(checkpoint_dir.iterdir()):
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another name (--set name=…).")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(config.to_yaml())
+    _quiet_lightning()
+
+    dataset = ensure_dataset(config.data)
+    L.seed_everything(config.trainer.seed, workers=True, verbose=False)
+    datamodule = ECGDataModule(dataset, config.data)
+    model = build_model(config, dataset, n_meta=len(datamodule.meta_features))
+    loss = build_loss(config.loss, dataset.kind, datamodule.train_labels)
+
+    if config.model.pretrain_epochs and not resume:
+        _pretrain(model, datamodule, config)
+    if hasattr(model, "start_classifier_stage"):
+        model.start_classifier_stage()
+
+    module = ECGModule(model, dataset.kind, loss, config.optim, datamodule.window, datamodule.stride, config.data.aggregate)
+    trainer = _trainer(config, checkpoint_dir, run_dir)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+    if not trainer.is_global_zero:
+        return None
+
+    from ecglab.training.evaluate import evaluate_after_training
+
+    best = checkpoint_dir / "best.ckpt"
+    if best.exists():
+        import torch
+
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    return evaluate_after_training(module, datamodule, dataset, config, run_dir)
+
+
+def build_model(config: RunConfig, dataset: PreparedDataset, n_meta: int):
+    """A fresh model, or one initialised from a bundle (transfer learning) with a new head if needed."""
+    from ecglab.models import create_model
+
+    if config.model.init_from is None:
+        return create_model(config.model.name, n_leads=len(dataset.leads), n_classes=len(dataset.classes),
+                            input_length=config.data.window or dataset.length, n_meta=n_meta, **config.model.hparams)
+    from ecglab.inference.bundle import load_bundle
+
+    model, spec = load_bundle(config.model.init_from)
+    if len(spec.leads) != len(dataset.leads) or len(spec.meta_features) != n_meta:
+        raise ConfigError(f"model.init_from {config.model.init_from}: the bundle takes {len(spec.leads)} leads and "
+                          f"{len(spec.meta_features)} meta features; this dataset gives {len(dataset.leads)} and {n_meta}.")
+    if spec.classes != dataset.classes:
+        model.reset_head(len(dataset.classes))
+    if config.model.freeze == "trunk":
+        for parameter in model.trunk.parameters():
+            parameter.requires_grad = False
+    return model.train()
+
+
+def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """The most recent of last.ckpt and the mid-epoch step checkpoints (not best.ckpt)."""
+    if not checkpoint_dir.exists():
+        return None
+    candidates = [p for p in checkpoint_dir.glob("*.ckpt") if not p.name.startswith("best")]
+    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path):
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from ecglab.training.module import MONITOR
+
+    t = config.trainer
+    callbacks = [
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", save_last=True,
+                        enable_version_counter=False),
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="step", every_n_train_steps=t.checkpoint_every_n_steps,
+                        save_top_k=1, enable_version_counter=False),
+        EarlyStopping(monitor=MONITOR, mode="max", patience=t.patience, check_finite=False),
+        LearningRateMonitor(logging_interval="epoch"),
+    ]
+    loggers = [CSVLogger(run_dir, name="logs", version=""), TensorBoardLogger(run_dir, name="logs", version="tb")]
+    return L.Trainer(max_epochs=t.max_epochs, accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
+                     strategy=t.strategy, precision=t.precision, deterministic=t.deterministic, callbacks=callbacks,
+                     logger=loggers, enable_progress_bar=t.progress, limit_train_batches=t.limit_train_batches,
+                     log_every_n_steps=10, enable_model_summary=False, num_sanity_val_steps=0)
+
+
+def _pretrain(model, datamodule, config: RunConfig) -> None:
+    import lightning as L
+
+    from ecglab.training.module import PretrainModule
+
+    if not hasattr(model, "pretrain_loss"):
+        raise ConfigError(f"model.pretrain_epochs is set but {config.model.name!r} has no pretraining stage "
+                          "(only two-stage models such as autoencoder_mlp do).")
+    t = config.trainer
+    trainer = L.Trainer(max_epochs=config.model.pretrain_epochs, accelerator=t.accelerator, devices=t.devices,
+                        strategy=t.strategy, precision=t.precision, deterministic=t.deterministic, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=t.progress, enable_model_summary=False,
+                        limit_train_batches=t.limit_train_batches, limit_val_batches=0)
+    trainer.fit(PretrainModule(model, config.optim), train_dataloaders=datamodule.train_dataloader())
+
+
+def _quiet_lightning() -> None:
+    """Lightning's tips about workers and GPUs are noise for CPU users; keep real warnings."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*number of training batches.*smaller than the logging interval.*")

@@ -1,0 +1,105 @@
+"""The LightningModule: one training step for every model, windowed evaluation, the optimiser."""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from ecglab.inference.windows import window_starts
+from ecglab.training.config import OptimConfig
+
+MONITOR = "val_macro_auroc"
+
+
+def to_probabilities(logits: torch.Tensor, kind: str) -> torch.Tensor:
+    return torch.softmax(logits, dim=-1) if kind == "multiclass" else torch.sigmoid(logits)
+
+
+def windowed_probabilities(model: nn.Module, x: torch.Tensor, meta: torch.Tensor | None, kind: str,
+                           window: int, stride: int, aggregate: str) -> torch.Tensor:
+    """Score records (B, L, T) longer than the model input by windows, aggregated over windows."""
+    starts = window_starts(x.shape[-1], window, stride)
+    windows = torch.stack([x[..., s:s + window] for s in starts], dim=1)  # (B, W, L, window)
+    b, w = windows.shape[:2]
+    meta_w = meta.repeat_interleave(w, dim=0) if meta is not None else None
+    probs = to_probabilities(model(windows.flatten(0, 1), meta_w), kind).view(b, w, -1)
+    return probs.mean(dim=1) if aggregate == "mean" else probs.amax(dim=1)
+
+
+class ECGModule(L.LightningModule):
+    def __init__(self, model: nn.Module, kind: str, loss: nn.Module, optim: OptimConfig,
+                 window: int, stride: int, aggregate: str = "mean"):
+        super().__init__()
+        self.model, self.kind, self.loss, self.optim = model, kind, loss, optim
+        self.window, self.stride, self.aggregate = window, stride, aggregate
+        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def _meta(self, meta: torch.Tensor) -> torch.Tensor | None:
+        return meta if meta.shape[-1] > 0 else None
+
+    def training_step(self, batch, batch_idx):
+        x, y, meta = batch
+        loss = self.loss(self.model(x, self._meta(meta)), y)
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
+        return loss
+
+    def predict_proba(self, x: torch.Tensor, meta: torch.Tensor) -> torch.Tensor:
+        return windowed_probabilities(self.model, x, self._meta(meta), self.kind, self.window, self.stride, self.aggregate)
+
+    def validation_step(self, batch, batch_idx):
+        x, y, meta = batch
+        probs = self.predict_proba(x, meta)
+        self._val_outputs.append((probs.detach(), y.detach()))
+
+    def on_validation_epoch_end(self):
+        from ecglab.evaluation.metrics import compute_metrics
+
+        probs = torch.cat([p for p, _ in self._val_outputs])
+        labels = torch.cat([y for _, y in self._val_outputs])
+        self._val_outputs.clear()
+        if self.trainer.world_size > 1:
+            probs, labels = self.all_gather(probs).flatten(0, 1), self.all_gather(labels).flatten(0, 1)
+        y_true, y_prob = labels.cpu().numpy().astype(np.uint8), probs.float().cpu().numpy()
+        classes = [str(i) for i in range(y_true.shape[1])]
+        metrics = compute_metrics(y_true, y_prob, self.kind, classes)
+        auroc = metrics["macro_auroc"]
+        clipped = probs.float().clamp(1e-6, 1 - 1e-6)
+        if self.kind == "multiclass":
+            val_loss = -(labels * clipped.log()).sum(dim=1).mean()
+        else:
+            val_loss = nn.functional.binary_cross_entropy(clipped, labels.float())
+        self.log(MONITOR, float("nan") if auroc is None else float(auroc), prog_bar=True, sync_dist=False)
+        self.log("val_loss", val_loss, prog_bar=False, sync_dist=False)
+        self.log("val_macro_f1", float(metrics["macro_f1"]), sync_dist=False)
+
+    def configure_optimizers(self):
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        cls = torch.optim.AdamW if self.optim.name == "adamw" else torch.optim.Adam
+        optimizer = cls(params, lr=self.optim.lr, weight_decay=self.optim.weight_decay)
+        if self.optim.scheduler == "onecycle":
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.optim.lr,
+                                                            total_steps=int(self.trainer.estimated_stepping_batches))
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        if self.optim.scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=self.optim.plateau_factor,
+                                                                   patience=self.optim.plateau_patience)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": MONITOR}}
+        return optimizer
+
+
+class PretrainModule(L.LightningModule):
+    """Stage one of two-stage models: the model's own reconstruction objective (``pretrain_loss``)."""
+
+    def __init__(self, model: nn.Module, optim: OptimConfig):
+        super().__init__()
+        self.model, self.optim = model, optim
+
+    def training_step(self, batch, batch_idx):
+        loss = self.model.pretrain_loss(batch[0])
+        self.log("pretrain_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[0]))
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.model.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay)

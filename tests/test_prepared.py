@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, check_patient_splits, write_prepared
+from ecglab.errors import DatasetError, LeakageError
+
+
+def _meta(n, splits=("train", "val", "test")):
+    patients = np.arange(n) // 2
+    return pd.DataFrame({"record_id": [f"r{i}" for i in range(n)], "patient_id": patients,
+                         "split": [splits[p % len(splits)] for p in patients]})
+
+
+def _manifest():
+    return dict(name="toy", kind="multilabel", classes=["A", "B"], fs=100.0, leads=["I", "II"])
+
+
+def test_round_trip_memmap_and_manifest(tmp_path):
+    signals = np.random.default_rng(0).normal(size=(12, 2, 50)).astype(np.float32)
+    labels = (np.arange(24).reshape(12, 2) % 3 == 0).astype(np.uint8)
+    ds = write_prepared(tmp_path / "ds", signals, labels, _meta(12), **_manifest())
+    again = PreparedDataset(tmp_path / "ds")
+    assert isinstance(again.signals, np.memmap)
+    np.testing.assert_array_equal(again.signals, signals)
+    np.testing.assert_array_equal(again.labels, labels)
+    assert again.classes == ["A", "B"] and again.fs == 100.0 and again.length == 50 and len(again) == 12
+    counts = json.loads((tmp_path / "ds" / "manifest.json").read_text())["split_counts"]
+    assert counts["train"]["records"] == 4 and counts["train"]["patients"] == 2
+    assert counts["train"]["classes"]["A"] == int(labels[ds.split_indices("train"), 0].sum())
+
+
+def test_float16_storage(tmp_path):
+    ds = write_prepared(tmp_path / "ds", np.ones((6, 2, 10)), np.zeros((6, 2)), _meta(6), dtype="float16", **_manifest())
+    assert ds.signals.dtype == np.float16 and ds.manifest["dtype"] == "float16"
+
+
+def test_leaking_patient_is_an_error_and_nothing_is_left(tmp_path):
+    meta = _meta(6)
+    meta.loc[1, "split"] = "test"  # patient 0 now in train and test
+    with pytest.raises(LeakageError, match="patients appear in more than one split"):
+        write_prepared(tmp_path / "ds", np.zeros((6, 2, 10)), np.zeros((6, 2)), meta, **_manifest())
+    assert not (tmp_path / "ds").exists()
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
+def test_check_patient_splits_accepts_clean_split():
+    check_patient_splits(_meta(10))
+
+
+def test_existing_output_needs_overwrite(tmp_path):
+    write_prepared(tmp_path / "ds", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6), **_manifest())
+    with pytest.raises(DatasetError, match="already exists"):
+        PreparedWriter(tmp_path / "ds", 6, 2, 10, 2)
+
+
+def test_crash_mid_write_leaves_previous_dataset_intact(tmp_path):
+    write_prepared(tmp_path / "ds", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6), **_manifest())
+    writer = PreparedWriter(tmp_path / "ds", 6, 2, 10, 2, overwrite=True)
+    writer.signals[:] = 1.0
+    writer.abort()
+    assert float(np.abs(PreparedDataset(tmp_path / "ds").signals).max()) == 0.0
+
+
+def test_shape_mismatches_are_explained(tmp_path):
+    with pytest.raises(DatasetError, match="meta has 5 rows but there are 6 signals"):
+        write_prepared(tmp_path / "a", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(5), **_manifest())
+    with pytest.raises(DatasetError, match="lead names"):
+        write_prepared(tmp_path / "b", np.zeros((6, 3, 10)), np.zeros((6, 2)), _meta(6), **_manifest())
+    with pytest.raises(DatasetError, match="not a prepared dataset"):
+        PreparedDataset(tmp_path / "missing")
+
+
+def test_empty_split_is_an_error(tmp_path):
+    ds = write_prepared(tmp_path / "ds", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6, ("train", "val")), **_manifest())
+    with pytest.raises(DatasetError, match="split \\['test'\\] is empty"):
+        ds.split_indices("test")
