@@ -32,5 +32,3 @@ def main(argv: list[str] | None = None) -> int:
     return run_app(app, argv if argv is not None else sys.argv[1:])
 
 
-if __name__ == "__main__":
-    sys.exit(main())

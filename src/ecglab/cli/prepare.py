@@ -12,15 +12,19 @@ def register(app: typer.Typer) -> None:
     @app.command(
         epilog="Examples:\n\n"
                "    ecglab prepare synthetic --out data/synth --task record --n 2000 --fs 100\n\n"
-               "    ecglab prepare synthetic --out data/beats --task beat --seed 1",
+               "    ecglab prepare synthetic --out data/beats --task beat --seed 1\n\n"
+               "    ecglab prepare ptbxl --source ptb-xl/ --out data/ptbxl --task superdiagnostic --fs 100\n\n"
+               "    ecglab prepare cinc --source training/ --out data/cinc --split georgia\n\n"
+               "    ecglab prepare mimic-iv-ecg --source mimic-iv-ecg/ --out data/mimic-1 --task machine --shard 1/4\n\n"
+               "    ecglab prepare folder --source my_ecgs/ --out data/mine --fs 250",
     )
     def prepare(
         name: str = typer.Argument(..., help="dataset: synthetic, ptbxl, mitbih, ..."),
         out: Path = typer.Option(..., "--out", help="directory to write the prepared dataset into"),
         source: Optional[Path] = typer.Option(None, "--source", help="the dataset's files, in their release layout"),
-        task: Optional[str] = typer.Option(None, help="synthetic: record|beat; ptbxl: all|diagnostic|subdiagnostic|superdiagnostic|form|rhythm; ptbdb: record|beat"),
+        task: Optional[str] = typer.Option(None, help="synthetic: record|beat; ptbxl: all|diagnostic|subdiagnostic|superdiagnostic|form|rhythm; ptbdb: record|beat; cinc: scored|all; mimic-iv-ecg: icd|machine"),
         n: Optional[int] = typer.Option(None, "--n", help="synthetic: number of records (record task) or of patients (beat task)"),
-        fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of the prepared signals (Hz); ptbxl: 100 or 500"),
+        fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of the prepared signals (Hz); defaults: ptbxl 100 (100 or 500 read the native files), cinc 500, mimic-iv-ecg 100, folder 500"),
         seed: Optional[int] = typer.Option(None, help="random seed (synthetic data, random splits)"),
         split: Optional[str] = typer.Option(None, help="split protocol, e.g. mitbih: intra|inter; cinc: a source database to hold out"),
         records: Optional[str] = typer.Option(None, help="comma-separated record ids, or a RECORDS file, to prepare a subset"),
@@ -49,6 +53,21 @@ def register(app: typer.Typer) -> None:
         dataset = run_prepare(name, out, source, force=force, strict=strict, workers=workers, **options)
         show_summary(dataset)
 
+    @app.command(
+        "prepare-merge",
+        epilog="Example (four machines ran `ecglab prepare mimic-iv-ecg … --out data/mimic-I --shard I/4`):\n\n"
+               "    ecglab prepare-merge data/mimic-1 data/mimic-2 data/mimic-3 data/mimic-4 --out data/mimic",
+    )
+    def prepare_merge(
+        shards: list[Path] = typer.Argument(..., help="the shard directories written with --shard 1/N … N/N"),
+        out: Path = typer.Option(..., "--out", help="directory to write the merged dataset into"),
+        force: bool = typer.Option(False, "--force", help="replace an existing dataset at --out"),
+    ):
+        """Merge the shards of a `prepare … --shard i/n` run into one dataset (global statistics taken here)."""
+        from ecglab.datasets.streaming import merge_shards
+
+        show_summary(merge_shards(out, shards, force=force))
+
     return None
 
 
@@ -70,5 +89,7 @@ def show_summary(dataset) -> None:
     console().print(table)
     skipped = dataset.manifest.get("skipped", {}).get("count", 0)
     if skipped:
-        console().print(f"[yellow]{skipped} records could not be read and were skipped (listed in manifest.json).[/]")
+        console().print(f"[yellow]{skipped} records could not be read and were skipped (all listed in manifest.json):[/]")
+        for item in dataset.manifest["skipped"]["items"][:5]:
+            console().print(f"  {item['item']}: {item['reason']}", markup=False, highlight=False)
     console().print(f"written to {dataset.path}")

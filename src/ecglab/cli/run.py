@@ -62,8 +62,8 @@ def register(app: typer.Typer) -> None:
         from ecglab.evaluation import format_metrics_table
         from ecglab.training.evaluate import evaluate_bundle
 
-        metrics, report_dir = evaluate_bundle(bundle, data, split, out, n_boot=n_boot)
-        console().print(format_metrics_table(metrics, metrics.get("classes") or list(metrics["per_class"])))
+        report, report_dir = evaluate_bundle(bundle, data, split, out, n_boot=n_boot)
+        console().print(format_metrics_table(report["test"], report["classes"]))
         console().print(f"report: {report_dir / 'report.md'}")
 
 
@@ -72,7 +72,7 @@ def show_result(result) -> None:
     from ecglab.evaluation import format_metrics_table
 
     out = console()
-    out.print(format_metrics_table(result.metrics, list(result.metrics["per_class"])))
+    out.print(format_metrics_table(result.metrics, result.report["classes"]))
     out.print(f"report:  {result.report_dir / 'report.md'}  (plots beside it)")
     out.print(f"bundle:  {result.bundle_dir}   → ecglab predict {result.bundle_dir} FILE")
     out.print(f"logs:    {result.run_dir / 'logs'}   (tensorboard --logdir {result.run_dir / 'logs'})")

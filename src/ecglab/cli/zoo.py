@@ -2,14 +2,66 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(epilog="Example:\n\n    ecglab models")
-    def models():
-        """List the registered models."""
-        from ecglab.models import list_models
+    @app.command(
+        epilog="Examples:\n\n"
+               "    ecglab models                 # every model, its size, ONNX support, paper\n\n"
+               "    ecglab models xresnet1d101    # one model's hyper-parameters",
+    )
+    def models(name: Optional[str] = typer.Argument(None, help="a model name or alias to describe in detail")):
+        """List the model zoo, or describe one model's hyper-parameters."""
+        if name is None:
+            show_zoo()
+        else:
+            show_model(name)
 
-        for name in list_models():
-            print(name)
+
+def show_zoo() -> None:
+    from rich.table import Table
+
+    from ecglab.cli.common import console
+    from ecglab.models.summary import BEAT, N_CLASSES, RECORD, model_rows
+
+    table = Table(title=f"ecglab model zoo (parameters for {N_CLASSES} classes)", show_lines=False)
+    table.add_column("model", style="bold")
+    table.add_column("family")
+    table.add_column(f"beat {BEAT[0]}×{BEAT[1]}", justify="right")
+    table.add_column(f"12-lead {RECORD[0]}×{RECORD[1]}", justify="right")
+    table.add_column("ONNX", justify="center")
+    table.add_column("reference")
+    for row in model_rows():
+        name = row.name + (f" ({', '.join(row.aliases)})" if row.aliases else "")
+        onnx = "yes" if row.onnx else f"no: {row.onnx_note}"
+        table.add_row(name, row.family, f"{row.params_beat:,}", f"{row.params_record:,}", onnx, row.reference)
+    console().print(table)
+    console().print("`ecglab models NAME` lists a model's hyper-parameters and their defaults.")
+
+
+def show_model(name: str) -> None:
+    from rich.table import Table
+
+    from ecglab.cli.common import console
+    from ecglab.models import model_info
+    from ecglab.models.summary import model_row
+
+    info = model_info(name)
+    row = model_row(info.name)
+    out = console()
+    out.print(f"[bold]{info.name}[/]" + (f" (aliases: {', '.join(info.aliases)})" if info.aliases else ""))
+    out.print(f"reference: {info.reference}")
+    out.print(f"family: {info.family}    parameters: {row.params_beat:,} (beat 1×187), {row.params_record:,} (12×1000)")
+    out.print("ONNX export: " + ("yes" if info.onnx else f"no ({info.onnx_note})"))
+    doc = (info.builder.__doc__ or "").strip()
+    if doc:
+        out.print(" ".join(doc.split()))
+    table = Table(title="hyper-parameters")
+    table.add_column("name")
+    table.add_column("default")
+    for key, default in info.hparams.items():
+        table.add_row(key, repr(default))
+    out.print(table)

@@ -24,7 +24,7 @@ class RecordDataset(Dataset):
 
     def __getitem__(self, i):
         row = self.index[i]
-        x = np.asarray(self.signals[row], dtype=np.float32)
+        x = np.array(self.signals[row], dtype=np.float32)  # a writable copy of the read-only memmap row
         if self.crop and x.shape[-1] > self.crop:
             start = int(torch.randint(0, x.shape[-1] - self.crop + 1, (1,)))
             x = x[:, start:start + self.crop]

@@ -40,7 +40,7 @@ def run_demo(out: Path, epochs: int | None = None, n: int = 2000, resume: bool =
     result = train(config, resume=resume)
     screen.rule("3. test metrics (held-out patients)")
     show_result(result)
-    baseline = result.metrics.get("baseline")
+    baseline = result.report.get("baseline")
     if baseline:
         screen.print(f"trivial baseline ({baseline['name']}): macro AUROC {baseline['macro_auroc']:.3f} "
                      f"vs {config.model.name} {result.metrics['macro_auroc']:.3f}")

@@ -39,11 +39,11 @@ def evaluate_after_training(module, datamodule, dataset: PreparedDataset, config
     np.savez_compressed(run_dir / "predictions.npz", y_val=y_val, p_val=p_val, y_test=y_test, p_test=p_test,
                         val_records=dataset.meta["record_id"].iloc[datamodule.val_index].astype(str).to_numpy(),
                         test_records=dataset.meta["record_id"].iloc[index].astype(str).to_numpy(), classes=np.array(dataset.classes))
-    metrics = write_run_report(run_dir / "report", dataset, split, y_test, p_test, y_val, p_val, thresholds,
-                               history=read_history(run_dir), baseline=baseline, n_boot=config.report.n_boot,
-                               title=f"{config.name}: {config.model.name} on {dataset.name}")
-    bundle_dir = export_bundle(run_dir / "bundle", module, datamodule, dataset, config, thresholds, metrics)
-    return RunResult(run_dir, metrics, bundle_dir, run_dir / "report")
+    report = write_run_report(run_dir / "report", dataset, split, y_test, p_test, y_val, p_val, thresholds,
+                              history=read_history(run_dir), baseline=baseline, n_boot=config.report.n_boot,
+                              title=f"{config.name}: {config.model.name} on {dataset.name}")
+    bundle_dir = export_bundle(run_dir / "bundle", module, datamodule, dataset, config, thresholds, report["test"])
+    return RunResult(run_dir, report, bundle_dir, run_dir / "report")
 
 
 def write_run_report(out_dir: Path, dataset: PreparedDataset, split: str, y_test, p_test, y_val, p_val, thresholds,
@@ -67,7 +67,7 @@ def _baseline(datamodule, dataset: PreparedDataset, test_index, y_test, config: 
 
     probs = raw_logistic_baseline(dataset.signals, datamodule.labels, datamodule.train_index, test_index,
                                   dataset.kind, config.trainer.seed)
-    metrics = compute_metrics(y_test, probs, dataset.kind, dataset.classes)
+    metrics = compute_metrics(y_test, probs, dataset.kind, dataset.classes)  # same decision rule as the model's
     return {"name": "logistic regression on the raw samples", "macro_auroc": metrics["macro_auroc"],
             "macro_auprc": metrics["macro_auprc"], "macro_f1": metrics["macro_f1"]}
 
@@ -134,9 +134,9 @@ def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "test", o
         if spec.kind == "multilabel":
             thresholds = tune_thresholds(y_val, p_val)
     out = Path(out) if out else bundle.parent / f"eval-{dataset.name}-{split}"
-    metrics = write_run_report(out, dataset, split, y_test, p_test, y_val, p_val, thresholds, n_boot=n_boot,
-                               title=f"{spec.architecture} ({bundle}) on {dataset.name}/{split}")
-    return metrics, out
+    report = write_run_report(out, dataset, split, y_test, p_test, y_val, p_val, thresholds, n_boot=n_boot,
+                              title=f"{spec.architecture} ({bundle}) on {dataset.name}/{split}")
+    return report, out
 
 
 def _resolve_bundle(path: Path) -> Path:

@@ -28,9 +28,14 @@ CHECKPOINTS = "checkpoints"
 @dataclass
 class RunResult:
     run_dir: Path
-    metrics: dict
+    report: dict  # the whole metrics.json: test, test_tuned, bootstrap, calibration, baseline, …
     bundle_dir: Path
     report_dir: Path
+
+    @property
+    def metrics(self) -> dict:
+        """Test-split metrics at the default decision rule."""
+        return self.report["test"]
 
 
 def ensure_dataset(data: DataConfig) -> PreparedDataset:
@@ -124,7 +129,7 @@ def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
 def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path):
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from lightning.pytorch.loggers import TensorBoardLogger
 
     from ecglab.training.module import MONITOR
 
@@ -137,11 +142,34 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path):
         EarlyStopping(monitor=MONITOR, mode="max", patience=t.patience, check_finite=False),
         LearningRateMonitor(logging_interval="epoch"),
     ]
-    loggers = [CSVLogger(run_dir, name="logs", version=""), TensorBoardLogger(run_dir, name="logs", version="tb")]
+    # flush the CSV log at every logging step: a killed run must not lose the rows before its checkpoint
+    loggers = [_appending_csv_logger(run_dir),
+               TensorBoardLogger(run_dir, name="logs", version="tb")]
     return L.Trainer(max_epochs=t.max_epochs, accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
                      strategy=t.strategy, precision=t.precision, deterministic=t.deterministic, callbacks=callbacks,
                      logger=loggers, enable_progress_bar=t.progress, limit_train_batches=t.limit_train_batches,
                      log_every_n_steps=10, enable_model_summary=False, num_sanity_val_steps=0)
+
+
+def _appending_csv_logger(run_dir: Path):
+    """Lightning's CSVLogger deletes an existing metrics.csv; a resumed run must append to it instead."""
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+    class AppendingWriter(ExperimentWriter):
+        def _check_log_dir_exists(self) -> None:
+            if self._fs.isfile(self.metrics_file_path):  # keep the old header so new rows line up with it
+                with self._fs.open(self.metrics_file_path, "r") as file:
+                    self.metrics_keys = sorted(file.readline().strip().split(","))
+
+    class AppendingCSVLogger(CSVLogger):
+        @property
+        def experiment(self):
+            if self._experiment is None:
+                self._experiment = AppendingWriter(log_dir=self.log_dir)
+            return self._experiment
+
+    return AppendingCSVLogger(run_dir, name="logs", version="", flush_logs_every_n_steps=10)
 
 
 def _pretrain(model, datamodule, config: RunConfig) -> None:

@@ -1,0 +1,5 @@
+import sys
+
+from ecglab.cli import main
+
+sys.exit(main())

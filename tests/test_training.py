@@ -1,0 +1,187 @@
+"""Training end to end on a tiny learnable dataset: fit, report, bundle, determinism, transfer, resume, DDP."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from ecglab.datasets.prepared import write_prepared
+from ecglab.errors import ConfigError
+from ecglab.inference.bundle import load_bundle
+from ecglab.training.config import validate_config
+from ecglab.training.fit import train
+
+
+def toy_dataset(path, n=96, kind="multilabel", length=200, n_leads=2):
+    """Class A: a 10 Hz burst in lead 0; class B: a positive offset in lead 1 (multiclass: one of 3)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(length) / 100.0
+    signals = rng.normal(0, 0.3, size=(n, n_leads, length)).astype(np.float32)
+    if kind == "multilabel":
+        labels = (rng.random((n, 2)) < 0.4).astype(np.uint8)
+        classes = ["A", "B"]
+    else:
+        labels = np.eye(3, dtype=np.uint8)[rng.integers(0, 3, n)]
+        classes = ["A", "B", "C"]
+    signals[:, 0] += labels[:, [0]] * np.sin(2 * np.pi * 10 * t)
+    signals[:, -1] += labels[:, [1]] * 1.0
+    patients = np.arange(n) // 2
+    meta = pd.DataFrame({"record_id": [f"r{i}" for i in range(n)], "patient_id": patients,
+                         "split": np.array(["train", "train", "train", "val", "test"])[patients % 5],
+                         "age": rng.integers(20, 90, n), "sex": rng.choice(["M", "F"], n)})
+    leads = ["I", "II"] if n_leads == 2 else ["MLII"]
+    return write_prepared(path, signals, labels, meta, name=f"toy-{kind}", kind=kind, classes=classes, fs=100.0, leads=leads)
+
+
+def toy_config(tmp_path, data_path, **sections):
+    raw = {"name": "toy", "out_dir": str(tmp_path / "runs"),
+           "data": {"path": str(data_path), "window": 100, "eval_stride": 50, "batch_size": 16},
+           "model": {"name": "resnet1d", "hparams": {"width": 16}},
+           "optim": {"lr": 0.01}, "trainer": {"max_epochs": 4, "patience": 10, "progress": False},
+           "report": {"n_boot": 20}}
+    for key, value in sections.items():
+        raw.setdefault(key, {}).update(value) if isinstance(value, dict) else raw.__setitem__(key, value)
+    return validate_config(raw)
+
+
+@pytest.fixture(scope="module")
+def multilabel_data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "toy"
+    toy_dataset(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, multilabel_data):
+    tmp = tmp_path_factory.mktemp("run")
+    return train(toy_config(tmp, multilabel_data, data={"meta_features": ["age", "sex"]})), tmp
+
+
+def test_run_directory_layout_and_quality(trained):
+    result, _ = trained
+    run = result.run_dir
+    for relative in ["config.yaml", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "logs/metrics.csv",
+                     "report/metrics.json", "report/report.md", "predictions.npz", "bundle/model.safetensors", "bundle/bundle.json"]:
+        assert (run / relative).exists(), relative
+    assert list((run / "logs" / "tb").glob("events.out.tfevents.*"))
+    metrics = json.loads((run / "report" / "metrics.json").read_text())
+    assert metrics["test"]["macro_auroc"] > 0.85 and metrics["test_tuned"]["macro_f1"] is not None
+    history = pd.read_csv(run / "logs" / "metrics.csv")
+    assert history["val_macro_auroc"].notna().sum() == 4
+
+
+def test_bundle_describes_the_run_and_reproduces_predictions(trained, multilabel_data):
+    result, _ = trained
+    model, spec = load_bundle(result.bundle_dir)
+    assert spec.architecture == "resnet1d" and spec.model_kwargs == {"width": 16}
+    assert spec.classes == ["A", "B"] and spec.input_length == 100 and spec.window_stride == 50
+    assert [f.name for f in spec.meta_features] == ["age", "sex"] and len(spec.thresholds) == 2
+    stored = np.load(result.run_dir / "predictions.npz")
+    from ecglab.datasets.metadata import meta_matrix
+    from ecglab.datasets.prepared import PreparedDataset
+    from ecglab.training.module import windowed_probabilities
+
+    ds = PreparedDataset(multilabel_data)
+    index = ds.split_indices("test")
+    x = torch.from_numpy(np.asarray(ds.signals[index]))
+    meta = torch.from_numpy(meta_matrix(ds.meta.iloc[index], spec.meta_features))
+    with torch.inference_mode():
+        probs = windowed_probabilities(model, x, meta, spec.kind, 100, 50, "mean").numpy()
+    np.testing.assert_allclose(probs, stored["p_test"], atol=1e-5)
+
+
+def test_same_seed_same_weights(tmp_path, multilabel_data):
+    cfg = toy_config(tmp_path, multilabel_data, trainer={"max_epochs": 1})
+    first = load_bundle(train(cfg).bundle_dir)[0].state_dict()
+    second = load_bundle(train(cfg.model_copy(update={"name": "again"})).bundle_dir)[0].state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_multiclass_with_focal_loss_class_weights_and_plateau(tmp_path):
+    data = tmp_path / "mc"
+    toy_dataset(data, kind="multiclass", length=187, n_leads=1)
+    cfg = toy_config(tmp_path, data, data={"window": None, "eval_stride": None, "balanced_sampling": True},
+                     model={"name": "kachuee", "hparams": {}}, loss={"name": "focal", "gamma": 2.0, "class_weights": True},
+                     optim={"scheduler": "plateau", "lr": 0.003}, trainer={"max_epochs": 3})
+    result = train(cfg)
+    assert result.metrics["confusion_matrix"] and len(result.metrics["confusion_matrix"]) == 3
+    assert load_bundle(result.bundle_dir)[1].thresholds is None  # multiclass decides by argmax
+
+
+def test_transfer_with_frozen_trunk_and_new_head(tmp_path, trained):
+    result, _ = trained
+    data = tmp_path / "three"
+    ds = toy_dataset(data, kind="multiclass")
+    cfg = toy_config(tmp_path, data, name="transfer", model={"init_from": str(result.bundle_dir), "freeze": "trunk"},
+                     data={"meta_features": ["age", "sex"]}, trainer={"max_epochs": 1})
+    source, _ = load_bundle(result.bundle_dir)
+    tuned, spec = load_bundle(train(cfg).bundle_dir)
+    assert spec.classes == ds.classes and spec.architecture == "resnet1d"
+    for name, value in source.trunk.state_dict().items():
+        if "num_batches_tracked" not in name and "running" not in name:
+            assert torch.equal(value, tuned.trunk.state_dict()[name]), name
+    assert tuned.head[-1].out_features == 3
+
+
+def test_existing_run_needs_resume_and_resume_needs_checkpoint(tmp_path, trained, multilabel_data):
+    result, run_tmp = trained
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(toy_config(run_tmp, multilabel_data))
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        train(toy_config(tmp_path, multilabel_data), resume=True)
+
+
+def _cli(*args, **kwargs):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "ecglab.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env, **kwargs)
+
+
+def _write_config(tmp_path, cfg):
+    path = tmp_path / "config.yaml"
+    path.write_text(cfg.to_yaml())
+    return path
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_resume_finishes(tmp_path, multilabel_data):
+    cfg = toy_config(tmp_path, multilabel_data, data={"batch_size": 4},
+                     trainer={"max_epochs": 6, "checkpoint_every_n_steps": 3}, model={"hparams": {"width": 64}})
+    path = _write_config(tmp_path, cfg)
+    step_ckpt = cfg.run_dir / "checkpoints" / "step.ckpt"
+    proc = _cli("train", str(path))
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if step_ckpt.exists() and (cfg.run_dir / "checkpoints" / "last.ckpt").exists():
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    assert proc.poll() is None, "training finished before it could be killed; make the toy run longer"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (cfg.run_dir / "bundle").exists()
+    resumed = _cli("train", str(path), "--resume")
+    output, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, output
+    assert (cfg.run_dir / "bundle" / "bundle.json").exists()
+    history = pd.read_csv(cfg.run_dir / "logs" / "metrics.csv")
+    epochs = sorted(history.loc[history["val_macro_auroc"].notna(), "epoch"].astype(int).unique())
+    assert epochs == list(range(6))  # every epoch validated once: nothing lost, nothing repeated
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(tmp_path, multilabel_data):
+    cfg = toy_config(tmp_path, multilabel_data, trainer={"max_epochs": 1})
+    proc = _cli("train", str(_write_config(tmp_path, cfg)), "--devices", "2", "--strategy", "ddp")
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output
+    assert (cfg.run_dir / "bundle" / "bundle.json").exists()
+    assert yaml.safe_load((cfg.run_dir / "config.yaml").read_text())["trainer"]["devices"] == 2
