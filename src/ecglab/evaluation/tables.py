@@ -1,0 +1,86 @@
+"""Markdown tables of metrics, for report.md and for the CLI to print."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ecglab.errors import EcglabError
+
+AAMI_CLASSES = ["N", "S", "V", "F", "Q"]
+
+HEADLINE_NAMES = {
+    "macro_auroc": "macro AUROC",
+    "macro_auprc": "macro AUPRC",
+    "fmax": "Fmax (sample-centred)",
+    "macro_f1": "macro F1",
+    "micro_f1": "micro F1",
+    "macro_precision": "macro precision",
+    "macro_recall": "macro recall",
+    "balanced_accuracy": "balanced accuracy",
+    "accuracy": "accuracy",
+    "subset_accuracy": "subset accuracy (exact match)",
+    "hamming_loss": "Hamming loss",
+}
+THRESHOLD_FREE = ("macro_auroc", "macro_auprc", "fmax")
+
+
+def fmt(value, digits: int = 3) -> str:
+    """A number for a table; an em dash for an undefined (None) value."""
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def format_metrics_table(metrics: Mapping, classes: Sequence[str]) -> str:
+    """Per-class AUROC, AUPRC, precision, recall, F1 and support from :func:`compute_metrics`, with a macro row."""
+    per_class = metrics["per_class"]
+    rows = []
+    for name in classes:
+        m = per_class[str(name)]
+        rows.append([str(name), str(m["support"])] + [fmt(m[k]) for k in ("auroc", "auprc", "precision", "recall", "f1")])
+    rows.append(["**macro**", str(metrics["n_records"])]
+                + [fmt(metrics[k]) for k in ("macro_auroc", "macro_auprc", "macro_precision", "macro_recall", "macro_f1")])
+    return _table(["class", "n", "AUROC", "AUPRC", "precision", "recall", "F1"], rows)
+
+
+def headline_table(test: Mapping, bootstrap: Mapping | None = None, tuned: Mapping | None = None) -> str:
+    """The headline metrics: test value, its bootstrap 95 % CI where computed, and the tuned-threshold value."""
+    header = ["metric", "test", "95 % CI"] + (["test, validation-tuned thresholds"] if tuned else [])
+    rows = []
+    for key, label in HEADLINE_NAMES.items():
+        if key not in test:
+            continue
+        ci = (bootstrap or {}).get(key)
+        interval = f"{fmt(ci['low'])} – {fmt(ci['high'])}" if ci and ci["low"] is not None else ""
+        tuned_cell = ("same" if key in THRESHOLD_FREE else fmt(tuned[key])) if tuned else None
+        rows.append([label, fmt(test[key]), interval] + ([tuned_cell] if tuned else []))
+    return _table(header, rows)
+
+
+def aami_table(metrics_or_confusion, classes: Sequence[str]) -> str:
+    """The AAMI EC57 beat report: the confusion counts with each class's Se and +P in percent.
+
+    Se (sensitivity) = TP / (TP + FN) along the row; +P (positive predictivity) = TP / (TP + FP)
+    down the column. Accepts the multiclass :func:`compute_metrics` dict or a C x C matrix (rows = true).
+    """
+    if isinstance(metrics_or_confusion, Mapping):
+        if "confusion_matrix" not in metrics_or_confusion:
+            raise EcglabError("the AAMI table needs multiclass metrics with a 'confusion_matrix'; none was found.")
+        metrics_or_confusion = metrics_or_confusion["confusion_matrix"]
+    matrix = np.asarray(metrics_or_confusion, dtype=np.int64)
+    if matrix.shape != (len(classes), len(classes)):
+        raise EcglabError(f"expected a {len(classes)} x {len(classes)} confusion matrix; got shape {matrix.shape}.")
+    hits, row_sums, column_sums = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
+    rows = []
+    for c, name in enumerate(classes):
+        se = 100 * hits[c] / row_sums[c] if row_sums[c] else None
+        ppv = 100 * hits[c] / column_sums[c] if column_sums[c] else None
+        rows.append([f"**{name}**"] + [str(v) for v in matrix[c]] + [fmt(se, 2), fmt(ppv, 2)])
+    table = _table(["true \\ predicted", *map(str, classes), "Se (%)", "+P (%)"], rows)
+    accuracy = 100 * hits.sum() / max(matrix.sum(), 1)
+    return f"{table}\n\nBeats: {int(matrix.sum())}; accuracy {accuracy:.2f} %."
