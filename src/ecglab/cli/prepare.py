@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         split: Optional[str] = typer.Option(None, help="split protocol, e.g. mitbih: intra|inter; cinc: a source database to hold out"),
         records: Optional[str] = typer.Option(None, help="comma-separated record ids, or a RECORDS file, to prepare a subset"),
         lead: Optional[str] = typer.Option(None, help="lead(s) to keep, comma-separated names (mitbih default MLII)"),
-        beats: Optional[str] = typer.Option(None, help="beat extraction: kachuee|centred"),
+        beats: Optional[str] = typer.Option(None, help="beat extraction: kachuee|centred (ptbdb also: record, for 12-lead records)"),
         min_count: Optional[int] = typer.Option(None, "--min-count", help="drop classes with fewer examples than this"),
         labels: Optional[Path] = typer.Option(None, "--labels", help="labels CSV (folder: record;labels; mimic-iv-ecg: study_id → ICD-10 codes)"),
         codes: Optional[str] = typer.Option(None, help="label codes or prefixes to keep, comma-separated (e.g. I48,I21)"),

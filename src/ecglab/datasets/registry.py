@@ -13,10 +13,11 @@ import importlib
 import inspect
 import json
 import os
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ecglab.errors import DatasetError, EcglabError
 from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, write_prepared
@@ -24,6 +25,14 @@ from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, write_prep
 # name -> module that registers it; imported only when that dataset is asked for.
 DATASET_MODULES = {
     "synthetic": "ecglab.datasets.synthetic",
+    "mitbih": "ecglab.datasets.mitbih",
+    "mitbih-csv": "ecglab.datasets.kaggle",
+    "ptbdb-csv": "ecglab.datasets.kaggle",
+    "ptbdb": "ecglab.datasets.ptbdb",
+    "ptbxl": "ecglab.datasets.ptbxl",
+    "cinc": "ecglab.datasets.cinc",
+    "mimic-iv-ecg": "ecglab.datasets.mimic",
+    "folder": "ecglab.datasets.folder",
 }
 
 
@@ -77,22 +86,28 @@ class PrepareContext:
         result is None), unless ``strict``. ``fn`` must be a module-level function (picklable).
         """
         items = list(items)
-        names = names or [str(item) for item in items]
-        workers = self.workers or min(os.cpu_count() or 1, 8)
         results: list = [None] * len(items)
-        with _progress(self.progress) as bar:
-            task = bar.add_task(desc, total=len(items))
-            if workers <= 1 or len(items) < 4:
-                outcomes = (_call(fn, item) for item in items)
-                for i, outcome in enumerate(outcomes):
-                    results[i] = self._take(outcome, names[i])
-                    bar.advance(task)
-            else:
-                with ProcessPoolExecutor(workers) as pool:
-                    for i, outcome in enumerate(pool.map(_call, [fn] * len(items), items, chunksize=max(1, len(items) // (workers * 8)))):
-                        results[i] = self._take(outcome, names[i])
-                        bar.advance(task)
+        for position, value in self.imap(fn, items, desc, names):
+            results[position] = value
         return results
+
+    def imap(self, fn: Callable, items: Sequence, desc: str = "reading", names: Sequence[str] | None = None,
+             start: int = 0) -> Iterator[tuple[int, object]]:
+        """Yield ``(position, fn(items[position]))`` for positions ``start…``, in order, as they come.
+
+        Streaming: only a few batches per worker are in flight, so results never pile up in memory
+        however many items there are. Skipped items (see :meth:`map`) yield None.
+        """
+        total = len(items) - start
+        workers = self.workers or min(os.cpu_count() or 1, 8)
+        batch = max(1, min(16, total // (workers * 8)))
+        starts = range(start, len(items), batch)
+        with _progress(self.progress) as bar:
+            task = bar.add_task(desc, total=total)
+            for first, outcomes in _run_batches(fn, items, starts, batch, workers if total >= 4 else 1):
+                for position, outcome in enumerate(outcomes, first):
+                    yield position, self._take(outcome, names[position] if names is not None else str(items[position]))
+                    bar.advance(task)
 
     def _take(self, outcome, name: str):
         ok, value = outcome
@@ -110,11 +125,39 @@ class PrepareContext:
     def write(self, signals, labels, meta, *, dtype: str = "float32", extra: dict | None = None, **manifest) -> PreparedDataset:
         return write_prepared(self.out, signals, labels, meta, overwrite=True, dtype=dtype, extra=self._extra(extra), **manifest)
 
-    def writer(self, n_records: int, n_leads: int, length: int, n_classes: int, dtype: str = "float32") -> PreparedWriter:
-        return PreparedWriter(self.out, n_records, n_leads, length, n_classes, dtype=dtype, overwrite=True)
+    def writer(self, n_records: int, n_leads: int, length: int, n_classes: int, dtype: str = "float32",
+               resume: bool = False) -> PreparedWriter:
+        """A chunked writer; with ``resume`` (and no ``--force``) it continues an interrupted run of these arguments."""
+        key = json.dumps(self.stamp, sort_keys=True) if resume and not self.force else None
+        return PreparedWriter(self.out, n_records, n_leads, length, n_classes, dtype=dtype, overwrite=True, resume_key=key)
 
     def finish(self, writer: PreparedWriter, meta, *, extra: dict | None = None, **manifest) -> PreparedDataset:
         return writer.finish(meta, extra=self._extra(extra), **manifest)
+
+
+def _run_batches(fn, items, starts, batch, workers):
+    """``(first position, outcomes)`` per batch, in order; a bounded window of batches in a process pool."""
+    if workers <= 1:
+        for first in starts:
+            yield first, _call_batch(fn, items[first:first + batch])
+        return
+    pool = ProcessPoolExecutor(workers)
+    try:
+        pending: deque = deque()
+        for first in starts:
+            pending.append((first, pool.submit(_call_batch, fn, items[first:first + batch])))
+            if len(pending) >= 2 * workers:
+                first_done, future = pending.popleft()
+                yield first_done, future.result()
+        while pending:
+            first_done, future = pending.popleft()
+            yield first_done, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _call_batch(fn, items) -> list:
+    return [_call(fn, item) for item in items]
 
 
 def _call(fn, item):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.errors import RecordFormatError
-from ecglab.records.record import Annotations, Record
+from ecglab.records.record import Annotations, Record, normalize_lead_name
 
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}
 
@@ -34,6 +34,22 @@ def read_wfdb(path: str | Path, annotation_extension: str | None = "atr") -> Rec
     signal = rec.p_signal.T.astype(np.float32) * scale[:, None]
     meta = {"record_id": rec.record_name, "comments": list(rec.comments or [])}
     return Record(signal, rec.fs, list(rec.sig_name), meta, _read_annotations(base, annotation_extension))
+
+
+def read_wfdb_header(path: str | Path) -> dict:
+    """A WFDB header without its signal: ``fs``, ``n_samples``, ``leads`` (standard names) and the
+    ``comments`` lines, where databases keep age, sex and diagnoses."""
+    import wfdb
+
+    base = Path(path)
+    if base.suffix == ".hea":
+        base = base.with_suffix("")
+    try:
+        header = wfdb.rdheader(str(base))
+    except Exception as exc:  # wfdb raises bare ValueErrors and friends on malformed headers
+        raise RecordFormatError(f"{base}.hea: not a readable WFDB header ({type(exc).__name__}: {exc}).") from None
+    return {"fs": float(header.fs), "n_samples": int(header.sig_len or 0),
+            "leads": [normalize_lead_name(name) for name in header.sig_name or []], "comments": list(header.comments or [])}
 
 
 def _read_annotations(base: Path, extension: str | None) -> Annotations | None:

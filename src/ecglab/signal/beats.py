@@ -91,6 +91,9 @@ def _stack(beats, kept, n_leads, length) -> Beats:
     return Beats(np.stack(beats).astype(np.float32), np.asarray(kept, dtype=np.int64))
 
 
+RR_FEATURES = ("rr_prev", "rr_next", "rr_local", "rr_mean")  # the columns of rr_context, in order
+
+
 def rr_context(peaks: np.ndarray, fs: float, local_beats: int = 10) -> np.ndarray:
     """Per beat: previous, next, local-average and record-average R-R interval in seconds, (n, 4).
 
