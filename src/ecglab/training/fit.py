@@ -50,8 +50,11 @@ def ensure_dataset(data: DataConfig) -> PreparedDataset:
     return PreparedDataset(path)
 
 
-def train(config: RunConfig, resume: bool = False) -> RunResult | None:
-    """Train one run; returns None on non-zero DDP ranks (rank zero evaluates and exports)."""
+def train(config: RunConfig, resume: bool = False, callbacks: list | None = None) -> RunResult | None:
+    """Train one run; returns None on non-zero DDP ranks (rank zero evaluates and exports).
+
+    ``callbacks``: extra Lightning callbacks, e.g. Optuna's pruning callback when tuning.
+    """
     import lightning as L
 
     from ecglab.training.data import ECGDataModule
@@ -81,7 +84,7 @@ def train(config: RunConfig, resume: bool = False) -> RunResult | None:
         model.start_classifier_stage()
 
     module = ECGModule(model, dataset.kind, loss, config.optim, datamodule.window, datamodule.stride, config.data.aggregate)
-    trainer = _trainer(config, checkpoint_dir, run_dir)
+    trainer = _trainer(config, checkpoint_dir, run_dir, callbacks or [])
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
     if not trainer.is_global_zero:
         return None
@@ -126,7 +129,7 @@ def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
 
 
-def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path):
+def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callbacks: list):
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
@@ -141,6 +144,7 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path):
                         save_top_k=1, enable_version_counter=False),
         EarlyStopping(monitor=MONITOR, mode="max", patience=t.patience, check_finite=False),
         LearningRateMonitor(logging_interval="epoch"),
+        *extra_callbacks,
     ]
     # flush the CSV log at every logging step: a killed run must not lose the rows before its checkpoint
     loggers = [_appending_csv_logger(run_dir),
