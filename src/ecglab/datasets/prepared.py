@@ -28,6 +28,7 @@ from ecglab.errors import DatasetError, LeakageError
 FORMAT_VERSION = 1
 TASK_KINDS = ("multiclass", "multilabel")
 REQUIRED_META = ("record_id", "patient_id", "split")
+_RESUME_KEY = "resume_key"
 
 
 def check_patient_splits(meta: pd.DataFrame) -> None:
@@ -53,23 +54,54 @@ class PreparedWriter:
 
     Usage: ``w = PreparedWriter(out, n, n_leads, length, classes, ...)``, fill ``w.signals[i]`` and
     ``w.labels[i]``, then ``w.finish(meta, manifest_fields)``. ``w.abort()`` removes the partial files.
+
+    With ``resume_key`` a partial directory left by an interrupted run with the same key and shapes
+    is reopened instead of wiped (``w.resumed``); the caller keeps its own progress file in ``w.tmp``.
+    ``w.truncate(n)`` keeps the first ``n`` rows when fewer records than preallocated were written.
     """
 
     def __init__(self, out: str | Path, n_records: int, n_leads: int, length: int, n_classes: int,
-                 dtype: str = "float32", overwrite: bool = False):
+                 dtype: str = "float32", overwrite: bool = False, resume_key: str | None = None):
         self.out = Path(out)
         if self.out.exists() and not overwrite:
             raise DatasetError(f"{self.out} already exists; pass --force to rebuild it.")
         if dtype not in ("float32", "float16"):
             raise DatasetError(f"dtype must be float32 or float16, found {dtype!r}.")
         self.tmp = self.out.parent / f".{self.out.name}.partial"
+        shapes = {"signals": ((n_records, n_leads, length), np.dtype(dtype)), "labels": ((n_records, n_classes), np.dtype(np.uint8))}
+        self.resumed = resume_key is not None and self._reopen(resume_key, shapes)
+        if self.resumed:
+            return
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
         self.tmp.mkdir(parents=True)
-        self.signals = np.lib.format.open_memmap(self.tmp / "signals.npy", mode="w+", dtype=dtype,
-                                                 shape=(n_records, n_leads, length))
-        self.labels = np.lib.format.open_memmap(self.tmp / "labels.npy", mode="w+", dtype=np.uint8,
-                                                shape=(n_records, n_classes))
+        for name, (shape, kind) in shapes.items():
+            setattr(self, name, np.lib.format.open_memmap(self.tmp / f"{name}.npy", mode="w+", dtype=kind, shape=shape))
+        if resume_key is not None:
+            (self.tmp / _RESUME_KEY).write_text(resume_key)
+
+    def _reopen(self, resume_key: str, shapes: dict) -> bool:
+        key_file = self.tmp / _RESUME_KEY
+        if not key_file.is_file() or key_file.read_text() != resume_key:
+            return False
+        try:
+            arrays = {name: np.load(self.tmp / f"{name}.npy", mmap_mode="r+") for name in shapes}
+        except (OSError, ValueError):
+            return False
+        if any((arrays[name].shape, arrays[name].dtype) != shapes[name] for name in shapes):
+            return False
+        self.signals, self.labels = arrays["signals"], arrays["labels"]
+        return True
+
+    def truncate(self, n_rows: int) -> None:
+        """Keep the first ``n_rows`` records: shrink both files in place (header rewritten, tail cut)."""
+        if not 0 < n_rows <= self.signals.shape[0]:
+            raise DatasetError(f"cannot keep {n_rows} of {self.signals.shape[0]} rows; at least one record is needed.")
+        for name in ("signals", "labels"):
+            getattr(self, name).flush()
+            delattr(self, name)
+            _shrink_npy(self.tmp / f"{name}.npy", n_rows)
+            setattr(self, name, np.load(self.tmp / f"{name}.npy", mmap_mode="r+"))
 
     def finish(self, meta: pd.DataFrame, *, name: str, kind: str, classes: list[str], fs: float,
                leads: list[str], preprocessing: dict | None = None, source: dict | None = None,
@@ -80,6 +112,7 @@ class PreparedWriter:
         self.signals.flush()
         self.labels.flush()
         del self.signals, self.labels
+        (self.tmp / _RESUME_KEY).unlink(missing_ok=True)
         meta = meta.reset_index(drop=True)
         meta.to_parquet(self.tmp / "meta.parquet", index=False)
         labels = np.load(self.tmp / "labels.npy", mmap_mode="r")
@@ -164,6 +197,26 @@ class PreparedDataset:
         if len(index) == 0:
             raise DatasetError(f"{self.path}: split {wanted} is empty; the dataset has splits {self.splits}.")
         return index
+
+
+def _shrink_npy(path: Path, n_rows: int) -> None:
+    """Cut a C-order .npy file to its first ``n_rows`` rows without copying: the header is rewritten
+    to the same length (the shorter shape is padded with spaces, as the format allows)."""
+    with open(path, "r+b") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        offset = handle.tell()
+        if fortran:
+            raise DatasetError(f"{path}: cannot shrink a Fortran-ordered array.")
+        new_shape = (n_rows, *shape[1:])
+        text = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": new_shape})
+        size_bytes = 2 if version == (1, 0) else 4
+        prefix = np.lib.format.magic(*version)
+        header = (text.ljust(offset - len(prefix) - size_bytes - 1) + "\n").encode("latin1")
+        handle.seek(0)
+        handle.write(prefix + len(header).to_bytes(size_bytes, "little") + header)
+        handle.truncate(offset + int(np.prod(new_shape)) * dtype.itemsize)
 
 
 def _validate(meta, kind, classes, leads, n, n_leads, n_classes) -> None:

@@ -1,0 +1,245 @@
+"""Synthetic 12-lead, 10 s ECG records with PTB-XL-like diagnostic superclasses.
+
+The heart is a dipole (Einthoven; Dower 1980, "A lead synthesizer for the Frank system"):
+every wave of a beat (P, Q, R, S, ST, T and a late R') is a Gaussian in time with a 3-D vector,
+and each lead records that vector's projection on the lead's direction. Lead morphology is
+therefore consistent across the 12 leads by construction, and a disease is a change of a few
+vectors, widths or intervals:
+
+* MI: pathological Q waves, lost R, ST elevation (acute) or T inversion (old) along an inferior
+  (II, III, aVF) or anterior (V1-V4) territory vector; the reciprocal leads show the mirror image.
+* STTC: ST depression opposite the mean QRS vector (diffuse) and a flat or inverted T.
+* CD: right or left bundle-branch block (QRS >= 120 ms) or a first-degree AV block (PR > 200 ms).
+* HYP: left-ventricular hypertrophy, a larger left-posterior QRS vector (tall R in V5/V6, deep S
+  in V1/V2), often with strain (lateral ST depression and T inversion).
+
+Coordinates: x points to the patient's left, y down (inferior), z forward (anterior); mV.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ecglab.datasets.synthetic.noise import add_noise
+from ecglab.datasets.synthetic.splits import split_patients
+from ecglab.datasets.synthetic.waves import beat_times, beats_needed, sinus_rr, wave_train
+from ecglab.errors import DatasetError
+from ecglab.records import STANDARD_12_LEADS
+
+CLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]
+# Label sets and their frequencies, shaped after PTB-XL's superclass co-occurrence: NORM is
+# exclusive, MI often comes with STTC, HYP with STTC. Marginals: NORM .44, MI .26, STTC .255,
+# CD .23, HYP .12.
+LABEL_SETS = {
+    ("NORM",): 0.44, ("MI",): 0.11, ("STTC",): 0.08, ("CD",): 0.10, ("HYP",): 0.03,
+    ("MI", "STTC"): 0.06, ("MI", "CD"): 0.05, ("STTC", "HYP"): 0.04, ("STTC", "CD"): 0.03,
+    ("MI", "HYP"): 0.01, ("CD", "HYP"): 0.015, ("MI", "STTC", "CD"): 0.02,
+    ("MI", "STTC", "HYP"): 0.01, ("STTC", "CD", "HYP"): 0.015,
+}
+RECORDS_PER_PATIENT = [0.40, 0.25, 0.15, 0.12, 0.08]  # probability of 1, 2, ... 5 records
+
+WAVES = ("P", "Q", "R", "S", "ST", "T", "R'")
+P, Q, R, S, ST, T, R2 = range(len(WAVES))
+# Normal adult beat: wave vectors (mV), widths (s) and centres relative to the R peak at 60 bpm
+# (P sits at minus the PR interval; ST and T move with the square root of R-R, after Bazett).
+NORMAL_VECTORS = np.array([
+    [0.09, 0.12, 0.03],     # P: down and left
+    [-0.08, 0.02, 0.10],    # Q: septal, rightward and forward (q in I and V6, r in V1)
+    [0.95, 0.75, 0.05],     # R: main left-inferior vector
+    [-0.12, -0.18, -0.40],  # S: late, posterior-superior (S in V1-V3)
+    [0.0, 0.0, 0.0],        # ST: isoelectric in health
+    [0.20, 0.18, 0.12],     # T: concordant with R
+    [0.0, 0.0, 0.0],        # R': only in bundle-branch block
+])
+NORMAL_WIDTHS = np.array([0.022, 0.009, 0.011, 0.011, 0.05, 0.055, 0.018])
+NORMAL_CENTERS = np.array([0.0, -0.024, 0.0, 0.026, 0.13, 0.28, 0.07])
+
+# Between patients: rate, PR interval (mean, sd, low, high), heart axis and size.
+HEART_RATE_BPM = (70.0, 12.0, 45.0, 115.0)
+PR_S = (0.155, 0.018, 0.12, 0.20)
+AXIS_SD_DEG = np.array([10.0, 15.0, 20.0])  # rotation about x, y, z (z turns the frontal axis)
+AMPLITUDE_SD = 0.25  # log-normal spread of the P, QRS and ST-T sizes
+WIDTH_SD = 0.08
+# Between records of one patient, and between beats.
+RECORD_RATE_SD = 0.06
+RECORD_AXIS_SD_DEG = 4.0
+ELECTRODE_GAIN_SD = 0.10  # chest-electrode placement
+BEAT_AMPLITUDE_SD = 0.05  # respiration swings the amplitudes
+PRECORDIAL_GAIN = 1.4  # chest leads sit closer to the heart
+
+# Disease severity ranges (uniform), in mV unless named otherwise.
+MI_TERRITORIES = np.array([[0.0, 1.0, 0.0], [-0.3, 0.0, 0.95]])  # inferior, anterior
+MI_Q_MV = (0.25, 0.7)
+MI_Q_WIDTH_S = (0.015, 0.02)
+MI_R_LOSS = (0.3, 0.8)  # fraction of the R vector's territory component that is lost
+MI_ACUTE_FRACTION = 0.35
+MI_ST_ELEVATION_MV = (0.1, 0.35)
+MI_T_INVERSION_MV = (0.05, 0.3)
+STTC_ST_DEPRESSION_MV = (0.05, 0.2)
+STTC_T_FACTOR = (-0.7, 0.25)  # T vector scaled: flat or inverted
+CD_KINDS = {"RBBB": 0.4, "LBBB": 0.25, "AVB1": 0.35}
+BBB_WIDEN = (1.3, 1.7)
+RBBB_R_PRIME_MV = (0.35, 0.8)
+LBBB_LEFT_MV = (0.4, 0.9)
+AVB1_PR_S = (0.22, 0.32)
+HYP_VOLTAGE_MV = (0.6, 1.4)
+HYP_STRAIN_FRACTION = 0.6
+HYP_STRAIN_MV = (0.05, 0.15)
+
+_LEFT_POSTERIOR = np.array([0.7, 0.0, -0.7]) / np.sqrt(0.98)
+_RIGHT_ANTERIOR = np.array([-0.6, 0.1, 0.8]) / np.sqrt(1.01)
+
+
+def lead_vectors() -> np.ndarray:
+    """(12, 3) lead directions: Einthoven and Goldberger limb leads, chest leads in the horizontal plane."""
+    lead_i, lead_ii = np.array([1.0, 0.0, 0.0]), np.array([0.5, np.sqrt(3) / 2, 0.0])
+    lead_iii = lead_ii - lead_i
+    limb = [lead_i, lead_ii, lead_iii, -(lead_i + lead_ii) / 2, lead_i - lead_ii / 2, lead_ii - lead_i / 2]
+    angles = np.deg2rad([115.0, 95.0, 75.0, 55.0, 30.0, 0.0])  # V1..V6, from left towards anterior
+    chest = PRECORDIAL_GAIN * np.stack([np.cos(angles), np.zeros(6), np.sin(angles)], axis=1)
+    return np.concatenate([np.stack(limb), chest])
+
+
+def generate_records(n: int, fs: float = 100.0, duration: float = 10.0, seed: int = 0,
+                     noise: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """``n`` synthetic 12-lead records: signals (n, 12, T) float32 mV, labels (n, 5) uint8 over
+    :data:`CLASSES`, meta (record_id, patient_id, split, age, sex). Deterministic in ``seed``."""
+    if n < 1 or fs < 50 or duration < 2 or seed < 0:
+        raise DatasetError(f"expected n >= 1 records, fs >= 50 Hz, duration >= 2 s and seed >= 0; "
+                           f"found n={n}, fs={fs}, duration={duration}, seed={seed}.")
+    patient_rng, record_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    patients = _draw_patients(patient_rng, n)
+    who = np.repeat(np.arange(len(patients["labels"])), patients["records"])
+    length = int(round(duration * fs))
+    signals = np.empty((n, len(STANDARD_12_LEADS), length), dtype=np.float32)
+    waves = _record_waves(record_rng, patients, who, duration)
+    times = np.arange(length) / fs
+    chunk = 500  # bounds memory at high sampling rates
+    for start in range(0, n, chunk):
+        rows = slice(start, min(start + chunk, n))
+        signals[rows] = _synthesize(times, {k: v[rows] for k, v in waves.items()})
+        if noise:
+            add_noise(np.random.default_rng([seed, start]), signals[rows], fs)
+    meta = pd.DataFrame({
+        "record_id": [f"S{i:05d}" for i in range(n)],
+        "patient_id": [f"P{p:05d}" for p in who],
+        "split": patients["split"][who],
+        "age": patients["age"][who],
+        "sex": patients["sex"][who],
+    })
+    return signals, patients["labels"][who], meta
+
+
+def _draw_patients(rng: np.random.Generator, n_records: int) -> dict:
+    counts = rng.choice(np.arange(1, len(RECORDS_PER_PATIENT) + 1), p=RECORDS_PER_PATIENT, size=n_records)
+    n_patients = int(np.searchsorted(np.cumsum(counts), n_records)) + 1
+    counts = counts[:n_patients]
+    counts[-1] -= counts.sum() - n_records
+    sets = list(LABEL_SETS)
+    weights = np.array(list(LABEL_SETS.values()))
+    chosen = rng.choice(len(sets), p=weights / weights.sum(), size=n_patients)
+    labels = np.array([[c in sets[i] for c in CLASSES] for i in chosen], dtype=np.uint8)
+    # Age and sex follow the diagnoses weakly, as in PTB-XL (disease older and more often male).
+    n_findings = labels[:, 1:].sum(axis=1)
+    age = np.clip(rng.normal(50 + 8 * n_findings, 15), 18, 95).round().astype(int)
+    male = rng.random(n_patients) < 0.45 + 0.08 * (n_findings > 0) + 0.1 * labels[:, 1]
+    return {"records": counts, "labels": labels, "age": age, "sex": np.where(male, "M", "F"),
+            "split": split_patients(rng, n_patients), **_patient_hearts(rng, labels.astype(bool))}
+
+
+def _patient_hearts(rng: np.random.Generator, labels: np.ndarray) -> dict:
+    """Per patient: wave vectors, widths, centres, PR interval and mean R-R, with their diseases."""
+    n = len(labels)
+    uniform = lambda bounds, mask: rng.uniform(*bounds, size=n) * mask  # noqa: E731
+    _, mi, sttc, cd, hyp = labels.T
+    vectors = np.repeat(NORMAL_VECTORS[None], n, axis=0)
+    widths = np.repeat(NORMAL_WIDTHS[None], n, axis=0)
+    centers = np.repeat(NORMAL_CENTERS[None], n, axis=0)
+    pr = np.clip(rng.normal(PR_S[0], PR_S[1], n), *PR_S[2:])
+
+    territory = MI_TERRITORIES[rng.integers(0, len(MI_TERRITORIES), n)]
+    territory /= np.linalg.norm(territory, axis=1, keepdims=True)
+    vectors[:, Q] -= uniform(MI_Q_MV, mi)[:, None] * territory
+    widths[:, Q] = np.where(mi, rng.uniform(*MI_Q_WIDTH_S, n), widths[:, Q])
+    r_along = np.maximum(np.einsum("nd,nd->n", vectors[:, R], territory), 0)
+    vectors[:, R] -= (uniform(MI_R_LOSS, mi) * r_along)[:, None] * territory
+    acute = mi & (rng.random(n) < MI_ACUTE_FRACTION)
+    vectors[:, ST] += uniform(MI_ST_ELEVATION_MV, acute)[:, None] * territory
+    t_along = np.einsum("nd,nd->n", vectors[:, T], territory)
+    old = mi & ~acute
+    vectors[:, T] -= (old * t_along + uniform(MI_T_INVERSION_MV, old))[:, None] * territory
+
+    vectors[:, R] += uniform(HYP_VOLTAGE_MV, hyp)[:, None] * _LEFT_POSTERIOR
+    widths[:, Q:S + 1] *= np.where(hyp, 1.1, 1.0)[:, None]
+
+    kind = np.array(list(CD_KINDS))[rng.choice(len(CD_KINDS), p=list(CD_KINDS.values()), size=n)]
+    rbbb, lbbb, avb1 = (cd & (kind == k) for k in CD_KINDS)
+    widen = np.where(rbbb | lbbb, rng.uniform(*BBB_WIDEN, n), 1.0)
+    widths[:, [Q, R, S]] *= widen[:, None]
+    vectors[:, R2] += uniform(RBBB_R_PRIME_MV, rbbb)[:, None] * _RIGHT_ANTERIOR
+    left = uniform(LBBB_LEFT_MV, lbbb)[:, None] * _LEFT_POSTERIOR
+    vectors[:, R] += left
+    vectors[:, R2] += left  # the slurred, notched broad R of LBBB
+    vectors[:, Q] *= ~lbbb[:, None]  # no septal q: the septum fires from the right
+    vectors[:, S] *= ~lbbb[:, None]
+    centers[:, R] += 0.02 * lbbb
+    pr = np.where(avb1, rng.uniform(*AVB1_PR_S, n), pr)
+    # Secondary repolarisation of a block: T turns away from the terminal QRS forces.
+    terminal = vectors[:, R2] / np.maximum(np.linalg.norm(vectors[:, R2], axis=1, keepdims=True), 1e-9)
+    vectors[:, T] -= 0.25 * (rbbb | lbbb)[:, None] * terminal
+
+    main = vectors[:, R] / np.linalg.norm(vectors[:, R], axis=1, keepdims=True)
+    strain = hyp & (rng.random(n) < HYP_STRAIN_FRACTION)
+    vectors[:, ST] -= uniform(HYP_STRAIN_MV, strain)[:, None] * main
+    vectors[:, T] -= 2 * uniform(HYP_STRAIN_MV, strain)[:, None] * main
+    vectors[:, ST] -= uniform(STTC_ST_DEPRESSION_MV, sttc)[:, None] * main
+    vectors[:, T] *= np.where(sttc, rng.uniform(*STTC_T_FACTOR, n), 1.0)[:, None]
+
+    groups = np.array([0, 1, 1, 1, 2, 2, 1])  # P; QRS (Q, R, S, R'); ST-T
+    sizes = np.exp(AMPLITUDE_SD * rng.standard_normal((n, 3)))[:, groups]
+    vectors = np.einsum("nij,nkj->nki", _rotations(np.deg2rad(AXIS_SD_DEG) * rng.standard_normal((n, 3))),
+                        vectors * sizes[:, :, None])
+    widths = widths * np.exp(WIDTH_SD * rng.standard_normal((n, 1)))
+    heart_rate = np.clip(rng.normal(*HEART_RATE_BPM[:2], n), *HEART_RATE_BPM[2:])
+    return {"vectors": vectors, "widths": widths, "centers": centers, "pr": pr, "rr": 60.0 / heart_rate}
+
+
+def _record_waves(rng: np.random.Generator, patients: dict, who: np.ndarray, duration: float) -> dict:
+    """Per record: wave vectors as seen by each lead (n, K, 12), and per-beat centres, widths, sizes."""
+    n = len(who)
+    rotation = _rotations(np.deg2rad(RECORD_AXIS_SD_DEG) * rng.standard_normal((n, 3)))
+    vectors = np.einsum("nij,nkj->nki", rotation, patients["vectors"][who])
+    gains = np.ones((n, 12))
+    gains[:, 6:] = np.exp(ELECTRODE_GAIN_SD * rng.standard_normal((n, 6)))
+    leads = vectors @ lead_vectors().T * gains[:, None, :]
+    mean_rr = patients["rr"][who] * np.exp(RECORD_RATE_SD * rng.standard_normal(n))
+    rr = sinus_rr(rng, mean_rr, beats_needed(duration, 60.0 / 140))
+    r_peaks = beat_times(rng, rr)
+    bazett = np.sqrt(rr)[:, :, None]  # each beat's repolarisation follows the interval before it
+    offsets = np.repeat(patients["centers"][who][:, None, :], rr.shape[1], axis=1)
+    offsets[:, :, [ST, T]] *= bazett[:, :, 0, None]
+    offsets[:, :, P] = -patients["pr"][who][:, None]
+    breathing = 1.0 + BEAT_AMPLITUDE_SD * np.sin(2 * np.pi * rng.uniform(0.15, 0.35, (n, 1)) * r_peaks
+                                                 + rng.uniform(0, 2 * np.pi, (n, 1)))
+    return {"leads": leads, "centers": r_peaks[:, :, None] + offsets, "widths": patients["widths"][who],
+            "sizes": breathing}
+
+
+def _synthesize(times: np.ndarray, waves: dict) -> np.ndarray:
+    n, n_beats, n_waves = waves["centers"].shape
+    profiles = np.stack([
+        wave_train(times, waves["centers"][:, :, k], np.repeat(waves["widths"][:, k, None], n_beats, axis=1),
+                   waves["sizes"])
+        for k in range(n_waves)], axis=1)
+    return np.matmul(waves["leads"].transpose(0, 2, 1).astype(np.float32), profiles)
+
+
+def _rotations(angles: np.ndarray) -> np.ndarray:
+    """(n, 3, 3) rotation matrices Rz @ Ry @ Rx from angles (n, 3) in radians about x, y, z."""
+    cos, sin = np.cos(angles), np.sin(angles)
+    one, zero = np.ones(len(angles)), np.zeros(len(angles))
+    rx = np.stack([one, zero, zero, zero, cos[:, 0], -sin[:, 0], zero, sin[:, 0], cos[:, 0]], 1).reshape(-1, 3, 3)
+    ry = np.stack([cos[:, 1], zero, sin[:, 1], zero, one, zero, -sin[:, 1], zero, cos[:, 1]], 1).reshape(-1, 3, 3)
+    rz = np.stack([cos[:, 2], -sin[:, 2], zero, sin[:, 2], cos[:, 2], zero, zero, zero, one], 1).reshape(-1, 3, 3)
+    return rz @ ry @ rx

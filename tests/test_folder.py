@@ -1,0 +1,108 @@
+"""A folder of WFDB, EDF, CSV and .npy files with a labels.csv: every format read, rates and
+lengths made uniform, labels multi-hot, splits by patient, broken files named and skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import wfdb
+from pyedflib import highlevel
+
+from ecglab.datasets.registry import prepare
+from ecglab.errors import DatasetError
+from ecglab.records import STANDARD_12_LEADS, read_record
+from ecglab.signal.resample import resample
+
+FS = 100
+
+
+def signal_of(seed, fs, seconds):
+    return np.random.default_rng(seed).normal(0, 0.4, (12, int(fs * seconds))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("folder")
+    wfdb.wrsamp("wf", fs=FS, units=["mV"] * 12, sig_name=STANDARD_12_LEADS, p_signal=signal_of(0, FS, 10).T,
+                fmt=["16"] * 12, write_dir=str(root))
+    headers = highlevel.make_signal_headers([f"ECG {lead}" for lead in STANDARD_12_LEADS], dimension="uV",
+                                            sample_frequency=250, physical_min=-5000, physical_max=5000)
+    highlevel.write_edf(str(root / "ed.edf"), signal_of(1, 250, 12) * 1000, headers)  # µV, 250 Hz, 12 s
+    table = pd.DataFrame(signal_of(2, 200, 4).T, columns=STANDARD_12_LEADS)  # 4 s at 200 Hz, with a time column
+    table.insert(0, "time", np.arange(len(table)) / 200)
+    table.to_csv(root / "ta.csv", index=False)
+    np.save(root / "np.npy", signal_of(3, FS, 10))
+    pd.DataFrame(signal_of(4, FS, 10).T, columns=STANDARD_12_LEADS).to_csv(root / "nt.csv", index=False)  # no time column
+    (root / "broken.edf").write_bytes(b"0       " + b"garbage" * 20)
+    pd.DataFrame([
+        {"record": "wf", "labels": "AF;LBBB", "patient_id": "p1", "age": 61, "sex": "F", "fs": None},
+        {"record": "ed.edf", "labels": "AF", "patient_id": "p2", "age": 70, "sex": "M", "fs": None},
+        {"record": "ta", "labels": "", "patient_id": "p1", "age": 61, "sex": "F", "fs": None},
+        {"record": "np", "labels": "NORM", "patient_id": None, "age": None, "sex": None, "fs": FS},
+        {"record": "nt", "labels": "NORM;AF", "patient_id": "p3", "age": 50, "sex": "M", "fs": None},
+        {"record": "broken", "labels": "AF", "patient_id": "p4", "age": 40, "sex": "F", "fs": None},
+        {"record": "gone", "labels": "AF", "patient_id": "p5", "age": 40, "sex": "F", "fs": None},
+    ]).to_csv(root / "labels.csv", index=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(folder, tmp_path_factory):
+    return prepare("folder", tmp_path_factory.mktemp("out") / "d", folder, workers=1, progress=False, fs=FS, seed=2)
+
+
+def test_every_format_is_read_resampled_and_cut_or_padded(folder, prepared):
+    assert prepared.signals.shape == (5, 12, 1000) and prepared.leads == STANDARD_12_LEADS
+    rows = {r: i for i, r in enumerate(prepared.meta["record_id"])}
+    assert list(rows) == ["wf", "ed.edf", "ta", "np", "nt"]
+    np.testing.assert_allclose(prepared.signals[rows["wf"]], wfdb.rdrecord(str(folder / "wf")).p_signal.T, atol=1e-6)
+    edf = read_record(folder / "ed.edf")
+    assert edf.fs == 250 and edf.leads == STANDARD_12_LEADS
+    np.testing.assert_allclose(edf.signal, signal_of(1, 250, 12), atol=2e-3)  # µV → mV, EDF's 16-bit resolution
+    np.testing.assert_allclose(prepared.signals[rows["ed.edf"]], resample(edf.signal, 250, FS)[:, :1000], atol=1e-5)
+    csv_at_100 = resample(signal_of(2, 200, 4), 200, FS)  # the time column says 200 Hz; 4 s then zeros
+    np.testing.assert_allclose(prepared.signals[rows["ta"], :, :400], csv_at_100, atol=1e-5)
+    assert not prepared.signals[rows["ta"], :, 400:].any()
+    np.testing.assert_allclose(prepared.signals[rows["np"]], signal_of(3, FS, 10), atol=1e-6)
+    np.testing.assert_allclose(prepared.signals[rows["nt"]], signal_of(4, FS, 10), atol=1e-6)  # no rate: --fs
+
+
+def test_labels_meta_and_splits(prepared):
+    assert prepared.classes == ["AF", "LBBB", "NORM"]
+    assert prepared.labels.tolist() == [[1, 1, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1], [1, 0, 1]]
+    meta = prepared.meta
+    assert meta["patient_id"].tolist() == ["p1", "p2", "p1", "np", "p3"]  # no patient id: the record is the patient
+    assert meta["age"].tolist()[:2] == [61, 70] and meta["sex"].tolist()[:2] == ["F", "M"]
+    assert meta.groupby("patient_id")["split"].nunique().max() == 1
+    assert set(meta["split"]) <= {"train", "val", "test"}
+
+
+def test_broken_and_missing_files_are_named_and_skipped(prepared):
+    skipped = prepared.manifest["skipped"]
+    assert skipped["count"] == 2
+    assert [item["item"] for item in skipped["items"]] == ["broken", "gone"]
+    assert "no such file" in skipped["items"][1]["reason"]
+
+
+def test_given_splits_lead_subset_and_min_count(folder, tmp_path):
+    labels = pd.read_csv(folder / "labels.csv").iloc[:5]
+    labels["split"] = ["train", "test", "train", "val", "train"]
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    data = prepare("folder", tmp_path / "out", folder, workers=1, progress=False, fs=FS, labels=str(tmp_path / "labels.csv"),
+                   lead="ii,V1", min_count=2)
+    assert data.meta["split"].tolist() == ["train", "test", "train", "val", "train"]
+    assert data.leads == ["II", "V1"] and data.signals.shape == (5, 2, 1000)
+    assert data.classes == ["AF", "NORM"]  # LBBB occurs once
+    np.testing.assert_allclose(data.signals[3], signal_of(3, FS, 10)[[1, 6]], atol=1e-6)
+    labels["split"] = ["train", "dev", "train", "val", "train"]
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.raises(DatasetError, match="dev"):
+        prepare("folder", tmp_path / "bad", folder, workers=1, progress=False, labels=str(tmp_path / "labels.csv"))
+    with pytest.raises(DatasetError, match="labels file"):
+        prepare("folder", tmp_path / "bad", tmp_path / "out", workers=1, progress=False)
+
+
+def test_strict_makes_a_broken_file_fatal(folder, tmp_path):
+    with pytest.raises(DatasetError, match="broken"):
+        prepare("folder", tmp_path / "out", folder, workers=1, progress=False, fs=FS, strict=True)

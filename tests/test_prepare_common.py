@@ -1,0 +1,181 @@
+"""What every record-level builder shares: option parsing, preprocessing, global statistics from
+the training split only, caching, --force, the streaming writer's resume and truncation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecglab.datasets import options, streaming
+from ecglab.datasets.prepared import PreparedWriter
+from ecglab.datasets.registry import PrepareContext, prepare
+from ecglab.errors import DatasetError, RecordFormatError
+from ecglab.signal.filters import bandpass
+from ecglab.signal.resample import resample
+
+FS = 100
+
+
+def write_npy_folder(root, n=12, seconds=10, offset_val_test=5.0):
+    """n records of 12 leads as .npy; val/test rows carry a large offset so that statistics taken
+    over every row would differ visibly from those of the training rows."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        split = ["train", "train", "val", "test"][i % 4]
+        signal = np.random.default_rng(i).normal(0.1 * np.arange(12)[:, None], 0.5, (12, int(seconds * FS)))
+        signal += offset_val_test * (split != "train")
+        np.save(root / f"r{i:02d}.npy", signal.astype(np.float32))
+        rows.append({"record": f"r{i:02d}", "labels": "A" if i % 2 else "B;A", "patient_id": f"p{i}", "split": split, "fs": FS})
+    pd.DataFrame(rows).to_csv(root / "labels.csv", index=False)
+    return root
+
+
+def raw(root, i):
+    return np.load(root / f"r{i:02d}.npy")
+
+
+def test_parse_options_and_their_errors():
+    spec = options.preprocessing(250, "0.5,40", "global")
+    assert (spec.fs, spec.bandpass, spec.standardize, spec.mean) == (250.0, (0.5, 40.0), "global", None)
+    assert options.parse_bandpass("0.5,") == (0.5, None)
+    assert options.parse_shard("2/4") == (2, 4) and options.parse_shard(None) is None
+    assert options.parse_dtype(None) == "float32" and options.parse_dtype("float16") == "float16"
+    assert options.parse_codes(" I48, I21 ,") == ["I48", "I21"]
+    for bad in (lambda: options.preprocessing(0), lambda: options.preprocessing(100, standardize="lead"),
+                lambda: options.parse_bandpass("40,0.5"), lambda: options.parse_shard("5/4"),
+                lambda: options.parse_shard("a/b"), lambda: options.parse_dtype("int8")):
+        with pytest.raises(DatasetError):
+            bad()
+
+
+def test_fit_length_cuts_the_start_and_pads_the_end():
+    signal = np.arange(10, dtype=np.float32).reshape(1, 10)
+    assert options.fit_length(signal, 4).tolist() == [[0, 1, 2, 3]]
+    assert options.fit_length(signal[:, :3], 5).tolist() == [[0, 1, 2, 0, 0]]
+
+
+def test_load_signal_applies_preprocessing_in_one_place(tmp_path):
+    root = write_npy_folder(tmp_path / "src", n=1)
+    spec = options.preprocessing(50, "0.5,20", "record")
+    out = options.load_signal(root / "r00.npy", leads=["V1", "I"], spec=spec, length=400, fs=FS)
+    expected = bandpass(resample(raw(root, 0)[[6, 0]], FS, 50), 50, 0.5, 20)
+    expected = (expected - expected.mean(-1, keepdims=True)) / expected.std(-1, keepdims=True)
+    assert out.shape == (2, 400)
+    np.testing.assert_allclose(out, options.fit_length(expected, 400), atol=1e-4)
+    with pytest.raises(RecordFormatError, match="no lead MLII"):
+        options.load_signal(root / "r00.npy", leads=["MLII"], spec=spec, length=400, fs=FS)
+
+
+def test_global_standardisation_uses_training_rows_only(tmp_path):
+    root = write_npy_folder(tmp_path / "src")
+    plain = prepare("folder", tmp_path / "plain", root, workers=1, progress=False, fs=FS)
+    scaled = prepare("folder", tmp_path / "scaled", root, workers=1, progress=False, fs=FS, standardize="global")
+    train = np.flatnonzero(plain.meta["split"] == "train")
+    signals = np.asarray(plain.signals, dtype=np.float64)
+    mean, std = signals[train].mean(axis=(0, 2)), signals[train].std(axis=(0, 2))
+    stored = scaled.manifest["preprocessing"]
+    np.testing.assert_allclose(stored["mean"], mean, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(stored["std"], std, rtol=1e-6)
+    assert abs(signals.mean(axis=(0, 2)) - mean).min() > 1.0  # every row's mean would be 2.5 higher
+    np.testing.assert_allclose(scaled.signals, (signals - mean[:, None]) / std[:, None], atol=1e-5)
+    assert stored["standardize"] == "global" and stored["fs"] == FS
+
+
+def test_same_arguments_are_a_cache_hit_and_force_rebuilds(tmp_path):
+    root = write_npy_folder(tmp_path / "src", n=4)
+    first = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    stamp = (tmp_path / "out" / "manifest.json").stat().st_mtime_ns
+    again = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    assert (tmp_path / "out" / "manifest.json").stat().st_mtime_ns == stamp
+    assert again.manifest == first.manifest
+    with pytest.raises(DatasetError, match="--force"):
+        prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=50)
+    rebuilt = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=50, force=True)
+    assert rebuilt.signals.shape == (4, 12, 500)
+    assert rebuilt.manifest["prepare"]["options"] == {"fs": 50}
+
+
+def test_float16_storage(tmp_path):
+    root = write_npy_folder(tmp_path / "src", n=4)
+    half = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS, dtype="float16")
+    assert half.signals.dtype == np.float16 and half.manifest["dtype"] == "float16"
+    np.testing.assert_allclose(half.signals[1], raw(root, 1), atol=2e-3)
+
+
+def test_imap_streams_in_order_and_skips_by_name(tmp_path):
+    ctx = PrepareContext(tmp_path / "out", None, workers=2, progress=False)
+    items = list(range(40))
+    results = list(ctx.imap(_square_or_fail, items, names=[f"item-{i}" for i in items], start=3))
+    assert [p for p, _ in results] == list(range(3, 40))
+    assert [v for p, v in results if p != 7] == [p * p for p in range(3, 40) if p != 7]
+    assert dict(results)[7] is None
+    assert [(s.item, s.reason) for s in ctx.skipped] == [("item-7", "seven is unreadable")]
+    strict = PrepareContext(tmp_path / "out", None, workers=1, strict=True, progress=False)
+    with pytest.raises(DatasetError, match="item-7"):
+        strict.map(_square_or_fail, items, names=[f"item-{i}" for i in items])
+
+
+def _square_or_fail(x):
+    if x == 7:
+        raise RecordFormatError("seven is unreadable")
+    return x * x
+
+
+def test_writer_resumes_with_the_same_key_and_truncates(tmp_path):
+    writer = PreparedWriter(tmp_path / "out", 10, 2, 5, 3, resume_key="k1")
+    writer.signals[:4] = 1.5
+    writer.signals.flush()
+    del writer
+    again = PreparedWriter(tmp_path / "out", 10, 2, 5, 3, overwrite=True, resume_key="k1")
+    assert again.resumed and float(again.signals[3, 0, 0]) == 1.5 and float(again.signals[4, 0, 0]) == 0
+    other = PreparedWriter(tmp_path / "out", 10, 2, 5, 3, overwrite=True, resume_key="k2")
+    assert not other.resumed and float(other.signals[3, 0, 0]) == 0
+    other.signals[:] = np.arange(100, dtype=np.float32).reshape(10, 2, 5)
+    other.labels[:] = np.eye(3, dtype=np.uint8)[np.arange(10) % 3]
+    other.truncate(4)
+    meta = pd.DataFrame({"record_id": list("abcd"), "patient_id": list("abcd"), "split": ["train"] * 4})
+    done = other.finish(meta, name="t", kind="multilabel", classes=["x", "y", "z"], fs=1, leads=["I", "II"])
+    assert done.signals.shape == (4, 2, 5) and done.labels.shape == (4, 3)
+    np.testing.assert_array_equal(done.signals, np.arange(40).reshape(4, 2, 5))
+    assert sorted(p.name for p in done.path.iterdir()) == ["labels.npy", "manifest.json", "meta.parquet", "signals.npy"]
+
+
+def test_patient_split_keeps_patients_whole_and_is_seeded():
+    patients = np.repeat([f"p{i}" for i in range(30)], 3)
+    labels = np.eye(3, dtype=np.uint8)[np.arange(90) % 3]
+    split = options.patient_split(patients, labels, seed=1)
+    assert pd.DataFrame({"p": patients, "s": split}).groupby("p")["s"].nunique().max() == 1
+    assert sorted(pd.Series(split).value_counts().to_dict().items()) == [("test", 9), ("train", 72), ("val", 9)]
+    assert (options.patient_split(patients, labels, seed=1) == split).all()
+
+
+def test_merge_refuses_incomplete_or_foreign_shards(tmp_path):
+    root = write_npy_folder(tmp_path / "src", n=8)
+    one = prepare("folder", tmp_path / "s1", root, workers=1, progress=False, fs=FS, shard="1/2")
+    assert one.manifest["shard"] == {"index": 1, "count": 2, "rows": [0, 4]} and len(one) == 4
+    with pytest.raises(DatasetError, match="shards 1…2"):
+        streaming.merge_shards(tmp_path / "m", [tmp_path / "s1"], progress=False)
+    prepare("folder", tmp_path / "s2", root, workers=1, progress=False, fs=50, shard="2/2")
+    with pytest.raises(DatasetError, match="other arguments"):
+        streaming.merge_shards(tmp_path / "m", [tmp_path / "s1", tmp_path / "s2"], progress=False)
+    whole = prepare("folder", tmp_path / "whole", root, workers=1, progress=False, fs=FS)
+    with pytest.raises(DatasetError, match="not a shard"):
+        streaming.merge_shards(tmp_path / "m", [whole.path], progress=False)
+
+
+def test_cli_prepare_and_merge(tmp_path, capsys):
+    from ecglab.cli import main
+
+    root = write_npy_folder(tmp_path / "src", n=8)
+    for i in (1, 2):
+        assert main(["prepare", "folder", "--source", str(root), "--out", str(tmp_path / f"s{i}"),
+                     "--fs", str(FS), "--standardize", "global", "--shard", f"{i}/2", "--workers", "1"]) == 0
+    assert main(["prepare-merge", str(tmp_path / "s2"), str(tmp_path / "s1"), "--out", str(tmp_path / "m")]) == 0
+    merged = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert merged["n_records"] == 8 and "shard" not in merged and merged["preprocessing"]["mean"] is not None
+    assert "folder-src: 8 records" in capsys.readouterr().out.replace("\n", " ")
+    assert main(["prepare", "folder", "--source", str(root), "--out", str(tmp_path / "x"), "--standardize", "lead"]) == 2
