@@ -185,3 +185,12 @@ def test_ddp_on_two_cpu_processes(tmp_path, multilabel_data):
     assert proc.returncode == 0, output
     assert (cfg.run_dir / "bundle" / "bundle.json").exists()
     assert yaml.safe_load((cfg.run_dir / "config.yaml").read_text())["trainer"]["devices"] == 2
+
+
+def test_two_stage_autoencoder_from_one_config(tmp_path, multilabel_data):
+    cfg = toy_config(tmp_path, multilabel_data, model={"name": "autoencoder_mlp", "hparams": {}, "pretrain_epochs": 1},
+                     trainer={"max_epochs": 1})
+    model, spec = load_bundle(train(cfg).bundle_dir)
+    assert spec.architecture == "autoencoder_mlp"
+    with pytest.raises(ConfigError, match="has no pretraining stage"):
+        train(toy_config(tmp_path, multilabel_data, name="nope", model={"pretrain_epochs": 2}))

@@ -24,6 +24,7 @@ class ModelInfo:
     onnx: bool = True
     onnx_note: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    listed: bool = True  # False: built from trained bundles (ensemble), not trained from scratch
 
     @property
     def hparams(self) -> dict:
@@ -37,13 +38,13 @@ _ALIASES: dict[str, str] = {}
 
 
 def register_model(reference: str, *, name: str | None = None, aliases: tuple[str, ...] = (),
-                   onnx: bool = True, onnx_note: str = ""):
+                   onnx: bool = True, onnx_note: str = "", listed: bool = True):
     """Register a builder ``fn(n_leads, n_classes, input_length, n_meta=0, **hparams) -> nn.Module``."""
 
     def decorator(fn):
         key = name or fn.__name__
         family = fn.__module__.rsplit(".", 1)[-1]
-        _REGISTRY[key] = ModelInfo(key, fn, reference, family, onnx, onnx_note, tuple(aliases))
+        _REGISTRY[key] = ModelInfo(key, fn, reference, family, onnx, onnx_note, tuple(aliases), listed)
         for alias in aliases:
             _ALIASES[alias] = key
         return fn
@@ -59,7 +60,8 @@ def model_info(name: str) -> ModelInfo:
 
 
 def list_models() -> list[str]:
-    return sorted(_REGISTRY)
+    """The zoo: every architecture that trains from scratch (composites such as ``ensemble`` are left out)."""
+    return sorted(name for name, info in _REGISTRY.items() if info.listed)
 
 
 def create_model(name: str, n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, **hparams):
@@ -69,4 +71,6 @@ def create_model(name: str, n_leads: int, n_classes: int, input_length: int, n_m
     unknown = sorted(set(hparams) - accepted)
     if unknown:
         raise ConfigError(f"model {info.name!r} has no hyper-parameters {unknown}; valid ones: {sorted(accepted)}.")
-    return info.builder(n_leads=n_leads, n_classes=n_classes, input_length=input_length, n_meta=n_meta, **hparams)
+    model = info.builder(n_leads=n_leads, n_classes=n_classes, input_length=input_length, n_meta=n_meta, **hparams)
+    model.architecture = info.name  # lets exporters look up the entry (e.g. its ONNX support)
+    return model

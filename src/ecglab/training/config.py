@@ -45,7 +45,7 @@ class DataConfig(_Strict):
 class ModelConfig(_Strict):
     name: str = "resnet1d"
     hparams: dict = Field(default_factory=dict)
-    pretrain_epochs: int = Field(0, ge=0)  # two-stage models (autoencoder_mlp): reconstruction epochs first
+    pretrain_epochs: int | None = Field(None, ge=0)  # two-stage models: reconstruction epochs first (null = the model's default)
     init_from: str | None = None  # a bundle to start from (transfer learning)
     freeze: Literal["none", "trunk"] = "none"
 
@@ -84,6 +84,7 @@ class TrainerConfig(_Strict):
 class ReportConfig(_Strict):
     baseline: bool = False  # also fit logistic regression on the raw samples, for scale
     n_boot: int = Field(200, ge=0)  # bootstrap resamples for the 95 % confidence intervals
+    temperature_scaling: bool = False  # fit a temperature on validation, report the test ECE before and after
 
 
 class RunConfig(_Strict):

@@ -41,19 +41,24 @@ def evaluate_after_training(module, datamodule, dataset: PreparedDataset, config
                         test_records=dataset.meta["record_id"].iloc[index].astype(str).to_numpy(), classes=np.array(dataset.classes))
     report = write_run_report(run_dir / "report", dataset, split, y_test, p_test, y_val, p_val, thresholds,
                               history=read_history(run_dir), baseline=baseline, n_boot=config.report.n_boot,
-                              title=f"{config.name}: {config.model.name} on {dataset.name}")
+                              title=f"{config.name}: {config.model.name} on {dataset.name}",
+                              test_index=index, temperature_scaling=config.report.temperature_scaling)
     bundle_dir = export_bundle(run_dir / "bundle", module, datamodule, dataset, config, thresholds, report["test"])
     return RunResult(run_dir, report, bundle_dir, run_dir / "report")
 
 
 def write_run_report(out_dir: Path, dataset: PreparedDataset, split: str, y_test, p_test, y_val, p_val, thresholds,
-                     history=None, baseline=None, n_boot: int = 200, title: str = "evaluation") -> dict:
-    from ecglab.evaluation import write_report
+                     history=None, baseline=None, n_boot: int = 200, title: str = "evaluation",
+                     test_index: np.ndarray | None = None, temperature_scaling: bool = False) -> dict:
+    """The run report; ``test_index`` (the test rows) adds metrics by sex and age band where the meta has them."""
+    from ecglab.evaluation import record_groups, write_report
 
     extra = {"dataset": dataset.name, "split": split, "n_records": int(len(y_test))}
+    groups = record_groups(dataset.meta.iloc[test_index]) if test_index is not None else None
     return write_report(out_dir, title=title, kind=dataset.kind, classes=dataset.classes, y_true=y_test, y_prob=p_test,
                         thresholds_val=thresholds, history=history, baseline=baseline, extra=extra,
-                        y_true_val=y_val, y_prob_val=p_val, n_boot=n_boot)
+                        y_true_val=y_val, y_prob_val=p_val, n_boot=n_boot, groups=groups,
+                        temperature_scaling=temperature_scaling and y_val is not None)
 
 
 def read_history(run_dir: Path) -> pd.DataFrame | None:
@@ -98,45 +103,49 @@ def export_bundle(path: Path, module, datamodule, dataset: PreparedDataset, conf
 def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "test", out: str | Path | None = None,
                     val_split: str | None = "val", n_boot: int = 200) -> tuple[dict, Path]:
     """Evaluate a bundle on a split of a prepared dataset; thresholds re-tuned on ``val_split`` if present."""
-    from torch.utils.data import DataLoader
-
-    from ecglab.datasets.metadata import meta_matrix
-    from ecglab.errors import BundleError
     from ecglab.evaluation import tune_thresholds
     from ecglab.inference.bundle import load_bundle
-    from ecglab.training.data import RecordDataset
-    from ecglab.training.module import windowed_probabilities
 
     bundle = _resolve_bundle(Path(bundle))
     model, spec = load_bundle(bundle)
     dataset = PreparedDataset(data)
-    if spec.classes != dataset.classes or spec.leads != dataset.leads or abs(spec.fs - dataset.fs) > 1e-6:
-        raise BundleError(f"{bundle} was trained on classes {spec.classes}, leads {spec.leads} at {spec.fs:g} Hz; "
-                          f"{data} has {dataset.classes}, {dataset.leads} at {dataset.fs:g} Hz.")
-    meta = meta_matrix(dataset.meta, spec.meta_features)
-    labels = np.asarray(dataset.labels)
-
-    def predict(split_name):
-        loader = DataLoader(RecordDataset(dataset.signals, labels, dataset.split_indices(split_name), meta), batch_size=64)
-        y, p = [], []
-        with torch.inference_mode():
-            for x, target, m in loader:
-                p.append(windowed_probabilities(model, x, m if m.shape[-1] else None, spec.kind, spec.input_length,
-                                                spec.window_stride or spec.input_length, spec.aggregate).numpy())
-                y.append(target.numpy().astype(np.uint8))
-        return np.concatenate(y), np.concatenate(p)
-
-    y_test, p_test = predict(split)
+    y_test, p_test = bundle_predictions(model, spec, dataset, split, source=bundle)
     y_val = p_val = None
     thresholds = np.asarray(spec.thresholds) if spec.thresholds else None
     if val_split and val_split in dataset.splits and val_split != split:
-        y_val, p_val = predict(val_split)
+        y_val, p_val = bundle_predictions(model, spec, dataset, val_split, source=bundle)
         if spec.kind == "multilabel":
             thresholds = tune_thresholds(y_val, p_val)
     out = Path(out) if out else bundle.parent / f"eval-{dataset.name}-{split}"
     report = write_run_report(out, dataset, split, y_test, p_test, y_val, p_val, thresholds, n_boot=n_boot,
-                              title=f"{spec.architecture} ({bundle}) on {dataset.name}/{split}")
+                              title=f"{spec.architecture} ({bundle}) on {dataset.name}/{split}",
+                              test_index=dataset.split_indices(split))
     return report, out
+
+
+def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source: str | Path = "the bundle",
+                       batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(y_true uint8, y_prob) of a loaded bundle on one split, windowed and aggregated as the bundle says."""
+    from torch.utils.data import DataLoader
+
+    from ecglab.datasets.metadata import meta_matrix
+    from ecglab.errors import BundleError
+    from ecglab.training.data import RecordDataset
+    from ecglab.training.module import windowed_probabilities
+
+    if spec.classes != dataset.classes or spec.leads != dataset.leads or abs(spec.fs - dataset.fs) > 1e-6:
+        raise BundleError(f"{source} was trained on classes {spec.classes}, leads {spec.leads} at {spec.fs:g} Hz; "
+                          f"{dataset.path} has {dataset.classes}, {dataset.leads} at {dataset.fs:g} Hz.")
+    meta = meta_matrix(dataset.meta, spec.meta_features)
+    rows = RecordDataset(dataset.signals, np.asarray(dataset.labels), dataset.split_indices(split), meta)
+    model.eval()
+    y, p = [], []
+    with torch.inference_mode():
+        for x, target, m in DataLoader(rows, batch_size=batch_size):
+            p.append(windowed_probabilities(model, x, m if m.shape[-1] else None, spec.kind, spec.input_length,
+                                            spec.window_stride or spec.input_length, spec.aggregate).numpy())
+            y.append(target.numpy().astype(np.uint8))
+    return np.concatenate(y), np.concatenate(p)
 
 
 def _resolve_bundle(path: Path) -> Path:

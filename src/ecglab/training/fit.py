@@ -78,8 +78,9 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     model = build_model(config, dataset, n_meta=len(datamodule.meta_features))
     loss = build_loss(config.loss, dataset.kind, datamodule.train_labels)
 
-    if config.model.pretrain_epochs and not resume:
-        _pretrain(model, datamodule, config)
+    pretrain_epochs = _pretrain_epochs(config, model)
+    if pretrain_epochs and not resume:
+        _pretrain(model, datamodule, config, pretrain_epochs)
     if hasattr(model, "start_classifier_stage"):
         model.start_classifier_stage()
 
@@ -176,16 +177,23 @@ def _appending_csv_logger(run_dir: Path):
     return AppendingCSVLogger(run_dir, name="logs", version="", flush_logs_every_n_steps=10)
 
 
-def _pretrain(model, datamodule, config: RunConfig) -> None:
+def _pretrain_epochs(config: RunConfig, model) -> int:
+    """The config's value, else the model's own default (two-stage models), else none."""
+    if config.model.pretrain_epochs is None:
+        return int(getattr(model, "pretrain_epochs", 0)) if hasattr(model, "pretrain_loss") else 0
+    if config.model.pretrain_epochs and not hasattr(model, "pretrain_loss"):
+        raise ConfigError(f"model.pretrain_epochs is set but {config.model.name!r} has no pretraining stage "
+                          "(only two-stage models such as autoencoder_mlp do).")
+    return config.model.pretrain_epochs
+
+
+def _pretrain(model, datamodule, config: RunConfig, epochs: int) -> None:
     import lightning as L
 
     from ecglab.training.module import PretrainModule
 
-    if not hasattr(model, "pretrain_loss"):
-        raise ConfigError(f"model.pretrain_epochs is set but {config.model.name!r} has no pretraining stage "
-                          "(only two-stage models such as autoencoder_mlp do).")
     t = config.trainer
-    trainer = L.Trainer(max_epochs=config.model.pretrain_epochs, accelerator=t.accelerator, devices=t.devices,
+    trainer = L.Trainer(max_epochs=epochs, accelerator=t.accelerator, devices=t.devices,
                         strategy=t.strategy, precision=t.precision, deterministic=t.deterministic, logger=False,
                         enable_checkpointing=False, enable_progress_bar=t.progress, enable_model_summary=False,
                         limit_train_batches=t.limit_train_batches, limit_val_batches=0)
