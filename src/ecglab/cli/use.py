@@ -124,12 +124,13 @@ def show_prediction(prediction) -> None:
     table = Table(title=title, title_justify="left")
     table.add_column("class")
     table.add_column("probability", justify="right")
-    table.add_column("threshold", justify="right")
+    table.add_column("threshold" if prediction.decision_rule == "threshold" else "rule", justify="right")
     table.add_column("positive", justify="center")
     if counts is not None:
         table.add_column("beats", justify="right")
     for i, name in enumerate(prediction.classes):
-        row = [name, f"{prediction.probabilities[i]:.3f}", f"{prediction.thresholds[i]:.2f}",
+        threshold = f"{prediction.thresholds[i]:.2f}" if prediction.decision_rule == "threshold" else prediction.decision_rule
+        row = [name, f"{prediction.probabilities[i]:.3f}", threshold,
                "[green]yes[/]" if prediction.decisions[i] else ""]
         if counts is not None:
             row.append(str(counts[name]))

@@ -15,10 +15,12 @@ _CANONICAL.update({"MLII": "MLII", "MLI": "MLI", "MLIII": "MLIII", "ML2": "MLII"
 
 
 def normalize_lead_name(name: str) -> str:
-    """Map the spellings found in real files ('AVR', 'avr', 'Lead II', 'ML II') to one name."""
-    key = str(name).strip().upper().replace(" ", "").replace("_", "")
-    if key.startswith("LEAD"):
-        key = key[4:]
+    """Map the spellings found in real files ('AVR', 'avr', 'Lead II', 'ML II', DICOM's
+    'Lead I (Einthoven)', HL7 aECG's 'MDC_ECG_LEAD_AVR') to one name."""
+    key = str(name).strip().upper().split("(")[0].replace(" ", "").replace("_", "")
+    for prefix in ("MDCECGLEAD", "LEAD"):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
     return _CANONICAL.get(key, str(name).strip())
 
 

@@ -1,0 +1,175 @@
+"""Serving speed: the Predictor end to end, PyTorch eager against ONNX Runtime, in one run.
+
+For each model (random weights; speed does not depend on them) a bundle is saved and loaded twice,
+once per backend, and timed on
+
+* single-record latency: ``Predictor.predict`` on one synthetic 12-lead, 10 s record at 100 Hz
+  (preprocessing, windowing and the forward pass; for the beat model kachuee a 10 s MLII strip at
+  360 Hz with its beat annotations: cutting ~12 beats and classifying them);
+* batch throughput: ``Predictor.predict_proba`` on 64 model inputs at once (records or beats per s);
+
+and the largest difference between the two backends' probabilities is reported. Prints a Markdown
+table (docs/SERVING.md holds the last one).
+
+    python benchmarks/inference.py                              # resnet1d, kachuee and every other zoo model
+    python benchmarks/inference.py --models resnet1d,kachuee --threads 2 --repeats 31
+    python benchmarks/inference.py --load resnet1d       # 200 requests, 8 clients, against `ecglab serve` on 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ecglab.datasets.synthetic import generate_beat_recordings, generate_records
+from ecglab.inference.bundle import BundleSpec, build_model, save_bundle
+from ecglab.inference.onnx import export_onnx
+from ecglab.inference.predictor import ONNX_FILE, Predictor
+from ecglab.models import list_models, model_info
+from ecglab.models.summary import BEAT, N_CLASSES, RECORD
+from ecglab.records import STANDARD_12_LEADS, Annotations, Record
+from ecglab.signal.beats import BeatSpec
+
+BATCH = 64
+BEAT_MODELS = {"kachuee"}
+
+
+def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def make_bundle(name: str, folder: Path) -> tuple[Path, Record]:
+    """A bundle of ``name`` and a record of the kind it takes."""
+    torch.manual_seed(0)
+    if name in BEAT_MODELS:
+        spec = BundleSpec(architecture=name, kind="multiclass", input="beat", classes=list("NSVFQ"), fs=125.0,
+                          leads=["MLII"], input_length=BEAT[1], beats=BeatSpec())
+        strip = generate_beat_recordings(1, fs=360.0, seed=0, duration=20.0)[0]
+        keep = strip.annotations.samples < 10 * 360
+        annotations = Annotations(strip.annotations.samples[keep], list(np.array(strip.annotations.symbols)[keep]))
+        record = Record(strip.signal[:, : 10 * 360], 360.0, ["MLII"], strip.meta, annotations)
+    else:
+        spec = BundleSpec(architecture=name, kind="multilabel", classes=[f"c{i}" for i in range(N_CLASSES)], fs=100.0,
+                          leads=STANDARD_12_LEADS, input_length=RECORD[1])
+        signals, _, _ = generate_records(1, fs=100.0, seed=0)
+        record = Record(signals[0], 100.0, STANDARD_12_LEADS, {"record_id": "synthetic"})
+    return save_bundle(folder / name, build_model(spec).eval(), spec), record
+
+
+def benchmark(name: str, threads: int, repeats: int, folder: Path) -> dict:
+    bundle, record = make_bundle(name, folder)
+    torch.set_num_threads(threads)
+    backends = {"torch": Predictor.load(bundle, "torch")}
+    if model_info(name).onnx:
+        spec = backends["torch"].spec
+        export_onnx(backends["torch"].torch_model, bundle / ONNX_FILE, len(spec.leads), spec.input_length)
+        backends["onnx"] = Predictor.load(bundle, "onnx", threads=threads)
+    batch = np.random.default_rng(0).standard_normal((BATCH, *(BEAT if name in BEAT_MODELS else RECORD))).astype(np.float32)
+    row = {"model": name, "input": "beat" if name in BEAT_MODELS else "record"}
+    probabilities = {}
+    for backend, predictor in backends.items():
+        row[f"{backend}_ms"] = 1000 * median_seconds(lambda p=predictor: p.predict(record), repeats)
+        row[f"{backend}_per_s"] = BATCH / median_seconds(lambda p=predictor: p.predict_proba(batch), max(3, repeats // 3))
+        probabilities[backend] = predictor.predict_proba(batch)
+    if "onnx" in probabilities:
+        row["max_diff"] = float(np.abs(probabilities["onnx"] - probabilities["torch"]).max())
+    return row
+
+
+def load_test(name: str, folder: Path, n_requests: int = 200, clients: int = 8, workers: int = 2) -> str:
+    """``n_requests`` POST /predict (JSON, one 12-lead 10 s record) from ``clients`` concurrent clients
+    against ``ecglab serve`` (uvicorn) on 127.0.0.1; returns the latency percentiles as one line."""
+    import socket
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    import uvicorn
+
+    from ecglab.serve.app import create_app
+
+    bundle, record = make_bundle(name, folder)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app([bundle], workers=workers), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    body = {"signal": record.signal.tolist(), "fs": record.fs, "leads": record.leads}
+
+    def run_client(n: int) -> list[tuple[float, int]]:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+            out = []
+            for _ in range(n):
+                start = time.perf_counter()
+                status = http.post("/predict", json=body).status_code
+                out.append((time.perf_counter() - start, status))
+            return out
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = [r for batch in pool.map(run_client, [n_requests // clients] * clients) for r in batch]
+    wall = time.perf_counter() - start
+    server.should_exit = True
+    ms = np.array([t for t, _ in results]) * 1000
+    errors = sum(status != 200 for _, status in results)
+    return (f"{name}: {len(results)} requests from {clients} clients, {workers} inference threads: {errors} errors; "
+            f"latency p50 {np.percentile(ms, 50):.0f} ms, p90 {np.percentile(ms, 90):.0f} ms, "
+            f"p99 {np.percentile(ms, 99):.0f} ms; {len(results) / wall:.1f} requests/s")
+
+
+def markdown(rows: list[dict], threads: int) -> str:
+    header = ["model", "input", "torch: 1 record (ms)", "onnxruntime: 1 record (ms)", "speed-up",
+              f"torch: batch {BATCH} (inputs/s)", f"onnxruntime: batch {BATCH} (inputs/s)", "max abs diff of p"]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
+    for r in rows:
+        onnx = "onnx_ms" in r
+        cells = [r["model"], r["input"], f"{r['torch_ms']:.1f}", f"{r['onnx_ms']:.1f}" if onnx else "n/a",
+                 f"{r['torch_ms'] / r['onnx_ms']:.2f}×" if onnx else "n/a", f"{r['torch_per_s']:.0f}",
+                 f"{r['onnx_per_s']:.0f}" if onnx else "n/a", f"{r['max_diff']:.1e}" if onnx else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", help="comma-separated names (default: resnet1d, kachuee, then every other zoo model)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for PyTorch and ONNX Runtime alike")
+    parser.add_argument("--repeats", type=int, default=15, help="timed single-record predictions (median reported)")
+    parser.add_argument("--load", metavar="MODEL", help="instead: load-test `ecglab serve` with this record model on loopback")
+    args = parser.parse_args()
+    if args.load:
+        torch.set_num_threads(args.threads)
+        with tempfile.TemporaryDirectory() as folder:
+            print(load_test(args.load, Path(folder)))
+        return
+    names = args.models.split(",") if args.models else ["resnet1d", "kachuee"] + [
+        n for n in list_models() if n not in ("resnet1d", "kachuee")]
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            rows.append(benchmark(name, args.threads, args.repeats, Path(folder)))
+            print(f"{name}: torch {rows[-1]['torch_ms']:.1f} ms, onnx {rows[-1].get('onnx_ms', float('nan')):.1f} ms", flush=True)
+    print(f"\nPyTorch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs; record: 12 × 10 s at 100 Hz; "
+          f"beat: 10 s MLII at 360 Hz\n")
+    print(markdown(rows, args.threads))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""The Predictor: a model bundle applied to any Record, exactly as the training data was prepared.
+
+    >>> predictor = Predictor.load("runs/ptbxl/bundle")
+    >>> prediction = predictor.predict(read_record("00009_lr.hea"))
+    >>> prediction.positive, prediction.to_dict()
+
+Record models: leads are selected by name, the signal is resampled and preprocessed as the bundle
+says, cut into windows of the model's input length (the last one aligned to the end) and the window
+probabilities are aggregated. Beat models: R peaks come from the record's beat annotations or a
+detector, every beat is cut with the bundle's BeatSpec and classified on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ecglab.errors import BundleError, RecordFormatError
+from ecglab.inference.bundle import BundleSpec, load_bundle, load_spec
+from ecglab.inference.windows import aggregate, sliding_windows, window_starts
+from ecglab.records import Record, read_record
+from ecglab.signal.beats import RR_FEATURES, extract_beats, rr_context
+from ecglab.signal.preprocess import preprocess
+from ecglab.signal.resample import resample_positions
+from ecglab.signal.rpeaks import annotated_beats, detect_r_peaks
+
+ONNX_FILE = "model.onnx"
+BATCH = 64
+MIN_FS, MAX_FS = 25.0, 20000.0
+
+
+@dataclass
+class ModelInput:
+    """What the model sees for one record: ``x`` (N, L, T) windows or beats, ``meta`` (N, M) or None.
+
+    ``starts`` is where each row begins on the model-rate timeline (sample indices at ``fs``);
+    ``peaks`` (beat models) are the R peaks at the record's original rate.
+    """
+
+    x: np.ndarray
+    meta: np.ndarray | None
+    fs: float
+    starts: np.ndarray
+    n_samples: int
+    padded: bool = False
+    peaks: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BeatCall:
+    sample: int  # R peak at the record's original sampling rate
+    time_s: float
+    label: str
+    probability: float
+
+
+@dataclass
+class Prediction:
+    """Per-class probabilities and decisions for one record; ``beats`` for beat models.
+
+    For beat models ``probabilities`` aggregates the beats' probabilities as the bundle says, and a
+    class is positive when at least one beat is called that class (``beat_counts``).
+    """
+
+    record_id: str
+    model: str
+    kind: str
+    input: str
+    classes: list[str]
+    probabilities: np.ndarray
+    thresholds: list[float]
+    decisions: np.ndarray
+    n_windows: int
+    padded: bool = False
+    notes: list[str] = field(default_factory=list)
+    beats: list[BeatCall] | None = None
+    tuned_thresholds: bool = False
+
+    @property
+    def decision_rule(self) -> str:
+        """How classes become positive: ``threshold`` per class, ``argmax`` (multiclass without tuned
+        thresholds), or ``beats`` (a beat model: at least one beat of the class)."""
+        if self.beats is not None:
+            return "beats"
+        return "argmax" if self.kind == "multiclass" and not self.tuned_thresholds else "threshold"
+
+    @property
+    def positive(self) -> list[str]:
+        return [c for c, d in zip(self.classes, self.decisions) if d]
+
+    @property
+    def beat_counts(self) -> dict[str, int] | None:
+        if self.beats is None:
+            return None
+        counts = {c: 0 for c in self.classes}
+        for beat in self.beats:
+            if beat.label in counts:
+                counts[beat.label] += 1
+        return counts
+
+    def to_dict(self) -> dict:
+        out = {
+            "record_id": self.record_id, "model": self.model, "kind": self.kind, "input": self.input,
+            "classes": list(self.classes),
+            "probabilities": {c: round(float(p), 6) for c, p in zip(self.classes, self.probabilities)},
+            "thresholds": {c: float(t) for c, t in zip(self.classes, self.thresholds)},
+            "positive": self.positive, "decision_rule": self.decision_rule, "n_windows": self.n_windows,
+            "padded": self.padded, "notes": list(self.notes),
+        }
+        if self.beats is not None:
+            out["beat_counts"] = self.beat_counts
+            out["beats"] = [{"sample": b.sample, "time_s": round(b.time_s, 4), "label": b.label,
+                             "probability": round(b.probability, 6)} for b in self.beats]
+        return out
+
+
+class Predictor:
+    """Apply a bundle's model to records. ``backend`` is ``torch`` (eager) or ``onnx`` (ONNX Runtime)."""
+
+    def __init__(self, spec: BundleSpec, forward, backend: str, torch_model=None):
+        self.spec = spec
+        self.backend = backend
+        self.torch_model = torch_model
+        self._forward = forward
+
+    @classmethod
+    def load(cls, bundle_dir: str | Path, backend: str = "torch", threads: int | None = None) -> "Predictor":
+        """``threads``: ONNX Runtime's intra-op threads (default: its own choice); PyTorch's are global
+        (``torch.set_num_threads``)."""
+        bundle_dir = Path(bundle_dir)
+        if backend == "torch":
+            model, spec = load_bundle(bundle_dir)
+            return cls(spec, _torch_forward(model), backend, model)
+        if backend == "onnx":
+            spec = load_spec(bundle_dir)
+            return cls(spec, _onnx_model(bundle_dir, spec, threads), backend)
+        raise BundleError(f"unknown backend {backend!r}; expected 'torch' or 'onnx'.")
+
+    # -- public verbs ---------------------------------------------------------------------------
+
+    def predict_file(self, path: str | Path, fs: float | None = None, leads: list[str] | None = None) -> Prediction:
+        return self.predict(read_record(path, fs=fs, leads=leads))
+
+    def predict(self, record: Record) -> Prediction:
+        inputs = self.model_input(record)
+        probs = self.predict_proba(inputs.x, inputs.meta)
+        spec = self.spec
+        record_id = str(record.meta.get("record_id", "record"))
+        common = dict(record_id=record_id, model=spec.architecture, kind=spec.kind, input=spec.input,
+                      classes=list(spec.classes), thresholds=spec.decision_thresholds(),
+                      n_windows=len(inputs.x), padded=inputs.padded, notes=inputs.notes,
+                      tuned_thresholds=spec.thresholds is not None)
+        if spec.input == "record":
+            summary = aggregate(probs, spec.aggregate)
+            return Prediction(probabilities=summary, decisions=self.decide(summary[None])[0], **common)
+        if len(probs) == 0:
+            zeros = np.zeros(len(spec.classes), np.float32)
+            return Prediction(probabilities=zeros, decisions=zeros.astype(bool), beats=[], **common)
+        calls = self.decide(probs)
+        beats = []
+        for peak, p, call in zip(inputs.peaks, probs, calls):
+            ranked = [i for i in np.argsort(-p) if call[i]]
+            label = spec.classes[ranked[0]] if ranked else "none"
+            beats.append(BeatCall(int(peak), float(peak) / record.fs, label, float(p[ranked[0]] if ranked else p.max())))
+        return Prediction(probabilities=aggregate(probs, spec.aggregate), decisions=calls.any(axis=0), beats=beats, **common)
+
+    def predict_proba(self, x: np.ndarray, meta: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities (N, C) of model inputs (N, L, T): softmax (multiclass) or sigmoid (multilabel)."""
+        if len(x) == 0:
+            return np.zeros((0, len(self.spec.classes)), np.float32)
+        logits = np.concatenate([
+            self._forward(x[i:i + BATCH], None if meta is None else meta[i:i + BATCH]) for i in range(0, len(x), BATCH)
+        ]).astype(np.float64)
+        if self.spec.kind == "multiclass":
+            z = np.exp(logits - logits.max(axis=1, keepdims=True))
+            return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """Decisions (N, C): probability at or above the class threshold. A multiclass bundle without
+        tuned thresholds picks the most probable class."""
+        if self.spec.kind == "multiclass" and self.spec.thresholds is None:
+            return np.eye(len(self.spec.classes), dtype=bool)[probs.argmax(axis=1)]
+        return probs >= np.asarray(self.spec.decision_thresholds(), dtype=np.float32)[None, :]
+
+    # -- from a record to model inputs -------------------------------------------------------------
+
+    def model_input(self, record: Record) -> ModelInput:
+        """Select leads, check the values, preprocess, then window (record models) or cut beats."""
+        if not MIN_FS <= record.fs <= MAX_FS:
+            raise RecordFormatError(f"{record.meta.get('record_id', 'record')}: a sampling rate of {record.fs:g} Hz is "
+                                    f"outside the range of ECG recorders ({MIN_FS:g} Hz to {MAX_FS:g} Hz).")
+        record = record.select_leads(self.spec.leads).check_finite()
+        if self.spec.input == "beat":
+            return self._beat_input(record)
+        return self._record_input(record)
+
+    def _record_input(self, record: Record) -> ModelInput:
+        spec = self.spec
+        steps = spec.preprocessing
+        if steps.fs and not np.isclose(steps.fs, spec.fs):
+            raise BundleError(f"inconsistent bundle: the model runs at {spec.fs:g} Hz but its preprocessing "
+                              f"resamples to {steps.fs:g} Hz.")
+        signal = preprocess(record.signal, record.fs, steps.model_copy(update={"fs": spec.fs}))
+        length = spec.input_length
+        stride = spec.window_stride or length
+        notes = []
+        padded = signal.shape[1] < length
+        if padded:
+            notes.append(f"the record is {signal.shape[1] / spec.fs:.2f} s long, shorter than the model input "
+                         f"({length / spec.fs:.2f} s): zero-padded at the end.")
+        windows = sliding_windows(signal, length, stride)
+        starts = window_starts(max(signal.shape[1], length), length, stride)
+        meta = meta_input(record.meta, spec.meta_features, len(windows))
+        return ModelInput(windows, meta, spec.fs, starts, signal.shape[1], padded, notes=notes)
+
+    def _beat_input(self, record: Record) -> ModelInput:
+        spec = self.spec
+        beat_spec = spec.beats
+        if beat_spec is None:
+            raise BundleError("inconsistent bundle: input is 'beat' but it has no 'beats' extraction spec.")
+        notes = []
+        if record.annotations is not None:
+            peaks, _ = annotated_beats(record.annotations.samples, record.annotations.symbols)
+            notes.append(f"R peaks from the record's beat annotations ({len(peaks)} beats).")
+        else:
+            peaks = detect_r_peaks(record.signal[0], record.fs)
+            notes.append(f"R peaks detected on lead {record.leads[0]} ({len(peaks)} beats).")
+        signal = preprocess(record.signal, record.fs, spec.preprocessing)
+        fs = spec.preprocessing.fs or record.fs
+        beats = extract_beats(signal, fs, resample_positions(peaks, record.fs, fs), beat_spec)
+        if len(beats.kept) < len(peaks):
+            notes.append(f"{len(peaks) - len(beats.kept)} beats could not be cut (too close to an edge or "
+                         "without an R-R interval in their window) and are not classified.")
+        rr = rr_context(peaks, record.fs)[beats.kept]
+        meta = meta_input(record.meta, spec.meta_features, len(beats.kept), rr=rr)
+        kept_peaks = peaks[beats.kept]
+        starts = resample_positions(kept_peaks, record.fs, beat_spec.fs)
+        if beat_spec.method == "centred":
+            starts = starts - int(round(beat_spec.before_s * beat_spec.fs))
+        n_samples = int(round(record.n_samples * beat_spec.fs / record.fs))
+        return ModelInput(beats.beats, meta, beat_spec.fs, starts, n_samples, peaks=kept_peaks, notes=notes)
+
+
+def meta_input(meta: dict, features, n_rows: int, rr: np.ndarray | None = None) -> np.ndarray | None:
+    """The model's metadata input (n_rows, M), encoded as in training (``datasets.metadata``).
+
+    Record metadata (age, sex, ...) repeats on every row; the R-R context of beat models
+    (``rr_context`` columns ``rr_prev, rr_next, rr_local, rr_mean``) gives one value per beat.
+    """
+    if not features:
+        return None
+    import pandas as pd
+
+    from ecglab.datasets.metadata import meta_matrix
+
+    columns = {f.name: [meta.get(f.name)] * n_rows for f in features if f.name not in RR_FEATURES}
+    if rr is not None:
+        columns.update({name: rr[:, i] for i, name in enumerate(RR_FEATURES)})
+    elif any(f.name in RR_FEATURES for f in features):
+        raise BundleError("inconsistent bundle: R-R context features need a beat model (input 'beat').")
+    return meta_matrix(pd.DataFrame(columns, index=range(n_rows)), features)
+
+
+def _torch_forward(model):
+    import torch
+
+    def forward(x: np.ndarray, meta: np.ndarray | None) -> np.ndarray:
+        with torch.inference_mode():
+            out = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                        None if meta is None else torch.from_numpy(np.ascontiguousarray(meta, dtype=np.float32)))
+        return out.numpy()
+
+    return forward
+
+
+def _onnx_model(bundle_dir: Path, spec: BundleSpec, threads: int | None = None):
+    """The bundle's ``model.onnx`` (written by ``ecglab export``), or else a fresh export that lives
+    only as long as it takes ONNX Runtime to load it."""
+    from ecglab.inference.onnx import OnnxModel
+
+    path = bundle_dir / ONNX_FILE
+    if path.exists():
+        return OnnxModel(path, threads=threads)
+    import tempfile
+
+    from ecglab.inference.onnx import export_onnx
+
+    model, _ = load_bundle(bundle_dir)
+    with tempfile.TemporaryDirectory(prefix="ecglab-onnx-") as tmp:
+        exported = export_onnx(model, Path(tmp) / ONNX_FILE, len(spec.leads), spec.input_length,
+                               n_meta=len(spec.meta_features))
+        return OnnxModel(exported, threads=threads)

@@ -1,0 +1,196 @@
+"""The REST API and web page: ``create_app([bundle, ...])`` returns a FastAPI application.
+
+    GET  /          the web page (upload a record, see it on grid paper with the predictions)
+    GET  /health    liveness, answered while predictions run (they run in a worker pool)
+    GET  /models    the served bundles: classes, rate, leads, input form
+    POST /predict   a record as multipart files (e.g. .hea + .dat) or as JSON → probabilities
+    POST /explain   the same input → Integrated-Gradients attribution per lead and time
+    GET  /docs      OpenAPI documentation
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+
+from ecglab import __version__
+from ecglab.errors import EcglabError
+from ecglab.inference.explain import MAX_STEPS, explain
+from ecglab.inference.predictor import Predictor
+from ecglab.serve.uploads import MAX_FILES, BodyLimit, SignalRequest, display_payload, record_from_files, record_from_json
+
+STATIC = Path(__file__).parent / "static"
+EXAMPLES = STATIC / "examples"
+ERRORS = {413: {"description": "the upload is larger than --max-upload-mb"},
+          415: {"description": "neither multipart/form-data nor application/json"},
+          404: {"description": "no served model of that name"},
+          422: {"description": "the input cannot be read as an ECG, or does not suit the model"}}
+
+
+class ModelCard(BaseModel):
+    name: str
+    architecture: str
+    kind: str
+    input: str
+    classes: list[str]
+    thresholds: list[float]
+    fs: float
+    leads: list[str]
+    input_length: int
+    input_seconds: float
+    meta_features: list[str]
+    dataset: str | None
+    metrics: dict
+
+
+class PredictResponse(BaseModel):
+    model: str
+    prediction: dict
+    display: dict | None = None
+
+
+class ExplainResponse(BaseModel):
+    model: str
+    attribution: dict
+    display: dict | None = None
+
+
+def _request_body(description: str) -> dict:
+    schema = SignalRequest.model_json_schema()
+    return {"requestBody": {"required": True, "description": description, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
+            "files": {"type": "array", "minItems": 1, "maxItems": MAX_FILES, "items": {"type": "string", "format": "binary"},
+                      "description": "the files of one record (WFDB .hea + .dat/.mat, EDF, CSV, .npy, DICOM, aECG XML)"},
+            "fs": {"type": "number", "description": "sampling rate for files that do not store one"},
+            "leads": {"type": "string", "description": "comma-separated lead names for files that do not store them"}}}},
+        "application/json": {"schema": schema}}}}
+
+
+def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: int = 2) -> FastAPI:
+    predictors = _load(bundles)
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ecglab-infer")
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="ecglab", version=__version__, lifespan=lifespan,
+                  description="Automated ECG classification. Upload a record, get per-class probabilities, decisions "
+                              "at the model's thresholds and, for beat models, every beat's class.")
+
+    async def in_pool(fn, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args, **kwargs))
+
+    @app.exception_handler(EcglabError)
+    async def user_error(_request, exc: EcglabError):
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "version": __version__, "models": list(predictors)}
+
+    @app.get("/models", response_model=list[ModelCard])
+    async def models():
+        return [_card(name, p) for name, p in predictors.items()]
+
+    @app.post("/predict", response_model=PredictResponse, responses=ERRORS,
+              openapi_extra=_request_body("a record: its files as multipart, or a JSON signal"))
+    async def predict(request: Request,
+                      model: str | None = Query(None, description="served model name (default: the first)"),
+                      display: bool = Query(False, description="also return the first 10 s of the signal for drawing")):
+        name, predictor = _pick(predictors, model)
+        record = await _read(request, in_pool)
+        prediction = await in_pool(predictor.predict, record)
+        return {"model": name, "prediction": prediction.to_dict(), "display": display_payload(record) if display else None}
+
+    @app.post("/explain", response_model=ExplainResponse, responses=ERRORS,
+              openapi_extra=_request_body("a record, as for /predict"))
+    async def explain_record(request: Request,
+                             model: str | None = Query(None, description="served model name (default: the first)"),
+                             target: str | None = Query(None, description="class to explain (default: the most probable)"),
+                             steps: int = Query(16, ge=1, le=MAX_STEPS, description="integration steps"),
+                             display: bool = Query(False, description="also return the first 10 s of the signal")):
+        name, predictor = _pick(predictors, model)
+        record = await _read(request, in_pool)
+        attribution = await in_pool(explain, predictor, record, target=target, steps=steps)
+        return {"model": name, "attribution": attribution.to_dict(),
+                "display": display_payload(record) if display else None}
+
+    @app.get("/examples")
+    async def examples() -> list[dict]:
+        """Example records shipped with ecglab (synthetic), as file groups the page can upload."""
+        groups: dict[str, list[str]] = {}
+        for path in sorted(EXAMPLES.glob("*")):
+            groups.setdefault(path.stem, []).append(path.name)
+        return [{"name": stem, "files": files} for stem, files in groups.items()]
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    async def plotly_js():
+        import plotly
+
+        return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodyLimit, max_bytes=int(max_upload_mb * 1e6))
+    return app
+
+
+def _load(bundles) -> dict[str, Predictor]:
+    if not bundles:
+        raise EcglabError("no model bundle given; serve needs at least one bundle directory.")
+    predictors = {}
+    for bundle in map(Path, bundles):
+        name, k = bundle.resolve().name, 2
+        while name in predictors:
+            name, k = f"{bundle.resolve().name}-{k}", k + 1
+        predictors[name] = Predictor.load(bundle, backend="torch")
+    return predictors
+
+
+def _pick(predictors: dict[str, Predictor], name: str | None):
+    if name is None:
+        name = next(iter(predictors))
+    if name not in predictors:
+        raise HTTPException(404, f"no model named {name!r}; served models: {sorted(predictors)}.")
+    return name, predictors[name]
+
+
+async def _read(request: Request, in_pool):
+    """The request's record: multipart files or a JSON signal; anything else is 415."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        return await in_pool(record_from_json, await request.body())
+    if content_type == "multipart/form-data":
+        async with request.form(max_files=MAX_FILES, max_fields=16) as form:
+            files = [(u.filename, await u.read()) for u in form.getlist("files") if isinstance(u, UploadFile)]
+            fs, leads = form.get("fs"), form.get("leads")
+        try:
+            fs = float(fs) if isinstance(fs, str) and fs.strip() else None
+        except ValueError:
+            raise HTTPException(422, f"fs must be a number (Hz), found {fs!r}.") from None
+        leads = [x.strip() for x in leads.split(",") if x.strip()] if isinstance(leads, str) and leads.strip() else None
+        return await in_pool(record_from_files, files, fs, leads)
+    raise HTTPException(415, f"unsupported content type {content_type or 'none'!r}; send multipart/form-data "
+                             "(the record's files in field 'files') or application/json (signal, fs, leads).")
+
+
+def _card(name: str, predictor: Predictor) -> dict:
+    spec = predictor.spec
+    return {"name": name, "architecture": spec.architecture, "kind": spec.kind, "input": spec.input,
+            "classes": spec.classes, "thresholds": spec.decision_thresholds(), "fs": spec.fs, "leads": spec.leads,
+            "input_length": spec.input_length, "input_seconds": spec.input_length / spec.fs,
+            "meta_features": [f.name for f in spec.meta_features], "dataset": spec.dataset, "metrics": spec.metrics}

@@ -1,0 +1,1 @@
+"""Static pictures of ECGs (matplotlib): the grid-paper printout."""
