@@ -279,3 +279,15 @@ def test_cli_export_writes_one_onnx_file_that_the_onnx_backend_uses(tmp_path, ca
     assert main(["export", str(bundle), "--out", str(tmp_path / "other.onnx")]) == 0 and (tmp_path / "other.onnx").is_file()
     assert main(["export", str(bundle), "--format", "tflite"]) == 2
     assert "expected 'onnx'" in capsys.readouterr().err
+
+
+def test_cli_predict_keeps_going_past_an_unreadable_file(record_model, tmp_path, capsys):
+    good = _write_npy(tmp_path)
+    broken = tmp_path / "broken.csv"
+    broken.write_text("I,II\n1,not-a-number\n")
+    assert main(["predict", str(record_model), str(broken), str(good), "--fs", "100", "--json"]) == 2
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert "error" in out[0] and "broken.csv" in out[0]["file"]
+    assert out[1]["record_id"] == "ecg" and "probabilities" in out[1]
+    assert "1 of 2 files could not be classified" in captured.err

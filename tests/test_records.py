@@ -61,3 +61,10 @@ def test_real_mitbih_record_has_annotations(shared_data):
     rec = read_record(shared_data / "mitbih" / "208.hea")
     assert rec.fs == 360 and rec.leads[0] == "MLII" and rec.n_samples == 650000
     assert len(rec.annotations.samples) == len(rec.annotations.symbols) > 2900
+
+
+def test_wfdb_header_comments_fill_age_and_sex(shared_data):
+    cinc = read_record(shared_data / "cinc2021" / "E07500.hea")
+    ptb = read_record(shared_data / "ptbdb" / "patient001" / "s0010_re.hea")
+    assert isinstance(cinc.meta["age"], float) and cinc.meta["sex"] in ("M", "F")
+    assert ptb.meta["age"] == 81.0 and ptb.meta["sex"] == "F"

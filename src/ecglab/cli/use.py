@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -30,13 +31,26 @@ def register(app: typer.Typer) -> None:
         from ecglab.inference.predictor import Predictor
         from ecglab.records.detect import group_record_files
 
+        from ecglab.errors import EcglabError
+
         predictor = Predictor.load(bundle, backend=backend)
-        predictions = [predictor.predict_file(path, fs=fs, leads=parse_list(leads)) for path in group_record_files(files)]
-        if json_output:
-            print(json.dumps([p.to_dict() for p in predictions], indent=2))
-        else:
-            for prediction in predictions:
+        results, failed = [], []
+        for path in group_record_files(files):
+            try:  # one unreadable file must not cost the predictions for the others
+                prediction = predictor.predict_file(path, fs=fs, leads=parse_list(leads))
+            except EcglabError as exc:
+                failed.append(path)
+                results.append({"file": str(path), "error": str(exc)})
+                if not json_output:
+                    print(f"error: {exc}", file=sys.stderr)
+                continue
+            results.append(prediction.to_dict())
+            if not json_output:
                 show_prediction(prediction)
+        if json_output:
+            print(json.dumps(results, indent=2))
+        if failed:
+            raise EcglabError(f"{len(failed)} of {len(results)} files could not be classified: {', '.join(map(str, failed))}.")
 
     @app.command(
         epilog="Examples:\n\n"

@@ -30,6 +30,7 @@ from ecglab.datasets.registry import PrepareContext, register_dataset
 from ecglab.datasets.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.records import STANDARD_12_LEADS
+from ecglab.records.wfdb_reader import clinical_fields, header_fields
 
 URL = "https://physionet.org/content/challenge-2021/"
 DEFAULT_FS = 500.0
@@ -79,18 +80,8 @@ def source_of(record: str) -> str:
 
 def parse_header_comments(comments: list[str]) -> dict:
     """Age (float or None), sex ('M', 'F' or None) and the Dx codes of a challenge header."""
-    fields = {}
-    for line in comments:
-        key, _, value = line.partition(":")
-        fields[key.strip().lower()] = value.strip()
-    try:
-        age = float(fields.get("age", ""))
-        age = None if np.isnan(age) else age
-    except ValueError:
-        age = None
-    sex = {"male": "M", "m": "M", "female": "F", "f": "F"}.get(fields.get("sex", "").lower())
-    codes = [code.strip() for code in fields.get("dx", "").split(",") if code.strip()]
-    return {"age": age, "sex": sex, "codes": codes}
+    dx = header_fields(comments).get("dx", "")
+    return {**clinical_fields(comments), "codes": [code.strip() for code in dx.split(",") if code.strip()]}
 
 
 def read_header(path: str) -> dict:

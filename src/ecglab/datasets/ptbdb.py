@@ -29,7 +29,7 @@ from ecglab.datasets.selection import group_split, record_ids
 from ecglab.datasets.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.records import STANDARD_12_LEADS
-from ecglab.records.wfdb_reader import read_wfdb, read_wfdb_header
+from ecglab.records.wfdb_reader import clinical_fields, header_fields, read_wfdb, read_wfdb_header
 from ecglab.signal.beats import RR_FEATURES, BeatSpec, extract_beats, rr_context
 from ecglab.signal.preprocess import Preprocessing, preprocess
 from ecglab.signal.resample import resample_positions
@@ -46,18 +46,8 @@ PROTOCOL = "patient-held-out (patientNNN folders dealt to train/val/test 70/15/1
 
 def clinical_info(comments: list[str]) -> dict:
     """Age (float or None), sex ('M', 'F' or None) and diagnosis (the reason for admission, or None)."""
-    fields = {}
-    for line in comments:
-        key, colon, value = line.partition(":")
-        if colon:
-            fields.setdefault(key.strip().lower(), value.strip())
-    try:
-        age = float(fields.get("age", ""))
-    except ValueError:
-        age = None
-    sex = {"male": "M", "m": "M", "female": "F", "f": "F"}.get(fields.get("sex", "").lower())
-    reason = fields.get("reason for admission", "")
-    return {"age": age, "sex": sex, "diagnosis": None if reason.lower() in ("", "n/a") else reason}
+    reason = header_fields(comments).get("reason for admission", "")
+    return {**clinical_fields(comments), "diagnosis": None if reason.lower() in ("", "n/a") else reason}
 
 
 def read_index(ctx: PrepareContext, records: str | None) -> pd.DataFrame:

@@ -32,7 +32,8 @@ def read_wfdb(path: str | Path, annotation_extension: str | None = "atr") -> Rec
         raise RecordFormatError(f"{base}: the WFDB record holds no samples.")
     scale = np.array([_UNIT_TO_MV.get(str(u).strip().lower(), 1.0) for u in rec.units], dtype=np.float32)
     signal = rec.p_signal.T.astype(np.float32) * scale[:, None]
-    meta = {"record_id": rec.record_name, "comments": list(rec.comments or [])}
+    comments = list(rec.comments or [])
+    meta = {"record_id": rec.record_name, "comments": comments, **_age_sex(header_fields(comments))}
     return Record(signal, rec.fs, list(rec.sig_name), meta, _read_annotations(base, annotation_extension))
 
 
@@ -50,6 +51,32 @@ def read_wfdb_header(path: str | Path) -> dict:
         raise RecordFormatError(f"{base}.hea: not a readable WFDB header ({type(exc).__name__}: {exc}).") from None
     return {"fs": float(header.fs), "n_samples": int(header.sig_len or 0),
             "leads": [normalize_lead_name(name) for name in header.sig_name or []], "comments": list(header.comments or [])}
+
+
+def header_fields(comments: list[str]) -> dict[str, str]:
+    """``Key: value`` header comments (CinC ``# Age: 74``, PTB ``age: 81``) as {lower-case key: value}."""
+    fields = {}
+    for line in comments:
+        key, colon, value = line.partition(":")
+        if colon:
+            fields.setdefault(key.strip().lower(), value.strip())
+    return fields
+
+
+def clinical_fields(comments: list[str]) -> dict:
+    """Age (float or None) and sex ('M', 'F' or None) from header comments."""
+    return _age_sex(header_fields(comments), keep_missing=True)
+
+
+def _age_sex(fields: dict[str, str], keep_missing: bool = False) -> dict:
+    try:
+        age = float(fields.get("age", ""))
+        age = None if np.isnan(age) else age
+    except ValueError:
+        age = None
+    sex = {"male": "M", "m": "M", "female": "F", "f": "F"}.get(fields.get("sex", "").lower())
+    found = {"age": age, "sex": sex}
+    return found if keep_missing else {k: v for k, v in found.items() if v is not None}
 
 
 def _read_annotations(base: Path, extension: str | None) -> Annotations | None:
