@@ -47,14 +47,14 @@ def build_synthetic(ctx: PrepareContext, task: str = "record", n: int | None = N
         signals, labels, meta = generate_records(n, fs=fs, seed=seed)
         return ctx.write(signals, labels, meta, name="synthetic", kind="multilabel", classes=RECORD_CLASSES,
                          fs=fs, leads=STANDARD_12_LEADS, preprocessing=Preprocessing(fs=fs).model_dump(),
-                         source=source)
+                         source=source, extra={"input": "record"})
     if n < 3:
         raise DatasetError(f"the beat task needs at least 3 patients (one per split), found --n {n}.")
     spec = BeatSpec()
     beats, labels, meta = beat_dataset(generate_beat_recordings(n, fs=fs, seed=seed), spec)
     return ctx.write(beats, labels, meta, name="synthetic-beat", kind="multiclass", classes=BEAT_CLASSES,
-                     fs=spec.fs, leads=["MLII"], preprocessing=Preprocessing().model_dump(), source=source,
-                     extra={"beats": spec.model_dump()})
+                     fs=spec.fs, leads=["MLII"], preprocessing=Preprocessing(fs=spec.fs).model_dump(), source=source,
+                     extra={"input": "beat", "beats": spec.model_dump()})
 
 
 __all__ = ["BEAT_CLASSES", "RECORD_CLASSES", "beat_dataset", "build_synthetic", "generate_beat_recordings",

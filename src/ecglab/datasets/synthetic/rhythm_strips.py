@@ -18,15 +18,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ecglab.datasets.aami import AAMI_CLASSES, aami_class
+from ecglab.datasets.options import one_hot
 from ecglab.datasets.synthetic.noise import add_noise
 from ecglab.datasets.synthetic.splits import split_patients
 from ecglab.datasets.synthetic.waves import beat_times, beats_needed, sinus_rr, wave_train
 from ecglab.errors import DatasetError
 from ecglab.records import Annotations, Record
-from ecglab.signal.beats import BeatSpec, extract_beats, rr_context
+from ecglab.signal.beats import RR_FEATURES, BeatSpec, extract_beats, rr_context
 
-CLASSES = ["N", "S", "V", "F", "Q"]
-SYMBOLS = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "/"}  # the MIT-BIH annotation of each class
+CLASSES = AAMI_CLASSES
+SYMBOLS = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "/"}  # the MIT-BIH annotation written for each class
 N, S, V, F, Q = range(len(CLASSES))
 WAVES = ("P", "Q", "R", "S", "T", "spike")
 
@@ -88,20 +90,20 @@ def beat_dataset(records: list[Record], spec: BeatSpec | None = None) -> tuple[n
     """Cut annotated records into beats with the segmentation real data uses: beats (N, 1, L),
     one-hot labels (N, 5) over :data:`CLASSES`, meta with the R position and R-R context."""
     spec = spec or BeatSpec()
-    to_class = {symbol: CLASSES.index(name) for name, symbol in SYMBOLS.items()}
-    beats, labels, metas = [], [], []
+    beats, metas = [], []
     for record in records:
         samples, symbols = record.annotations.samples, record.annotations.symbols
         cut = extract_beats(record.signal, record.fs, samples, spec)
-        rr = rr_context(samples, record.fs)[cut.kept]
-        meta = pd.DataFrame(rr, columns=["rr_prev", "rr_next", "rr_local", "rr_mean"])
-        meta.insert(0, "sample", samples[cut.kept])
-        for i, column in enumerate(["record_id", "patient_id", "split", "age", "sex"]):
-            meta.insert(i, column, record.meta[column])
+        kept_symbols = [symbols[k] for k in cut.kept]
+        meta = pd.DataFrame({
+            **{column: record.meta[column] for column in ("record_id", "patient_id", "split", "age", "sex")},
+            "sample": samples[cut.kept], "symbol": kept_symbols, "aami": [aami_class(s) for s in kept_symbols],
+            **dict(zip(RR_FEATURES, rr_context(samples, record.fs)[cut.kept].T)),
+        })
         beats.append(cut.beats)
-        labels.append(np.eye(len(CLASSES), dtype=np.uint8)[[to_class[symbols[k]] for k in cut.kept]])
         metas.append(meta)
-    return np.concatenate(beats), np.concatenate(labels), pd.concat(metas, ignore_index=True)
+    meta = pd.concat(metas, ignore_index=True)
+    return np.concatenate(beats), one_hot(meta["aami"].tolist(), CLASSES), meta
 
 
 def _beat_classes(rng: np.random.Generator, kind: np.ndarray, n_beats: int) -> np.ndarray:

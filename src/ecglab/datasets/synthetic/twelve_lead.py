@@ -151,58 +151,77 @@ def _draw_patients(rng: np.random.Generator, n_records: int) -> dict:
 def _patient_hearts(rng: np.random.Generator, labels: np.ndarray) -> dict:
     """Per patient: wave vectors, widths, centres, PR interval and mean R-R, with their diseases."""
     n = len(labels)
-    uniform = lambda bounds, mask: rng.uniform(*bounds, size=n) * mask  # noqa: E731
     _, mi, sttc, cd, hyp = labels.T
-    vectors = np.repeat(NORMAL_VECTORS[None], n, axis=0)
-    widths = np.repeat(NORMAL_WIDTHS[None], n, axis=0)
-    centers = np.repeat(NORMAL_CENTERS[None], n, axis=0)
-    pr = np.clip(rng.normal(PR_S[0], PR_S[1], n), *PR_S[2:])
+    heart = {"vectors": np.repeat(NORMAL_VECTORS[None], n, axis=0), "widths": np.repeat(NORMAL_WIDTHS[None], n, axis=0),
+             "centers": np.repeat(NORMAL_CENTERS[None], n, axis=0),
+             "pr": np.clip(rng.normal(PR_S[0], PR_S[1], n), *PR_S[2:])}
+    _infarct(rng, heart, mi)
+    _hypertrophy(rng, heart, hyp)
+    _conduction_disturbance(rng, heart, cd)
+    _repolarisation(rng, heart, sttc, hyp)
+    groups = np.array([0, 1, 1, 1, 2, 2, 1])  # sizes vary together for P; QRS (Q, R, S, R'); ST-T
+    sizes = np.exp(AMPLITUDE_SD * rng.standard_normal((n, 3)))[:, groups]
+    axis = _rotations(np.deg2rad(AXIS_SD_DEG) * rng.standard_normal((n, 3)))
+    heart["vectors"] = np.einsum("nij,nkj->nki", axis, heart["vectors"] * sizes[:, :, None])
+    heart["widths"] = heart["widths"] * np.exp(WIDTH_SD * rng.standard_normal((n, 1)))
+    heart["rr"] = 60.0 / np.clip(rng.normal(*HEART_RATE_BPM[:2], n), *HEART_RATE_BPM[2:])
+    return heart
 
-    territory = MI_TERRITORIES[rng.integers(0, len(MI_TERRITORIES), n)]
+
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float], mask: np.ndarray) -> np.ndarray:
+    """A uniform draw per patient, zero where ``mask`` is False."""
+    return rng.uniform(*bounds, size=len(mask)) * mask
+
+
+def _infarct(rng: np.random.Generator, heart: dict, mi: np.ndarray) -> None:
+    """Necrosis stops depolarising, so the QRS turns away from the territory (Q wave, lost R);
+    an acute injury current raises ST towards it; an old scar inverts the T there."""
+    vectors, territory = heart["vectors"], MI_TERRITORIES[rng.integers(0, len(MI_TERRITORIES), len(mi))]
     territory /= np.linalg.norm(territory, axis=1, keepdims=True)
-    vectors[:, Q] -= uniform(MI_Q_MV, mi)[:, None] * territory
-    widths[:, Q] = np.where(mi, rng.uniform(*MI_Q_WIDTH_S, n), widths[:, Q])
+    vectors[:, Q] -= _uniform(rng, MI_Q_MV, mi)[:, None] * territory
+    heart["widths"][:, Q] = np.where(mi, rng.uniform(*MI_Q_WIDTH_S, len(mi)), heart["widths"][:, Q])
     r_along = np.maximum(np.einsum("nd,nd->n", vectors[:, R], territory), 0)
-    vectors[:, R] -= (uniform(MI_R_LOSS, mi) * r_along)[:, None] * territory
-    acute = mi & (rng.random(n) < MI_ACUTE_FRACTION)
-    vectors[:, ST] += uniform(MI_ST_ELEVATION_MV, acute)[:, None] * territory
-    t_along = np.einsum("nd,nd->n", vectors[:, T], territory)
+    vectors[:, R] -= (_uniform(rng, MI_R_LOSS, mi) * r_along)[:, None] * territory
+    acute = mi & (rng.random(len(mi)) < MI_ACUTE_FRACTION)
+    vectors[:, ST] += _uniform(rng, MI_ST_ELEVATION_MV, acute)[:, None] * territory
     old = mi & ~acute
-    vectors[:, T] -= (old * t_along + uniform(MI_T_INVERSION_MV, old))[:, None] * territory
+    t_along = np.einsum("nd,nd->n", vectors[:, T], territory)
+    vectors[:, T] -= (old * t_along + _uniform(rng, MI_T_INVERSION_MV, old))[:, None] * territory
 
-    vectors[:, R] += uniform(HYP_VOLTAGE_MV, hyp)[:, None] * _LEFT_POSTERIOR
-    widths[:, Q:S + 1] *= np.where(hyp, 1.1, 1.0)[:, None]
 
+def _hypertrophy(rng: np.random.Generator, heart: dict, hyp: np.ndarray) -> None:
+    heart["vectors"][:, R] += _uniform(rng, HYP_VOLTAGE_MV, hyp)[:, None] * _LEFT_POSTERIOR
+    heart["widths"][:, Q:S + 1] *= np.where(hyp, 1.1, 1.0)[:, None]
+
+
+def _conduction_disturbance(rng: np.random.Generator, heart: dict, cd: np.ndarray) -> None:
+    n, vectors = len(cd), heart["vectors"]
     kind = np.array(list(CD_KINDS))[rng.choice(len(CD_KINDS), p=list(CD_KINDS.values()), size=n)]
     rbbb, lbbb, avb1 = (cd & (kind == k) for k in CD_KINDS)
-    widen = np.where(rbbb | lbbb, rng.uniform(*BBB_WIDEN, n), 1.0)
-    widths[:, [Q, R, S]] *= widen[:, None]
-    vectors[:, R2] += uniform(RBBB_R_PRIME_MV, rbbb)[:, None] * _RIGHT_ANTERIOR
-    left = uniform(LBBB_LEFT_MV, lbbb)[:, None] * _LEFT_POSTERIOR
+    heart["widths"][:, [Q, R, S]] *= np.where(rbbb | lbbb, rng.uniform(*BBB_WIDEN, n), 1.0)[:, None]
+    vectors[:, R2] += _uniform(rng, RBBB_R_PRIME_MV, rbbb)[:, None] * _RIGHT_ANTERIOR
+    left = _uniform(rng, LBBB_LEFT_MV, lbbb)[:, None] * _LEFT_POSTERIOR
     vectors[:, R] += left
     vectors[:, R2] += left  # the slurred, notched broad R of LBBB
     vectors[:, Q] *= ~lbbb[:, None]  # no septal q: the septum fires from the right
     vectors[:, S] *= ~lbbb[:, None]
-    centers[:, R] += 0.02 * lbbb
-    pr = np.where(avb1, rng.uniform(*AVB1_PR_S, n), pr)
+    heart["centers"][:, R] += 0.02 * lbbb
+    heart["pr"] = np.where(avb1, rng.uniform(*AVB1_PR_S, n), heart["pr"])
     # Secondary repolarisation of a block: T turns away from the terminal QRS forces.
     terminal = vectors[:, R2] / np.maximum(np.linalg.norm(vectors[:, R2], axis=1, keepdims=True), 1e-9)
     vectors[:, T] -= 0.25 * (rbbb | lbbb)[:, None] * terminal
 
-    main = vectors[:, R] / np.linalg.norm(vectors[:, R], axis=1, keepdims=True)
-    strain = hyp & (rng.random(n) < HYP_STRAIN_FRACTION)
-    vectors[:, ST] -= uniform(HYP_STRAIN_MV, strain)[:, None] * main
-    vectors[:, T] -= 2 * uniform(HYP_STRAIN_MV, strain)[:, None] * main
-    vectors[:, ST] -= uniform(STTC_ST_DEPRESSION_MV, sttc)[:, None] * main
-    vectors[:, T] *= np.where(sttc, rng.uniform(*STTC_T_FACTOR, n), 1.0)[:, None]
 
-    groups = np.array([0, 1, 1, 1, 2, 2, 1])  # P; QRS (Q, R, S, R'); ST-T
-    sizes = np.exp(AMPLITUDE_SD * rng.standard_normal((n, 3)))[:, groups]
-    vectors = np.einsum("nij,nkj->nki", _rotations(np.deg2rad(AXIS_SD_DEG) * rng.standard_normal((n, 3))),
-                        vectors * sizes[:, :, None])
-    widths = widths * np.exp(WIDTH_SD * rng.standard_normal((n, 1)))
-    heart_rate = np.clip(rng.normal(*HEART_RATE_BPM[:2], n), *HEART_RATE_BPM[2:])
-    return {"vectors": vectors, "widths": widths, "centers": centers, "pr": pr, "rr": 60.0 / heart_rate}
+def _repolarisation(rng: np.random.Generator, heart: dict, sttc: np.ndarray, hyp: np.ndarray) -> None:
+    """ST depression against the main QRS vector: the strain of hypertrophy, and STTC, which also
+    flattens or inverts the T."""
+    vectors = heart["vectors"]
+    main = vectors[:, R] / np.linalg.norm(vectors[:, R], axis=1, keepdims=True)
+    strain = hyp & (rng.random(len(hyp)) < HYP_STRAIN_FRACTION)
+    vectors[:, ST] -= _uniform(rng, HYP_STRAIN_MV, strain)[:, None] * main
+    vectors[:, T] -= 2 * _uniform(rng, HYP_STRAIN_MV, strain)[:, None] * main
+    vectors[:, ST] -= _uniform(rng, STTC_ST_DEPRESSION_MV, sttc)[:, None] * main
+    vectors[:, T] *= np.where(sttc, rng.uniform(*STTC_T_FACTOR, len(sttc)), 1.0)[:, None]
 
 
 def _record_waves(rng: np.random.Generator, patients: dict, who: np.ndarray, duration: float) -> dict:
@@ -216,9 +235,8 @@ def _record_waves(rng: np.random.Generator, patients: dict, who: np.ndarray, dur
     mean_rr = patients["rr"][who] * np.exp(RECORD_RATE_SD * rng.standard_normal(n))
     rr = sinus_rr(rng, mean_rr, beats_needed(duration, 60.0 / 140))
     r_peaks = beat_times(rng, rr)
-    bazett = np.sqrt(rr)[:, :, None]  # each beat's repolarisation follows the interval before it
     offsets = np.repeat(patients["centers"][who][:, None, :], rr.shape[1], axis=1)
-    offsets[:, :, [ST, T]] *= bazett[:, :, 0, None]
+    offsets[:, :, [ST, T]] *= np.sqrt(rr)[:, :, None]  # repolarisation follows the interval before the beat
     offsets[:, :, P] = -patients["pr"][who][:, None]
     breathing = 1.0 + BEAT_AMPLITUDE_SD * np.sin(2 * np.pi * rng.uniform(0.15, 0.35, (n, 1)) * r_peaks
                                                  + rng.uniform(0, 2 * np.pi, (n, 1)))
