@@ -96,7 +96,7 @@ def test_same_arguments_are_a_cache_hit_and_force_rebuilds(tmp_path):
         prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=50)
     rebuilt = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=50, force=True)
     assert rebuilt.signals.shape == (4, 12, 500)
-    assert rebuilt.manifest["prepare"]["options"] == {"fs": 50}
+    assert rebuilt.manifest["prepare"]["options"]["fs"] == 50
 
 
 def test_float16_storage(tmp_path):
@@ -179,3 +179,10 @@ def test_cli_prepare_and_merge(tmp_path, capsys):
     assert merged["n_records"] == 8 and "shard" not in merged and merged["preprocessing"]["mean"] is not None
     assert "folder-src: 8 records" in capsys.readouterr().out.replace("\n", " ")
     assert main(["prepare", "folder", "--source", str(root), "--out", str(tmp_path / "x"), "--standardize", "lead"]) == 2
+
+
+def test_stamp_records_the_builders_defaults(tmp_path):
+    from ecglab.datasets.registry import prepare
+
+    ds = prepare("synthetic", tmp_path / "s", n=30, progress=False)
+    assert ds.manifest["prepare"]["options"]["task"] == "record" and ds.manifest["prepare"]["options"]["n"] == 30

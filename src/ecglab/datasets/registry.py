@@ -207,7 +207,11 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
         source = Path(source)
         if not source.is_dir():
             raise DatasetError(f"--source {source} is not a directory; expected the {name} release layout.")
-    stamp = {"dataset": name, "options": json.loads(json.dumps(options, default=str)),
+    _check_options(builder, options)
+    # the stamp holds the builder's defaults too, so that a changed default is not served from the cache
+    defaults = {k: p.default for k, p in inspect.signature(builder.fn).parameters.items()
+                if k != "ctx" and p.default is not inspect.Parameter.empty}
+    stamp = {"dataset": name, "options": json.loads(json.dumps({**defaults, **options}, default=str)),
              "source": str(source) if source else None, "fingerprint": source_fingerprint(source)}
     if out.exists() and not force:
         try:
@@ -217,6 +221,5 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
         if existing is not None and existing.manifest.get("prepare") == stamp:
             return existing
         raise DatasetError(f"{out} already exists and was prepared with other arguments or source; pass --force to rebuild it.")
-    _check_options(builder, options)
     ctx = PrepareContext(out, source, force, strict, workers, progress, stamp)
     return builder.fn(ctx, **options)

@@ -197,7 +197,7 @@ def merge_shards(out: str | Path, shard_dirs: Sequence[str | Path], *, force: bo
     shards = sorted((PreparedDataset(Path(d)) for d in shard_dirs), key=lambda d: d.manifest.get("shard", {}).get("index", 0))
     first = _check_shards(shards)
     stamp = json.loads(json.dumps(first["prepare"]))
-    stamp["options"].pop("shard", None)
+    stamp["options"]["shard"] = None  # as the unsharded command stamps it, so that one is a cache hit
     if out.exists() and not force:
         existing = PreparedDataset(out)
         if existing.manifest.get("prepare") == stamp:

@@ -1,10 +1,10 @@
 """Synthetic 12-lead, 10 s ECG records with PTB-XL-like diagnostic superclasses.
 
-The heart is a dipole (Einthoven; Dower 1980, "A lead synthesizer for the Frank system"):
-every wave of a beat (P, Q, R, S, ST, T and a late R') is a Gaussian in time with a 3-D vector,
-and each lead records that vector's projection on the lead's direction. Lead morphology is
-therefore consistent across the 12 leads by construction, and a disease is a change of a few
-vectors, widths or intervals:
+The heart is a single current dipole, the hypothesis behind vectorcardiography (Einthoven's
+triangle, Goldberger's augmented leads): every wave of a beat (P, Q, R, S, ST, T and a late R')
+is a Gaussian in time with a 3-D vector, and each lead records that vector's projection on the
+lead's direction. Morphology is therefore consistent across the 12 leads by construction, and a
+disease is a change of a few vectors, widths or intervals:
 
 * MI: pathological Q waves, lost R, ST elevation (acute) or T inversion (old) along an inferior
   (II, III, aVF) or anterior (V1-V4) territory vector; the reciprocal leads show the mirror image.
