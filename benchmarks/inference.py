@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -36,20 +35,10 @@ from ecglab.models import list_models, model_info
 from ecglab.models.summary import BEAT, N_CLASSES, RECORD
 from ecglab.records import STANDARD_12_LEADS, Annotations, Record
 from ecglab.signal.beats import BeatSpec
+from timing import median_seconds
 
 BATCH = 64
 BEAT_MODELS = {"kachuee"}
-
-
-def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def make_bundle(name: str, folder: Path) -> tuple[Path, Record]:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +26,9 @@ from torch.nn import functional as F
 from ecglab.inference.onnx import OnnxModel, export_onnx
 from ecglab.models import create_model, list_models, model_info
 from ecglab.models.summary import N_CLASSES, RECORD, count_parameters
+from timing import median_seconds
 
 BATCH = 64
-
-
-def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def torch_latency(model, threads: int, repeats: int) -> float:
