@@ -28,3 +28,7 @@ class ConfigError(EcglabError):
 
 class BundleError(EcglabError):
     """A model bundle is missing, malformed or incompatible with the input."""
+
+
+class Interrupted(EcglabError):
+    """A long run was interrupted (Ctrl-C); the message says how to continue it."""

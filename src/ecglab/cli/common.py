@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 
-import click
 import typer
 
-from ecglab.errors import EcglabError
+from ecglab.errors import EcglabError, Interrupted
 
 
 def run_app(app: typer.Typer, argv: list[str]) -> int:
-    """Run the Typer app; a user mistake becomes one paragraph on stderr and exit code 2."""
+    """Run the Typer app and return the exit code.
+
+    Typer (standalone mode) answers usage mistakes itself: message, usage line, exit 2. A user
+    mistake inside a command is an :class:`EcglabError`: one paragraph on stderr, exit 2; an
+    interrupted run says how to continue it and exits 130.
+    """
     try:
-        app(args=argv, prog_name="ecglab", standalone_mode=False)
+        app(args=argv, prog_name="ecglab", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Interrupted as exc:
+        _fail(str(exc))
+        return 130
     except EcglabError as exc:
         _fail(str(exc))
         return 2
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        return 130
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -33,7 +33,7 @@ def run_app(app: typer.Typer, argv: list[str]) -> int:
 
 
 def _fail(message: str) -> None:
-    print(textwrap.fill("error: " + message, width=100, break_long_words=False, break_on_hyphens=False), file=sys.stderr)
+    print("error: " + " ".join(message.split()), file=sys.stderr)  # one paragraph; the terminal wraps it
 
 
 def console():

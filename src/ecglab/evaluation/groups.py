@@ -58,3 +58,13 @@ def metrics_by_group(y_true, y_prob, groups: Mapping[str, np.ndarray], kind: str
                 entry.update({name: metrics[name] for name in GROUP_METRICS}, undefined_auroc=metrics["undefined_auroc"])
             out[group_name][value] = entry
     return out
+
+
+def record_groups(meta: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The subgroups a report shows for these meta rows: ``sex`` and ``age band`` where known."""
+    groups = {}
+    if "sex" in meta.columns and meta["sex"].notna().any():
+        groups["sex"] = meta["sex"].to_numpy()
+    if "age" in meta.columns and pd.to_numeric(meta["age"], errors="coerce").notna().any():
+        groups["age band"] = age_bands(meta["age"].to_numpy())
+    return groups

@@ -13,9 +13,11 @@ import pandas as pd
 from ecglab.errors import EcglabError
 from ecglab.evaluation import plots
 from ecglab.evaluation.bootstrap import DEFAULT_NAMES, bootstrap_metrics
-from ecglab.evaluation.calibration import expected_calibration_error
+from ecglab.evaluation.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from ecglab.evaluation.groups import metrics_by_group
 from ecglab.evaluation.metrics import compute_metrics, validate_predictions
-from ecglab.evaluation.tables import AAMI_CLASSES, HEADLINE_NAMES, aami_table, fmt, format_metrics_table, headline_table
+from ecglab.evaluation.tables import (AAMI_CLASSES, HEADLINE_NAMES, aami_table, fmt, format_metrics_table, group_table,
+                                      headline_table)
 from ecglab.evaluation.thresholds import tune_thresholds
 
 ALPHA = 0.05
@@ -34,6 +36,12 @@ def to_jsonable(obj):
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+def _logits(y_prob: np.ndarray, kind: str) -> np.ndarray:
+    """Logits that give ``y_prob`` back: log-probabilities (softmax ignores the constant) or log-odds."""
+    p = np.clip(np.asarray(y_prob, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) if kind == "multiclass" else np.log(p) - np.log1p(-p)
 
 
 def _read_history(history) -> pd.DataFrame | None:
@@ -73,13 +81,19 @@ def _markdown(report: Mapping, classes: Sequence[str], figures: Mapping[str, str
     if "baseline" in report:
         lines += [_baseline_line(report["baseline"], test), ""]
     calibration = report["calibration"]
-    lines += [f"Calibration: ECE {fmt(calibration['ece'])} ({calibration['n_bins']} bins, {calibration['confidence']}).", ""]
+    lines += [f"Calibration: ECE {fmt(calibration['ece'])} ({calibration['n_bins']} bins, {calibration['confidence']})"
+              + (f"; after temperature scaling (T = {calibration['temperature']:.3f}, fitted on validation) "
+                 f"ECE {fmt(calibration['ece_temperature_scaled'])}." if "temperature" in calibration else "."), ""]
     per_class_source = tuned or test
     lines += ["## Per class" + (" (validation-tuned thresholds)" if tuned else ""), "",
               format_metrics_table(per_class_source, classes), "", "## Confusion", ""]
     if kind == "multiclass" and list(classes) == AAMI_CLASSES:
         lines += ["AAMI EC57 beat classes:", "", aami_table(test, classes), ""]
-    lines += [f"![confusion]({figures['confusion']})", "", "## Figures", ""]
+    lines += [f"![confusion]({figures['confusion']})", ""]
+    if report.get("groups"):
+        lines += ["## Subgroups", "", "Metrics within each group of test records (— where a group has too few "
+                  "records or a single class).", "", group_table(report["groups"]), ""]
+    lines += ["## Figures", ""]
     lines += [f"![{name}]({path})\n" for name, path in figures.items() if name != "confusion"]
     if "extra" in report:
         lines += ["", "## Run details", ""]
@@ -105,14 +119,18 @@ def _draw_figures(out_dir: Path, kind: str, classes, y_true, y_prob, decided: Ma
 
 def write_report(out_dir, *, title: str, kind: str, classes: Sequence[str], y_true, y_prob,
                  thresholds_val=None, history=None, baseline: Mapping | None = None, extra: Mapping | None = None,
-                 y_true_val=None, y_prob_val=None, n_boot: int = 200, seed: int = 0, n_bins: int = 15) -> dict:
+                 y_true_val=None, y_prob_val=None, n_boot: int = 200, seed: int = 0, n_bins: int = 15,
+                 groups: Mapping[str, np.ndarray] | None = None, temperature_scaling: bool = False) -> dict:
     """Evaluate test predictions and write ``metrics.json``, ``report.md`` and the PNGs into ``out_dir``.
 
     ``thresholds_val``: per-class multilabel thresholds tuned on validation data; when absent but
     validation predictions are given, they are tuned here with :func:`tune_thresholds`.
     ``history``: Lightning's metrics.csv (a DataFrame or its path) for the learning curves.
     ``baseline``: e.g. ``{"name": "logistic regression on raw samples", "macro_auroc": 0.71}``.
-    ``n_boot`` 0 skips the bootstrap. Returns the dict written to metrics.json.
+    ``n_boot`` 0 skips the bootstrap. ``groups``: a value per test record for each grouping
+    (e.g. sex, age band), reported by :func:`metrics_by_group`. ``temperature_scaling``: fit a
+    temperature on the validation predictions (Guo et al. 2017) and report the test ECE after it.
+    Returns the dict written to metrics.json.
     """
     y_true, y_prob = validate_predictions(y_true, y_prob, kind, classes)
     classes = [str(c) for c in classes]
@@ -134,6 +152,15 @@ def write_report(out_dir, *, title: str, kind: str, classes: Sequence[str], y_tr
                                                             n_boot=n_boot, seed=seed, alpha=ALPHA)}
     report["calibration"] = {"ece": expected_calibration_error(y_true, y_prob, n_bins, kind), "n_bins": n_bins,
                              "confidence": "top-label" if kind == "multiclass" else "all class probabilities pooled"}
+    if temperature_scaling:
+        if y_true_val is None:
+            raise EcglabError("temperature scaling needs validation predictions (y_true_val, y_prob_val) to fit on.")
+        temperature = fit_temperature(_logits(y_prob_val, kind), y_true_val, kind)
+        scaled = apply_temperature(_logits(y_prob, kind), temperature, kind)
+        report["calibration"].update(temperature=temperature,
+                                     ece_temperature_scaled=expected_calibration_error(y_true, scaled, n_bins, kind))
+    if groups:
+        report["groups"] = metrics_by_group(y_true, y_prob, groups, kind, classes, thresholds_val)
     if y_true_val is not None:
         validation = compute_metrics(y_true_val, y_prob_val, kind, classes)
         report["validation"] = {k: validation[k] for k in HEADLINE_NAMES if k in validation}

@@ -84,3 +84,11 @@ def aami_table(metrics_or_confusion, classes: Sequence[str]) -> str:
     table = _table(["true \\ predicted", *map(str, classes), "Se (%)", "+P (%)"], rows)
     accuracy = 100 * hits.sum() / max(matrix.sum(), 1)
     return f"{table}\n\nBeats: {int(matrix.sum())}; accuracy {accuracy:.2f} %."
+
+
+def group_table(groups: Mapping[str, Mapping[str, Mapping]]) -> str:
+    """One row per subgroup of :func:`metrics_by_group`'s result: its size and headline metrics."""
+    names = ("macro_auroc", "macro_auprc", "macro_f1", "balanced_accuracy")
+    rows = [[group, str(value), str(entry["n"])] + [fmt(entry.get(name)) for name in names]
+            for group, values in groups.items() for value, entry in values.items()]
+    return _table(["group", "value", "n"] + [HEADLINE_NAMES[name] for name in names], rows)

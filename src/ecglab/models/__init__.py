@@ -3,6 +3,7 @@
 from ecglab.models import (  # noqa: F401  (registration side effects)
     autoencoder,
     cnn,
+    ensemble,
     hybrid,
     inception,
     kachuee,

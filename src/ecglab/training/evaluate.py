@@ -37,8 +37,8 @@ def evaluate_after_training(module, datamodule, dataset: PreparedDataset, config
     thresholds = tune_thresholds(y_val, p_val) if dataset.kind == "multilabel" else None
     baseline = _baseline(datamodule, dataset, index, y_test, config) if config.report.baseline else None
     np.savez_compressed(run_dir / "predictions.npz", y_val=y_val, p_val=p_val, y_test=y_test, p_test=p_test,
-                        val_records=dataset.meta["record_id"].iloc[datamodule.val_index].astype(str).to_numpy(),
-                        test_records=dataset.meta["record_id"].iloc[index].astype(str).to_numpy(), classes=np.array(dataset.classes))
+                        val_records=dataset.meta["record_id"].iloc[datamodule.val_index].to_numpy(dtype=str),
+                        test_records=dataset.meta["record_id"].iloc[index].to_numpy(dtype=str), classes=np.array(dataset.classes))
     report = write_run_report(run_dir / "report", dataset, split, y_test, p_test, y_val, p_val, thresholds,
                               history=read_history(run_dir), baseline=baseline, n_boot=config.report.n_boot,
                               title=f"{config.name}: {config.model.name} on {dataset.name}",

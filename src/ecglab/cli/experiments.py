@@ -1,0 +1,73 @@
+"""``ecglab benchmark | ensemble | tune``: experiments over many runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(epilog="Examples:\n\n    ecglab benchmark configs/mitbih-ds1-benchmark.yaml\n\n"
+                        "    ecglab benchmark configs/ptbxl-benchmark.yaml --set data.prepare.options.task=form "
+                        "--set name=ptbxl-form\n\n"
+                        "    ecglab benchmark configs/ptbxl-benchmark.yaml --models resnet1d,fcn_wang --set trainer.max_epochs=2")
+    def benchmark(
+        config: Path = typer.Argument(..., help="YAML protocol with a benchmark section (see configs/)"),
+        set_: List[str] = typer.Option([], "--set", help="override a key of every entry: KEY=VALUE"),
+        models: Optional[str] = typer.Option(None, help="only these entries, comma-separated labels"),
+        progress: bool = typer.Option(True, help="show one progress bar over the whole benchmark"),
+    ):
+        """Train and evaluate each model of a protocol; write leaderboard.md and .csv. Finished entries are skipped."""
+        from ecglab.cli.common import console, parse_list
+        from ecglab.experiments.benchmark import LEADERBOARD, run_benchmark
+        from ecglab.experiments.protocol import load_benchmark
+
+        plan = load_benchmark(config, list(set_), parse_list(models))
+        run_benchmark(plan, progress=progress)
+        board = plan.directory / f"{LEADERBOARD}.md"
+        console().print(board.read_text(), markup=False, highlight=False)
+        console().print(f"leaderboard: {board} (and {LEADERBOARD}.csv)")
+
+    @app.command(epilog="Examples:\n\n    ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --out runs/mitbih/ensemble-mean\n\n"
+                        "    ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --method stacking --out runs/mitbih/stacked")
+    def ensemble(
+        runs: List[Path] = typer.Argument(..., help="two or more run directories trained on the same prepared dataset"),
+        out: Path = typer.Option(..., "--out", help="directory for the ensemble's bundle/, report/ and predictions"),
+        method: str = typer.Option("mean", help="mean (average of probabilities) | stacking (logistic regression on "
+                                                 "the members' validation predictions)"),
+        data: Optional[Path] = typer.Option(None, help="prepared dataset (default: the members' data.path)"),
+        n_boot: int = typer.Option(200, "--n-boot", help="bootstrap resamples for confidence intervals"),
+    ):
+        """Combine trained runs into one model, evaluate it on the test split, export a bundle `ecglab predict` uses."""
+        from ecglab.cli.common import console
+        from ecglab.evaluation import format_metrics_table
+        from ecglab.experiments.ensemble import build_ensemble
+
+        result = build_ensemble(runs, method, out, data=data, n_boot=n_boot)
+        screen = console()
+        screen.print(format_metrics_table(result.metrics, result.report["classes"]), markup=False)
+        screen.print(f"report:  {result.report_dir / 'report.md'}")
+        screen.print(f"bundle:  {result.bundle_dir}   → ecglab predict {result.bundle_dir} FILE")
+
+    @app.command(epilog="Examples:\n\n    ecglab tune configs/mitbih-kachuee-tune.yaml --trials 20\n\n"
+                        "    ecglab tune configs/mitbih-kachuee-tune.yaml --storage postgresql://user@host/optuna "
+                        "--study kachuee   # on each worker")
+    def tune(
+        config: Path = typer.Argument(..., help="YAML run config with a tune section (the search space)"),
+        trials: Optional[int] = typer.Option(None, help="trials to run now (default: tune.trials of the config)"),
+        storage: Optional[str] = typer.Option(None, help="Optuna RDB URL (default: sqlite in OUT_DIR/NAME-tune/)"),
+        study: Optional[str] = typer.Option(None, help="study name (default: the config's name); reused if it exists"),
+        set_: List[str] = typer.Option([], "--set", help="override a config key: KEY=VALUE"),
+    ):
+        """Search hyper-parameters with Optuna (TPE, median pruning); write the best config as YAML."""
+        from ecglab.cli.common import console
+        from ecglab.experiments.tune import OBJECTIVE, run_tune
+
+        result = run_tune(config, trials, storage, study, list(set_))
+        out = console()
+        frame = result.study.trials_dataframe(attrs=("number", "value", "state", "params"))
+        out.print(frame.to_string(index=False), markup=False, highlight=False)
+        out.print(f"best {OBJECTIVE}: {result.best_value:.4f}")
+        out.print(f"best config: {result.best_config}   → ecglab train {result.best_config}")

@@ -1,0 +1,162 @@
+"""``ecglab ensemble``: combine trained runs into one model, evaluate it like a model, export a bundle.
+
+``mean`` averages the members' probabilities; ``stacking`` fits a logistic regression (Wolpert
+1992, "Stacked generalization") on the members' validation predictions (``predictions.npz``)
+and applies it to their probabilities. Either way the result is an ``ensemble`` bundle
+(:mod:`ecglab.models.ensemble`) holding every member's weights, which ``ecglab predict`` uses like
+any bundle; its report comes from running that bundle on the members' validation and test splits.
+For record models scored by windows, the stacking regression is fitted on the record-level
+(window-aggregated) validation probabilities and applied to each window before aggregation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from ecglab.errors import ConfigError, EcglabError
+from ecglab.inference.bundle import BundleSpec, load_bundle, save_bundle
+
+METHODS = ("mean", "stacking")
+AGREE = ("kind", "input", "classes", "fs", "leads", "input_length", "preprocessing", "beats", "window_stride",
+         "aggregate", "meta_features")
+ABSENT_CLASS_BIAS = -30.0  # a class never seen in validation gets (practically) zero probability
+
+
+@dataclass
+class Member:
+    run_dir: Path
+    model: torch.nn.Module
+    spec: BundleSpec
+    predictions: dict  # predictions.npz: y_val, p_val, y_test, p_test, val_records, test_records, classes
+
+
+def load_member(run_dir: str | Path) -> Member:
+    run_dir = Path(run_dir)
+    missing = [name for name in ("bundle/bundle.json", "predictions.npz", "config.yaml") if not (run_dir / name).is_file()]
+    if missing:
+        raise EcglabError(f"{run_dir} is not a finished run directory: {', '.join(missing)} missing "
+                          "(expected what `ecglab train` writes: config.yaml, predictions.npz, bundle/).")
+    model, spec = load_bundle(run_dir / "bundle")
+    with np.load(run_dir / "predictions.npz", allow_pickle=False) as archive:
+        predictions = {key: archive[key] for key in archive.files}
+    return Member(run_dir, model, spec, predictions)
+
+
+def check_members(members: list[Member]) -> None:
+    """Members must take the same input and predict the same classes, on the same validation records."""
+    if len(members) < 2:
+        raise ConfigError(f"an ensemble needs at least two runs; got {len(members)}.")
+    first = members[0]
+    for other in members[1:]:
+        differs = [key for key in AGREE if getattr(other.spec, key) != getattr(first.spec, key)]
+        if differs:
+            detail = "; ".join(f"{key}: {getattr(first.spec, key)!r} vs {getattr(other.spec, key)!r}" for key in differs)
+            raise ConfigError(f"runs {first.run_dir} and {other.run_dir} cannot be ensembled: they differ in {detail}.")
+        for key in ("val_records", "test_records"):
+            if not np.array_equal(first.predictions[key], other.predictions[key]):
+                raise ConfigError(f"runs {first.run_dir} and {other.run_dir} were evaluated on different {key.split('_')[0]} "
+                                  "records; ensemble runs trained on the same prepared dataset and splits.")
+
+
+def stacking_weights(p_val: list[np.ndarray], y_val: np.ndarray, kind: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic regression on the members' validation probabilities, as (weight (C, M·C), bias (C,)) of a linear layer.
+
+    Multiclass: one multinomial regression (softmax of the layer's output); a class absent from the
+    validation labels gets zero weight and a very low bias. Multilabel: one binary regression per
+    class (sigmoid); a class with one label value only gets zero weight and the log-odds of its rate.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    features = np.concatenate(p_val, axis=1).astype(np.float64)
+    n_classes = y_val.shape[1]
+    weight, bias = np.zeros((n_classes, features.shape[1])), np.zeros(n_classes)
+    if kind == "multiclass":
+        target = y_val.argmax(axis=1)
+        present = np.unique(target)
+        bias[:] = ABSENT_CLASS_BIAS
+        if len(present) == 1:
+            bias[present[0]] = 0.0
+            return weight, bias
+        regression = LogisticRegression(max_iter=2000, random_state=seed).fit(features, target)
+        coef, intercept = regression.coef_, regression.intercept_
+        if len(present) == 2:  # scikit-learn's binary form: one row for the second class against the first
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+        weight[present], bias[present] = coef, intercept
+        return weight, bias
+    for c in range(n_classes):
+        target = y_val[:, c]
+        if target.min() == target.max():
+            rate = np.clip(target.mean(), 1e-4, 1 - 1e-4)
+            bias[c] = np.log(rate / (1 - rate))
+            continue
+        regression = LogisticRegression(max_iter=2000, random_state=seed).fit(features, target)
+        weight[c], bias[c] = regression.coef_[0], regression.intercept_[0]
+    return weight, bias
+
+
+def ensemble_model(members: list[Member], method: str):
+    """The ``ensemble`` model with every member's weights (and the stacking layer fitted)."""
+    from ecglab.models import create_model
+
+    if method not in METHODS:
+        raise ConfigError(f"--method must be one of {', '.join(METHODS)}; got {method!r}.")
+    spec = members[0].spec
+    kwargs = {"members": [{"architecture": m.spec.architecture, "kwargs": m.spec.model_kwargs} for m in members],
+              "method": method, "kind": spec.kind}
+    model = create_model("ensemble", n_leads=len(spec.leads), n_classes=len(spec.classes), input_length=spec.input_length,
+                         n_meta=len(spec.meta_features), **kwargs)
+    for target, member in zip(model.members, members):
+        target.load_state_dict(member.model.state_dict())
+    if method == "stacking":
+        weight, bias = stacking_weights([m.predictions["p_val"] for m in members], members[0].predictions["y_val"],
+                                        spec.kind)
+        with torch.no_grad():
+            model.combiner.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            model.combiner.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+    return model.eval(), kwargs
+
+
+def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: str | Path | None = None,
+                   n_boot: int = 200):
+    """Ensemble ``runs``; write ``out``/bundle, report/, predictions.npz. Returns a RunResult."""
+    from ecglab.datasets.prepared import PreparedDataset
+    from ecglab.evaluation import tune_thresholds
+    from ecglab.training.evaluate import bundle_predictions, write_run_report
+    from ecglab.training.fit import RunResult
+
+    members = [load_member(run) for run in runs]
+    check_members(members)
+    model, kwargs = ensemble_model(members, method)
+    first = members[0]
+    trained_on = yaml.safe_load((first.run_dir / "config.yaml").read_text())["data"]
+    data = Path(data or trained_on["path"])
+    dataset = PreparedDataset(data)
+    val_split = trained_on.get("val_split", "val")
+    test_split = trained_on.get("test_split", "test")
+    test_split = test_split if test_split in dataset.splits else val_split  # as training reports it
+    spec = first.spec.model_copy(update={"architecture": "ensemble", "model_kwargs": kwargs, "thresholds": None})
+    y_val, p_val = bundle_predictions(model, spec, dataset, val_split, source=f"the ensemble of {first.run_dir} …")
+    y_test, p_test = bundle_predictions(model, spec, dataset, test_split, source=f"the ensemble of {first.run_dir} …")
+    thresholds = tune_thresholds(y_val, p_val) if spec.kind == "multilabel" else None
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "predictions.npz", y_val=y_val, p_val=p_val, y_test=y_test, p_test=p_test,
+                        val_records=first.predictions["val_records"], test_records=first.predictions["test_records"],
+                        classes=np.array(spec.classes))
+    names = ", ".join(f"{m.spec.architecture} ({m.run_dir.name})" for m in members)
+    report = write_run_report(out / "report", dataset, test_split, y_test, p_test, y_val, p_val, thresholds,
+                              n_boot=n_boot, title=f"{method} ensemble of {names} on {dataset.name}",
+                              test_index=dataset.split_indices(test_split))
+    metrics = report["test"]
+    spec = spec.model_copy(update={
+        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
+        "metrics": {k: metrics[k] for k in ("macro_auroc", "macro_auprc", "macro_f1", "accuracy") if k in metrics}})
+    bundle_dir = save_bundle(out / "bundle", model, spec)
+    (out / "ensemble.yaml").write_text(yaml.safe_dump({"method": method, "members": [str(m.run_dir) for m in members],
+                                                       "data": str(data)}, sort_keys=False))
+    return RunResult(out, report, bundle_dir, out / "report")

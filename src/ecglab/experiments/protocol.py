@@ -1,0 +1,136 @@
+"""Experiment configs: a run config plus the sections that only experiments read.
+
+A protocol YAML is a normal run config (data, model, loss, optim, trainer, report) with up to two
+extra top-level sections, split off here before the rest is validated as a :class:`RunConfig`:
+
+``benchmark`` — the models to compare on this protocol (``ecglab benchmark``)::
+
+    benchmark:
+      models:
+        - kachuee                                  # a zoo name: the base config with this model
+        - {model: resnet1d, hparams: {width: 64}}  # with hyper-parameters
+        - {name: cnn-lr3, model: cnn, set: {optim.lr: 0.003, trainer.max_epochs: 5}}
+
+  ``name`` labels the entry (default: the model name) and names its run directory; ``hparams``
+  replaces the base config's ``model.hparams``; ``set`` applies ``KEY: VALUE`` overrides, as
+  ``--set`` does. Command-line ``--set`` overrides are applied to every entry, last.
+
+``tune`` — the search space of ``ecglab tune`` (see :mod:`ecglab.experiments.tune`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ecglab.errors import ConfigError
+from ecglab.training.config import RunConfig, apply_override, validate_config
+
+EXPERIMENT_SECTIONS = ("benchmark", "tune")
+
+
+class BenchmarkEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model: str
+    name: str | None = None
+    hparams: dict = Field(default_factory=dict)
+    set: dict = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.model
+
+
+class BenchmarkSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    models: list[BenchmarkEntry] = Field(min_length=1)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _names_as_entries(cls, value):
+        return [{"model": item} if isinstance(item, str) else item for item in value or []]
+
+
+@dataclass
+class Benchmark:
+    """One protocol and its entries: ``runs`` maps each entry's label to its validated run config."""
+
+    name: str
+    directory: Path
+    runs: dict[str, RunConfig]
+
+
+def read_protocol(path: str | Path) -> dict:
+    """The raw YAML mapping of an experiment config."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found; expected a YAML file such as configs/ptbxl-benchmark.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (data, model, …, benchmark, tune).")
+    return raw
+
+
+def split_sections(raw: dict) -> tuple[dict, dict]:
+    """``(run config, experiment sections)``: the benchmark and tune sections taken off a copy of ``raw``."""
+    base = copy.deepcopy(raw)
+    return base, {name: base.pop(name) for name in EXPERIMENT_SECTIONS if name in base}
+
+
+def base_config(raw: dict, overrides: list[str] | None = None, source: str = "config") -> RunConfig:
+    """The run config of a protocol (experiment sections ignored), with ``--set`` overrides applied."""
+    base, _ = split_sections(raw)
+    for item in overrides or []:
+        apply_override(base, item)
+    return validate_config(base, source)
+
+
+def load_benchmark(path: str | Path, overrides: list[str] | None = None, only: list[str] | None = None) -> Benchmark:
+    """Every entry of a benchmark config as a validated run config; ``only`` keeps the entries with these labels.
+
+    Runs go to ``OUT_DIR/NAME/LABEL`` (``out_dir`` and ``name`` of the config), beside the leaderboard.
+    """
+    raw = read_protocol(path)
+    base, sections = split_sections(raw)
+    if "benchmark" not in sections:
+        raise ConfigError(f"{path} has no benchmark section; expected `benchmark: {{models: [kachuee, cnn, …]}}` "
+                          "(a single-model config runs with `ecglab train`).")
+    try:
+        section = BenchmarkSection.model_validate(sections["benchmark"] or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: benchmark section: {problems} (entries are a model name or "
+                          "{model, name, hparams, set}).") from None
+    labels = [entry.label for entry in section.models]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: benchmark entries {duplicates} appear twice; give each a distinct `name`.")
+    unknown = sorted(set(only or []) - set(labels))
+    if unknown:
+        raise ConfigError(f"--models {unknown} are not entries of {path}; its entries are {labels}.")
+    probe = copy.deepcopy(base)
+    for item in overrides or []:
+        apply_override(probe, item)
+    name, out_dir = str(probe.get("name", "benchmark")), str(probe.get("out_dir", "runs"))
+    directory = Path(out_dir) / name
+    runs = {}
+    for entry in section.models:
+        if only and entry.label not in only:
+            continue
+        entry_raw = copy.deepcopy(base)
+        entry_raw["model"] = {**entry_raw.get("model", {}), "name": entry.model, "hparams": dict(entry.hparams)}
+        for key, value in entry.set.items():
+            apply_override(entry_raw, f"{key}={json.dumps(value)}")  # JSON is YAML: the value comes back as it was
+        for item in overrides or []:
+            apply_override(entry_raw, item)
+        entry_raw["name"], entry_raw["out_dir"] = entry.label, str(directory)
+        runs[entry.label] = validate_config(entry_raw, f"{path} (benchmark entry {entry.label!r})")
+    return Benchmark(name, directory, runs)

@@ -1,0 +1,179 @@
+"""``ecglab tune``: hyper-parameter search with Optuna (Akiba et al. 2019, KDD).
+
+The search space is the config's ``tune`` section; each key is a config key as ``--set`` names it::
+
+    tune:
+      trials: 20                     # default for --trials
+      startup_trials: 5              # the median pruner waits for this many finished trials …
+      warmup_epochs: 1               # … and this many epochs of a trial before it prunes
+      space:
+        optim.lr: {low: 1.0e-4, high: 1.0e-2, log: true}     # float (log scale)
+        loss.gamma: {low: 0.5, high: 3.0, step: 0.5}          # float on a grid
+        trainer.max_epochs: {low: 2, high: 8}                 # int: both bounds are integers
+        model.hparams.width: [32, 64, 128]                    # categorical
+        model.hparams.filters: [[16, 32], [32, 64]]           # categorical over lists
+
+Every trial is an ordinary run (``OUT_DIR/NAME-tune/trial-NNNN``) scored by its best validation
+macro AUROC; the TPE sampler proposes, the median pruner stops poor trials early through Optuna's
+Lightning callback. The study lives in SQLite in that directory unless ``--storage`` names another
+RDB URL (e.g. ``postgresql://…``), which several workers can share: start the same command on each
+machine. The best trial's config is written to ``NAME-tune/best.yaml``, ready for ``ecglab train``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ecglab.errors import ConfigError, EcglabError
+from ecglab.experiments.protocol import read_protocol, split_sections
+from ecglab.training.config import RunConfig, apply_override, validate_config
+
+OBJECTIVE = "validation macro AUROC"
+
+
+class Range(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+    integer: bool = False
+
+    def suggest(self, trial, key: str):
+        if self.integer:
+            return trial.suggest_int(key, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(key, self.low, self.high, step=self.step, log=self.log)
+
+
+class TuneSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    space: dict[str, Range | list] = Field(min_length=1)
+    trials: int = Field(20, ge=1)
+    startup_trials: int = Field(5, ge=0)
+    warmup_epochs: int = Field(1, ge=0)
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _ranges(cls, space):
+        if not isinstance(space, dict):
+            raise ValueError("expected a mapping of config keys to {low, high[, log, step]} or a list of choices")
+        out = {}
+        for key, value in space.items():
+            if isinstance(value, dict):
+                integer = all(isinstance(value.get(k), int) and not isinstance(value.get(k), bool)
+                              for k in ("low", "high")) and isinstance(value.get("step", 1), int)
+                value = {**value, "integer": integer}
+                if value.get("low") is not None and value.get("high") is not None and value["low"] >= value["high"]:
+                    raise ValueError(f"{key}: low must be below high, found {value['low']} and {value['high']}")
+            elif not isinstance(value, list) or not value:
+                raise ValueError(f"{key}: expected {{low, high}} or a non-empty list of choices, found {value!r}")
+            out[key] = value
+        return out
+
+
+@dataclass
+class TuneResult:
+    study: object  # optuna.Study
+    directory: Path
+    best_config: Path
+    best_value: float
+
+
+def load_tune(path: str | Path, overrides: list[str] | None = None) -> tuple[dict, TuneSection]:
+    """The base run config (as a raw dict, overrides applied and validated) and the tune section."""
+    raw = read_protocol(path)
+    base, sections = split_sections(raw)
+    if "tune" not in sections:
+        raise ConfigError(f"{path} has no tune section; expected `tune: {{space: {{optim.lr: {{low: 1.0e-4, high: "
+                          f"1.0e-2, log: true}}}}}}` (see `ecglab tune --help`).")
+    try:
+        section = TuneSection.model_validate(sections["tune"] or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: tune section: {problems}") from None
+    for item in overrides or []:
+        apply_override(base, item)
+    validate_config(base, str(path))
+    for key in section.space:  # a typo in a searched key fails now, not after the first trial
+        probe = copy.deepcopy(base)
+        apply_override(probe, f"{key}={json.dumps(_first_value(section.space[key]))}")
+        validate_config(probe, f"{path} (tune key {key!r})")
+    return base, section
+
+
+def _first_value(spec):
+    return spec[0] if isinstance(spec, list) else (int(spec.low) if spec.integer else spec.low)
+
+
+def suggest_overrides(trial, space: dict) -> list[str]:
+    """``KEY=VALUE`` overrides for one trial. List choices travel through Optuna as JSON strings,
+    since its categorical values must be scalars."""
+    items = []
+    for key, spec in space.items():
+        if isinstance(spec, list):
+            value = json.loads(trial.suggest_categorical(key, [json.dumps(choice) for choice in spec]))
+        else:
+            value = spec.suggest(trial, key)
+        items.append(f"{key}={json.dumps(value)}")
+    return items
+
+
+def run_tune(path: str | Path, trials: int | None = None, storage: str | None = None, study_name: str | None = None,
+             overrides: list[str] | None = None) -> TuneResult:
+    """Run ``trials`` more trials of the study (created, or continued when it exists)."""
+    try:
+        import optuna
+        from optuna_integration import PyTorchLightningPruningCallback
+    except ImportError:
+        raise EcglabError("ecglab tune needs optuna and optuna-integration: pip install 'ecglab[tune]'.") from None
+    from ecglab.training.fit import train
+    from ecglab.training.module import MONITOR
+
+    base, section = load_tune(path, overrides)
+    config = validate_config(base, str(path))
+    directory = Path(config.out_dir) / f"{config.name}-tune"
+    directory.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(
+        study_name=study_name or config.name, storage=storage or f"sqlite:///{directory / 'study.db'}",
+        direction="maximize", load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=config.trainer.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=section.startup_trials, n_warmup_steps=section.warmup_epochs))
+
+    def objective(trial) -> float:
+        trial_raw = copy.deepcopy(base)
+        for item in suggest_overrides(trial, section.space):
+            apply_override(trial_raw, item)
+        trial_raw.update(name=f"trial-{trial.number:04d}", out_dir=str(directory))
+        result = train(validate_config(trial_raw, f"{path} (trial {trial.number})"),
+                       callbacks=[PyTorchLightningPruningCallback(trial, monitor=MONITOR)])
+        trial.set_user_attr("run_dir", str(result.run_dir))
+        value = result.report.get("validation", {}).get("macro_auroc")
+        return float("nan") if value is None else float(value)  # NaN: Optuna records the trial as failed
+
+    study.optimize(objective, n_trials=trials or section.trials)
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not completed:
+        raise EcglabError(f"no trial of study {study.study_name!r} completed (all pruned or failed); "
+                          "run more trials or widen the search space.")
+    best = study.best_trial
+    best_path = write_best_config(base, section.space, best.params, config, directory / "best.yaml",
+                                  f"{OBJECTIVE} {best.value:.4f}, trial {best.number} of study {study.study_name!r}")
+    return TuneResult(study, directory, best_path, float(best.value))
+
+
+def write_best_config(base: dict, space: dict, params: dict, config: RunConfig, path: Path, note: str) -> Path:
+    """The base config with the best trial's values, renamed ``NAME-best``: ready for ``ecglab train``."""
+    best = copy.deepcopy(base)
+    for key, spec in space.items():
+        value = json.loads(params[key]) if isinstance(spec, list) else params[key]
+        apply_override(best, f"{key}={json.dumps(value)}")
+    best.update(name=f"{config.name}-best", out_dir=config.out_dir)
+    resolved = validate_config(best, str(path))
+    path.write_text(f"# Best configuration found by `ecglab tune` ({note}).\n# Train it: ecglab train {path}\n"
+                    + yaml.safe_dump(resolved.model_dump(mode="json", exclude_defaults=False), sort_keys=False))
+    return path

@@ -1,0 +1,150 @@
+"""Ensembles: mean = mean of the members' probabilities, stacking fitted on validation, one bundle that predicts."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ecglab.datasets.prepared import PreparedDataset
+from ecglab.datasets.registry import prepare
+from ecglab.errors import ConfigError, EcglabError
+from ecglab.evaluation import compute_metrics
+from ecglab.experiments.ensemble import build_ensemble, check_members, load_member, stacking_weights
+from ecglab.inference.bundle import load_bundle
+from ecglab.inference.predictor import Predictor
+from ecglab.training.config import validate_config
+from ecglab.training.evaluate import bundle_predictions
+from ecglab.training.fit import train
+
+
+def run_config(tmp, data, name, model, hparams):
+    return validate_config({
+        "name": name, "out_dir": str(tmp / "runs"), "data": {"path": str(data), "batch_size": 64},
+        "model": {"name": model, "hparams": hparams}, "optim": {"lr": 0.003},
+        "trainer": {"max_epochs": 1, "progress": False}, "report": {"n_boot": 10}})
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ensemble")
+    data = tmp / "beats"
+    prepare("synthetic", data, task="beat", n=9, progress=False)
+    first = train(run_config(tmp, data, "kachuee", "kachuee", {"filters": 8, "head_hidden": [16]})).run_dir
+    second = train(run_config(tmp, data, "cnn", "cnn", {"filters": [8, 8, 8], "head_hidden": [16]})).run_dir
+    return tmp, data, first, second
+
+
+def npz(run_dir):
+    with np.load(run_dir / "predictions.npz") as archive:
+        return {k: archive[k] for k in archive.files}
+
+
+def test_mean_ensemble_is_the_mean_of_the_members_probabilities(runs):
+    tmp, data, first, second = runs
+    result = build_ensemble([first, second], "mean", tmp / "mean", n_boot=10)
+    a, b, ensemble = npz(first), npz(second), npz(result.run_dir)
+    for key in ("p_val", "p_test"):
+        np.testing.assert_allclose(ensemble[key], (a[key] + b[key]) / 2, atol=1e-5)
+    np.testing.assert_array_equal(ensemble["y_test"], a["y_test"])
+    report = json.loads((result.report_dir / "metrics.json").read_text())
+    expected = compute_metrics(a["y_test"], ensemble["p_test"], "multiclass", ["N", "S", "V", "F", "Q"])
+    assert report["test"]["macro_auroc"] == pytest.approx(expected["macro_auroc"])
+    assert "AAMI EC57" in (result.report_dir / "report.md").read_text()
+
+
+def test_ensemble_bundle_round_trip_and_predictor(runs):
+    tmp, data, first, second = runs
+    result = build_ensemble([first, second], "stacking", tmp / "stacked", n_boot=10)
+    model, spec = load_bundle(result.bundle_dir)
+    assert spec.architecture == "ensemble" and spec.model_kwargs["method"] == "stacking"
+    assert [m["architecture"] for m in spec.model_kwargs["members"]] == ["kachuee", "cnn"]
+    assert (result.bundle_dir / "model.safetensors").is_file() and len(list(result.bundle_dir.iterdir())) == 2
+    _, p_test = bundle_predictions(model, spec, PreparedDataset(data), "test")
+    np.testing.assert_array_equal(p_test, npz(result.run_dir)["p_test"])  # the reloaded bundle predicts the same
+
+    x = np.array(PreparedDataset(data).signals[:7], dtype=np.float32)
+    members = [Predictor.load(run / "bundle").predict_proba(x) for run in (first, second)]
+    mean = Predictor.load(build_ensemble([first, second], "mean", tmp / "mean-2", n_boot=0).bundle_dir).predict_proba(x)
+    np.testing.assert_allclose(mean, (members[0] + members[1]) / 2, atol=1e-5)  # what `ecglab predict` computes
+
+
+def test_ensemble_exports_to_onnx(runs, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from ecglab.inference.onnx import OnnxModel, export_onnx
+
+    tmp, _, first, second = runs
+    model, spec = load_bundle(build_ensemble([first, second], "mean", tmp / "mean-onnx", n_boot=0).bundle_dir)
+    path = export_onnx(model, tmp_path / "ensemble.onnx", n_leads=1, input_length=spec.input_length)
+    x = torch.randn(3, 1, spec.input_length)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(OnnxModel(path)(x.numpy()), expected, atol=1e-4)
+
+
+def test_members_must_agree(runs):
+    _, _, first, second = runs
+    a, b = load_member(first), load_member(second)
+    b.spec = b.spec.model_copy(update={"classes": ["N", "S", "V", "F", "X"]})
+    with pytest.raises(ConfigError, match="differ in classes"):
+        check_members([a, b])
+    b = load_member(second)
+    b.predictions["val_records"] = b.predictions["val_records"][::-1]
+    with pytest.raises(ConfigError, match="different val records"):
+        check_members([a, b])
+    with pytest.raises(ConfigError, match="at least two"):
+        check_members([a])
+    with pytest.raises(EcglabError, match="not a finished run directory"):
+        load_member(first / "report")
+
+
+def _auroc(y, p, kind="multiclass"):
+    return compute_metrics(y, p, kind, [str(c) for c in range(y.shape[1])])["macro_auroc"]
+
+
+def test_stacking_learns_which_member_to_trust():
+    """Member A knows classes 0 and 1 apart, member B is noise: stacking must do at least as well as the worse
+    member and, here, about as well as A (known answer: the label is readable from A alone)."""
+    rng = np.random.default_rng(0)
+
+    def member_probs(y, informative):
+        logits = rng.normal(0, 1, y.shape) + (3.0 * y if informative else 0.0)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    y_val, y_test = (np.eye(3, dtype=np.uint8)[rng.integers(0, 3, n)] for n in (600, 600))
+    val = [member_probs(y_val, True), member_probs(y_val, False)]
+    test = [member_probs(y_test, True), member_probs(y_test, False)]
+    weight, bias = stacking_weights(val, y_val, "multiclass")
+    logits = np.concatenate(test, axis=1) @ weight.T + bias
+    stacked = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    good, noise = _auroc(y_test, test[0]), _auroc(y_test, test[1])
+    assert noise < 0.6 < 0.9 < good
+    assert _auroc(y_test, stacked) >= min(good, noise)
+    assert _auroc(y_test, stacked) >= good - 0.01
+    assert np.abs(weight[:, :3]).sum() > 5 * np.abs(weight[:, 3:]).sum()  # A's columns carry the weight
+
+
+def test_stacking_handles_classes_validation_cannot_fit():
+    rng = np.random.default_rng(1)
+    y = np.eye(3, dtype=np.uint8)[rng.integers(0, 2, 200)]  # class 2 never occurs
+    weight, bias = stacking_weights([rng.random((200, 3)), rng.random((200, 3))], y, "multiclass")
+    assert weight.shape == (3, 6) and np.all(weight[2] == 0) and bias[2] == -30.0
+    labels = np.zeros((200, 2), dtype=np.uint8)
+    labels[:50, 0] = 1  # class 1 never positive: a constant at the log-odds of its (clipped) rate
+    weight, bias = stacking_weights([rng.random((200, 2)), rng.random((200, 2))], labels, "multilabel")
+    assert np.all(weight[1] == 0) and bias[1] == pytest.approx(np.log(1e-4 / (1 - 1e-4)))
+    assert np.any(weight[0] != 0)
+
+
+def test_command_line(runs, capsys):
+    from ecglab.cli import main
+
+    tmp, _, first, second = runs
+    out = tmp / "cli-mean"
+    assert main(["ensemble", str(first), str(second), "--out", str(out), "--n-boot", "0"]) == 0
+    assert (out / "bundle" / "bundle.json").is_file() and str(out / "bundle") in capsys.readouterr().out
+    assert main(["ensemble", str(first), "--out", str(out)]) == 2
+    assert "at least two runs" in capsys.readouterr().err
+    assert main(["ensemble", str(first), str(second), "--out", str(out), "--method", "median"]) == 2
+    assert "--method must be one of mean, stacking" in capsys.readouterr().err
