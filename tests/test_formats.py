@@ -10,7 +10,7 @@ from use_fixtures import twelve_lead
 
 from ecglab.errors import RecordFormatError
 from ecglab.records import STANDARD_12_LEADS, read_record
-from ecglab.records.detect import detect_format, group_record_files
+from ecglab.records.detect import detect_format, group_record_files, record_files
 
 # -- writers for test files ------------------------------------------------------------------------
 
@@ -172,11 +172,17 @@ def test_edf_written_by_pyedflib_and_renamed(source, tmp_path):
     np.testing.assert_allclose(record.signal, source.signal, atol=0.001)
 
 
-def test_truncated_edf(source, tmp_path):
+def test_truncated_edf(source, tmp_path, capfd):
     data = write_edf(source, tmp_path / "ecg.edf").read_bytes()
     (tmp_path / "cut.edf").write_bytes(data[: len(data) // 2])
-    with pytest.raises(RecordFormatError, match=r"cut.edf: .*looked like EDF; accepted formats"):
+    expected = len(data)  # 4 data records of 12 × 500 + 57 annotation samples, 2 bytes each, after the header
+    with pytest.raises(RecordFormatError, match=rf"cut.edf: the file is truncated: its header declares 4 data records of "
+                                                rf"6057 samples after 3584 header bytes \({expected} bytes\), but the file "
+                                                rf"holds {len(data) // 2} bytes.*looked like EDF; accepted formats"):
         read_record(tmp_path / "cut.edf")
+    assert "filesize" not in capfd.readouterr().out  # pyedflib's C library never gets to print its own complaint
+    (tmp_path / "padded.edf").write_bytes(data + bytes(10))  # longer than declared: pyedflib reads the declared part
+    np.testing.assert_array_equal(read_record(tmp_path / "padded.edf").signal, read_record(tmp_path / "ecg.edf").signal)
 
 
 def test_csv_and_numpy(source, tmp_path):
@@ -198,6 +204,20 @@ def test_one_record_per_group_of_wfdb_files(shared_data, tmp_path):
     folder = shared_data / "mitbih"
     files = [folder / "101.hea", folder / "101.dat", folder / "101.atr", folder / "106.dat"]
     assert group_record_files(files) == [folder / "101.hea", folder / "106.hea"]
+
+
+def test_a_directory_stands_for_the_records_in_it(shared_data, tmp_path, source):
+    mitbih = record_files([shared_data / "mitbih"])  # .dat/.atr/.at_ files, RECORDS, ANNOTATORS and LICENSE.md pass over
+    assert len(mitbih) == 26 and all(p.suffix == ".hea" for p in mitbih)
+    np.save(tmp_path / "a.npy", source.signal)
+    write_aecg(source, tmp_path / "b.xml")
+    (tmp_path / "README.txt").write_text("exported from the cart\n")
+    (tmp_path / "notes").write_text("x,y\n1,2\n")
+    (tmp_path / "sub").mkdir()
+    assert record_files([tmp_path, shared_data / "mitbih" / "101.dat"]) == [
+        tmp_path / "a.npy", tmp_path / "b.xml", shared_data / "mitbih" / "101.hea"]
+    with pytest.raises(RecordFormatError, match="sub: a directory holding no ECG record file"):
+        record_files([tmp_path / "sub"])
 
 
 # -- broken files ----------------------------------------------------------------------------------
@@ -234,7 +254,14 @@ def test_header_with_the_wrong_lead_count(shared_data, tmp_path):
     header = _copy_ptbxl(shared_data, tmp_path)
     lines = header.read_text().splitlines()
     header.write_text("\n".join(lines[:-1]) + "\n")  # declares 12 signals, describes 11
-    with pytest.raises(RecordFormatError, match="could not be read"):
+    with pytest.raises(RecordFormatError, match=r"r.hea: the header declares 12 signals but describes 11"):
+        read_record(header)
+
+
+def test_header_whose_signal_file_is_missing(shared_data, tmp_path):
+    header = _copy_ptbxl(shared_data, tmp_path)
+    (tmp_path / "r.dat").unlink()
+    with pytest.raises(RecordFormatError, match=r"r.hea: the header's signal file r.dat is not there"):
         read_record(header)
 
 

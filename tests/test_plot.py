@@ -7,9 +7,10 @@ import pytest
 from use_fixtures import beat_bundle, record_bundle, spike_train, twelve_lead
 
 from ecglab.cli import main
+from ecglab.errors import EcglabError
 from ecglab.inference.predictor import Predictor
 from ecglab.records import STANDARD_12_LEADS, Record
-from ecglab.viz.ecg_paper import CALIBRATION_MM, ecg_figure, plot_ecg
+from ecglab.viz.ecg_paper import CALIBRATION_MM, ecg_figure, page_seconds, plot_ecg
 
 
 def _square_wave_record(fs=100.0, seconds=10.0):
@@ -89,3 +90,29 @@ def test_png_and_pdf_files_and_the_cli(tmp_path, capsys):
     bundle = record_bundle(tmp_path / "bundle")
     assert main(["plot", str(tmp_path / "ecg.npy"), "--fs", "100", "--bundle", str(bundle), "--out", str(tmp_path / "o.png")]) == 0
     assert (tmp_path / "o.png").stat().st_size > 10_000 and "wrote" in capsys.readouterr().out
+
+
+def test_a_page_outside_the_record_is_an_error_not_an_empty_picture(tmp_path, capsys):
+    record = twelve_lead(seconds=10)
+    with pytest.raises(EcglabError, match=r"cannot start at 12 s; the record lasts 10 s"):
+        ecg_figure(record, start_s=12)
+    with pytest.raises(EcglabError, match="cannot start at -1 s"):
+        ecg_figure(record, start_s=-1)
+    with pytest.raises(EcglabError, match=r"positive number of seconds \(--seconds\), found 0"):
+        ecg_figure(record, seconds=0)
+    assert page_seconds(record, 8, 10) == pytest.approx(2.0)  # a page running past the end is cut short
+    np.save(tmp_path / "ecg.npy", record.signal)
+    assert main(["plot", str(tmp_path / "ecg.npy"), "--fs", "100", "--start", "5000", "--out", str(tmp_path / "z.png")]) == 2
+    err = " ".join(capsys.readouterr().err.split())  # the CLI wraps messages at 100 columns
+    assert "ecg.npy: the page cannot start at 5000 s" in err and not (tmp_path / "z.png").exists()
+
+
+def test_cli_plot_with_a_beat_bundle_on_a_12_lead_record(tmp_path, capsys):
+    record = twelve_lead(fs=360, seconds=10)
+    np.save(tmp_path / "ecg.npy", record.signal)
+    bundle = beat_bundle(tmp_path / "beat")
+    assert main(["plot", str(tmp_path / "ecg.npy"), "--fs", "360", "--bundle", str(bundle), "--out", str(tmp_path / "b.png")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    prediction = Predictor.load(bundle).predict(record)
+    texts = _texts(ecg_figure(record, prediction))
+    assert len(prediction.beats) >= 10 and [t for t in texts if t in prediction.classes] == [b.label for b in prediction.beats]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -23,7 +25,7 @@ from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import MetaFeature, load_bundle
 from ecglab.inference.predictor import Predictor, meta_input
 from ecglab.inference.windows import aggregate, sliding_windows, window_starts
-from ecglab.records import Annotations, Record
+from ecglab.records import STANDARD_12_LEADS, Annotations, Record, read_record
 from ecglab.signal.beats import extract_beats, rr_context
 from ecglab.signal.preprocess import Preprocessing, preprocess
 
@@ -209,8 +211,31 @@ def test_beat_model_detects_r_peaks_without_annotations(beat_model):
 
 
 def test_beat_model_needs_its_lead(beat_model):
-    with pytest.raises(RecordFormatError, match=r"missing \['MLII'\]"):
+    with pytest.raises(RecordFormatError, match=r"missing \['MLII'\] \(equivalent leads would do: II for MLII\)"):
         Predictor.load(beat_model).predict(spike_train(360, 10, np.arange(0.5, 9, 0.8), ["V1"]))
+
+
+def test_an_mlii_beat_model_reads_lead_ii_of_a_12_lead_file_and_says_so(beat_model, shared_data):
+    predictor = Predictor.load(beat_model)
+    path = shared_data / "ptbxl" / "records500" / "00000" / "00004_hr.hea"
+    prediction = predictor.predict_file(path)
+    record = read_record(path)
+    as_mlii = Record(record.signal[[1]], record.fs, ["MLII"], {"record_id": "00004_hr"})
+    expected = predictor.predict(as_mlii)
+    assert len(prediction.beats) == len(expected.beats) >= 8  # 10 s at a resting rate
+    np.testing.assert_allclose([b.probability for b in prediction.beats], [b.probability for b in expected.beats], atol=1e-6)
+    assert prediction.notes[0] == "the record has no lead MLII: its lead II stands in (equivalent leads)."
+    assert "R peaks detected on lead II (as MLII)" in prediction.notes[1]
+    assert not any("stands in" in note for note in expected.notes)
+    ptb = predictor.predict_file(shared_data / "ptbdb" / "patient001" / "s0010_re.hea")
+    assert ptb.beats and "lead II stands in" in ptb.notes[0]
+
+
+def test_a_missing_lead_error_names_the_file(record_model, tmp_path):
+    path = tmp_path / "two.npy"
+    np.save(path, twelve_lead().signal[:2])
+    with pytest.raises(RecordFormatError, match=rf"^{str(path)}: the model needs leads"):
+        Predictor.load(record_model).predict_file(path, fs=100, leads=["I", "II"])
 
 
 # -- CLI -------------------------------------------------------------------------------------------
@@ -226,7 +251,7 @@ def test_cli_predict_json_matches_the_predictor(record_model, tmp_path, capsys):
     assert main(["predict", str(record_model), str(path), "--fs", "100", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     expected = Predictor.load(record_model).predict_file(path, fs=100).probabilities
-    assert [r["record_id"] for r in out] == ["ecg"]
+    assert [r["record_id"] for r in out] == ["ecg"] and out[0]["file"] == str(path)
     np.testing.assert_allclose(list(out[0]["probabilities"].values()), expected, atol=1e-5)
 
 
@@ -291,3 +316,37 @@ def test_cli_predict_keeps_going_past_an_unreadable_file(record_model, tmp_path,
     assert "error" in out[0] and "broken.csv" in out[0]["file"]
     assert out[1]["record_id"] == "ecg" and "probabilities" in out[1]
     assert "1 of 2 files could not be classified" in captured.err
+
+
+def test_cli_predict_a_directory_names_every_file(record_model, tmp_path, capsys):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    signal = twelve_lead().signal
+    np.save(folder / "ecg.npy", signal)  # two records with one stem: only "file" tells them apart
+    table = "time," + ",".join(STANDARD_12_LEADS) + "\n" + "\n".join(
+        f"{i / 100}," + ",".join(f"{v:.5f}" for v in signal[:, i]) for i in range(signal.shape[1]))
+    (folder / "ecg.csv").write_text(table)
+    (folder / "README.md").write_text("exported from the cart\n")
+    assert main(["predict", str(record_model), str(folder), "--fs", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in out] == [str(folder / "ecg.csv"), str(folder / "ecg.npy")]
+    assert [r["record_id"] for r in out] == ["ecg", "ecg"]
+    np.testing.assert_allclose(list(out[0]["probabilities"].values()), list(out[1]["probabilities"].values()), atol=1e-4)
+
+
+def test_cli_predict_beat_bundle_on_a_12_lead_file(beat_model, shared_data, capsys):
+    path = shared_data / "ptbxl" / "records500" / "00000" / "00004_hr.hea"
+    assert main(["predict", str(beat_model), str(path)]) == 0
+    assert "its lead II stands in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_bundle_files_follow_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        bundle = record_bundle(tmp_path / "shared")
+    finally:
+        os.umask(old)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in bundle.iterdir()} == {"model.safetensors": mode, "bundle.json": mode}
+    model, _ = load_bundle(bundle)
+    assert sum(p.numel() for p in model.parameters()) > 0

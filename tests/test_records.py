@@ -1,8 +1,10 @@
+import re
+
 import numpy as np
 import pytest
 
 from ecglab.errors import RecordFormatError
-from ecglab.records import Record, normalize_lead_name, read_record
+from ecglab.records import LEAD_EQUIVALENTS, Record, normalize_lead_name, read_record
 
 
 @pytest.mark.parametrize("raw, name", [("AVR", "aVR"), ("avf", "aVF"), ("i", "I"), ("Lead II", "II"), ("ML II", "MLII"), ("v1", "V1"), ("vx", "vx")])
@@ -68,3 +70,87 @@ def test_wfdb_header_comments_fill_age_and_sex(shared_data):
     ptb = read_record(shared_data / "ptbdb" / "patient001" / "s0010_re.hea")
     assert isinstance(cinc.meta["age"], float) and cinc.meta["sex"] in ("M", "F")
     assert ptb.meta["age"] == 81.0 and ptb.meta["sex"] == "F"
+
+
+# -- equivalent leads ------------------------------------------------------------------------------
+
+
+def test_an_equivalent_lead_stands_in_only_when_asked_and_only_when_missing():
+    rec = Record(np.arange(6, dtype=np.float32).reshape(3, 2), 100, ["I", "II", "V1"])
+    with pytest.raises(RecordFormatError, match=r"missing \['MLII'\]; the record has"):
+        rec.select_leads(["MLII"])
+    chosen = rec.select_leads(["MLII", "V1"], equivalents=True)
+    assert chosen.leads == ["MLII", "V1"] and chosen.signal.tolist() == [[2, 3], [4, 5]]
+    assert rec.lead_sources(["ML II", "V1"], equivalents=True) == {"MLII": "II", "V1": "V1"}
+    holter = Record(np.arange(4, dtype=np.float32).reshape(2, 2), 360, ["MLII", "II"])
+    assert holter.lead_sources(["MLII"], equivalents=True) == {"MLII": "MLII"}  # the lead itself comes first
+    assert Record(np.zeros((1, 2)), 360, ["MLII"]).select_leads(["II"], equivalents=True).leads == ["II"]
+    with pytest.raises(RecordFormatError, match=r"missing \['MLII'\] \(equivalent leads would do: II for MLII\)"):
+        Record(np.zeros((1, 2)), 360, ["V1"]).select_leads(["MLII"], equivalents=True)
+    assert LEAD_EQUIVALENTS["MLII"] == "II" and all(LEAD_EQUIVALENTS[b] == a for a, b in LEAD_EQUIVALENTS.items())
+
+
+# -- CSV / TSV -------------------------------------------------------------------------------------
+
+
+def _write_table(path, header, rows, sep=",", decimal="."):
+    lines = [sep.join(header)] + [sep.join(f"{v}".replace(".", decimal) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("name, time_header, scale, sep, decimal", [
+    ("seconds.csv", "Time (s)", 1.0, ",", "."),
+    ("ms.csv", "time_ms", 1000.0, ",", "."),
+    ("brackets.tsv", "t [ms]", 1000.0, "\t", "."),
+    ("european.csv", "time (s)", 1.0, ";", ","),
+])
+def test_csv_time_columns_units_and_delimiters(tmp_path, name, time_header, scale, sep, decimal):
+    t = np.arange(1000) / 500.0
+    signal = np.stack([np.sin(7 * t), np.cos(5 * t)]).round(4)
+    rows = [[round(x * scale, 6), a, b] for x, a, b in zip(t, *signal)]
+    rec = read_record(_write_table(tmp_path / name, [time_header, "I", "II"], rows, sep, decimal))
+    assert rec.fs == 500.0 and rec.leads == ["I", "II"]
+    np.testing.assert_allclose(rec.signal, signal, atol=1e-6)
+
+
+def test_csv_rate_from_coarsely_printed_times_is_the_whole_rate(tmp_path):
+    t = np.arange(3600) / 360.0  # 1/360 s printed with 3 decimals: steps of 0.003, 0.002, 0.003 ...
+    rec = read_record(_write_table(tmp_path / "holter.csv", ["time", "MLII"], [[f"{x:.3f}", 0.1] for x in t]))
+    assert rec.fs == 360.0
+    exact = read_record(_write_table(tmp_path / "exact.csv", ["time", "I"], [[repr(float(x)), 0.1] for x in np.arange(2000) / 500]))
+    assert exact.fs == 500.0  # not 499.99999999999955
+    odd = read_record(_write_table(tmp_path / "odd.csv", ["time", "I"], [[repr(float(x)), 0.1] for x in np.arange(100) / 128.25]))
+    assert odd.fs == pytest.approx(128.25, rel=1e-7)
+
+
+def test_csv_index_column_and_clear_errors(tmp_path):
+    rec = read_record(_write_table(tmp_path / "indexed.csv", ["", "I", "II"], [[i, 0.1, 0.2] for i in range(50)]), fs=250)
+    assert rec.leads == ["I", "II"] and rec.fs == 250  # pandas' unnamed index column is not a lead
+    with pytest.raises(RecordFormatError, match=r"columns \['II'\] are not"):
+        read_record(_write_table(tmp_path / "text.csv", ["I", "II"], [[0.1, "high"]] * 5), fs=250)
+    with pytest.raises(RecordFormatError, match="time column 'time' must increase"):
+        read_record(_write_table(tmp_path / "back.csv", ["time", "I"], [[0.0, 1], [0.01, 1], [0.005, 1]]))
+
+
+# -- lead names given by the user, the source path in messages, directories --------------------------
+
+
+def test_given_lead_names_replace_stored_ones_and_must_match_in_number(tmp_path):
+    path = _write_table(tmp_path / "chan.csv", ["time", "ch1", "ch2"], [[i / 100, 0.1, 0.2] for i in range(20)])
+    assert read_record(path).leads == ["ch1", "ch2"]
+    assert read_record(path, leads=["ii", "V1"]).leads == ["II", "V1"]
+    with pytest.raises(RecordFormatError, match=r"3 lead names were given \(I, II, III\) but the file holds 2 leads"):
+        read_record(path, leads=["I", "II", "III"])
+
+
+def test_messages_name_the_file_not_its_stem(tmp_path):
+    path = _write_table(tmp_path / "nan.csv", ["time", "I"], [[0.0, 0.1], [0.01, "nan"], [0.02, 0.1]])
+    record = read_record(path)
+    assert record.meta["source"] == str(path) and record.meta["record_id"] == "nan"
+    with pytest.raises(RecordFormatError, match=rf"^{re.escape(str(path))}: 1 samples are NaN"):
+        record.check_finite()
+    with pytest.raises(RecordFormatError, match=rf"^{re.escape(str(path))}: the model needs leads \['V1'\]"):
+        record.select_leads(["V1"])
+    with pytest.raises(RecordFormatError, match=r"a directory, not a record file; pass the record's file"):
+        read_record(tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,9 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from use_fixtures import beat_bundle, record_bundle, running_server, twelve_lead
 
+from ecglab.errors import RecordFormatError
 from ecglab.inference.predictor import Predictor
 from ecglab.records import STANDARD_12_LEADS, read_record
 from ecglab.serve.app import EXAMPLES, create_app
+from ecglab.serve.uploads import safe_file_name
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +59,7 @@ def test_predict_wfdb_upload_matches_the_predictor(client, bundles, shared_data)
     expected = Predictor.load(bundles[0]).predict(read_record(header))
     np.testing.assert_allclose(list(body["prediction"]["probabilities"].values()), expected.probabilities, atol=1e-5)
     assert body["model"] == "records" and body["prediction"]["record_id"] == header.stem
+    assert body["prediction"]["file"] == header.name  # the uploaded name, not the server's temporary path
     assert len(body["display"]["signal"]) == 12 and len(body["display"]["signal"][0]) == 1000 and body["display"]["fs"] == 100
 
 
@@ -102,7 +106,7 @@ def _npy_bytes(array, allow_pickle=False):
 
 @pytest.mark.parametrize("files, message", [
     ([("files", ("ecg.bin", b"\x00\x01garbage" * 10))], "unrecognised content"),
-    ([("files", ("00001_lr.hea", b"00001_lr 12 100 1000\n"))], "could not be read"),
+    ([("files", ("00001_lr.hea", b"00001_lr 12 100 1000\n"))], "declares 12 signals but describes 0"),
     ([("files", ("../evil.npy", b"x"))], "unacceptable file name"),
     ([("files", ("a.npy", _npy_bytes(np.zeros((12, 500))))), ("files", ("b.npy", _npy_bytes(np.zeros((12, 500)))))], "2 records"),
     ([("files", ("obj.npy", _npy_bytes(np.array([{"a": 1}], dtype=object), allow_pickle=True)))], "not a readable NumPy file"),
@@ -112,6 +116,46 @@ def test_bad_uploads_are_422_with_a_message(client, files, message):
     response = client.post("/predict", files=files)
     assert response.status_code == 422 and message in response.json()["detail"]
     assert "ecglab-upload-" not in response.json()["detail"]  # the server's temporary folder is not shown
+
+
+@pytest.mark.parametrize("name, safe", [
+    ("Patient 12 (copy).edf", "Patient_12_copy.edf"), ("ECG 2024-01-05 10:30.xml", "ECG_2024-01-05_10_30.xml"),
+    ("..hidden.hea", "hidden.hea"), ("-rf.csv", "rf.csv"), ("noext", "noext"), ("(((.npy", "upload.npy"),
+])
+def test_upload_names_are_made_safe(name, safe):
+    assert safe_file_name(name) == safe
+
+
+@pytest.mark.parametrize("name", ["../evil.npy", "a/b.npy", "C:\\fakepath\\ecg.npy", "..", ""])
+def test_upload_names_holding_a_path_are_refused(name):
+    with pytest.raises(RecordFormatError, match="unacceptable file name"):
+        safe_file_name(name)
+
+
+def test_common_file_names_are_accepted(client, bundles, tmp_path):
+    import wfdb
+
+    record = twelve_lead(fs=100, seconds=5)
+    files = [("files", ("Patient 12 (copy).npy", _npy_bytes(record.signal)))]
+    response = client.post("/predict", files=files, data={"fs": "100"})
+    assert response.status_code == 200 and response.json()["prediction"]["file"] == "Patient 12 (copy).npy"
+    np.testing.assert_allclose(list(response.json()["prediction"]["probabilities"].values()),
+                               Predictor.load(bundles[0]).predict(record).probabilities, atol=1e-5)
+    # a WFDB pair: both names are made safe the same way, so the header still finds its signal file
+    wfdb.wrsamp("my_rec", fs=100, units=["mV"] * 12, sig_name=STANDARD_12_LEADS, p_signal=record.signal.T.astype(np.float64),
+                fmt=["16"] * 12, adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(tmp_path))
+    pair = [("files", (f"my rec{suffix}", (tmp_path / f"my_rec{suffix}").read_bytes())) for suffix in (".hea", ".dat")]
+    response = client.post("/predict", files=pair)
+    assert response.status_code == 200 and response.json()["prediction"]["file"] == "my rec.hea"
+    clash = [("files", ("a b.npy", _npy_bytes(record.signal))), ("files", ("a_b.npy", _npy_bytes(record.signal)))]
+    response = client.post("/predict", files=clash, data={"fs": "100"})
+    assert response.status_code == 422 and "same name once made safe ('a_b.npy')" in response.json()["detail"]
+
+
+def test_a_beat_model_takes_lead_ii_of_an_uploaded_12_lead_record(client, shared_data):
+    _, files = _ptbxl_files(shared_data)
+    prediction = client.post("/predict?model=beats", files=files).json()["prediction"]
+    assert prediction["beats"] and "its lead II stands in" in prediction["notes"][0]
 
 
 def test_upload_form_fields_and_temporary_folder_cleanup(client, bundles, tmp_path, monkeypatch):
@@ -147,6 +191,20 @@ def test_page_and_offline_plotly(client):
     script = client.get("/static/plotly.min.js")
     assert script.status_code == 200 and b"plotly" in script.content[:2000].lower() and len(script.content) > 1_000_000
     assert "grid" in client.get("/static/app.js").text and client.get("/static/../app.py").status_code == 404
+
+
+def test_api_documentation_works_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assert re.findall(r"https?://", page.text) == []  # nothing from a CDN
+    assert '"validatorUrl": null' in page.text  # no badge image from validator.swagger.io
+    assets = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+    assert {a.rsplit("/", 1)[-1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 1000
+    assert client.get("/openapi.json").json()["paths"].keys() >= {"/predict", "/explain", "/models"}
+    assert client.get("/redoc").status_code == 404  # ReDoc's page fetches its logo from a CDN, so it is off
 
 
 def test_serve_command_help_and_a_missing_bundle(tmp_path, capsys):

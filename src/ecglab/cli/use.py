@@ -14,28 +14,31 @@ def register(app: typer.Typer) -> None:
         epilog="Examples:\n\n"
                "    ecglab predict runs/ptbxl/bundle records100/00000/00009_lr.hea\n\n"
                "    ecglab predict runs/mitbih/bundle mitbih/208.hea --json > 208.json\n\n"
+               "    ecglab predict runs/mitbih/bundle ptbxl/00004_hr.hea   (lead II stands in for MLII)\n\n"
+               "    ecglab predict runs/ptbxl/bundle exports/   (every record file in the folder)\n\n"
                "    ecglab predict runs/ptbxl/bundle ecg.npy --fs 500 --leads I,II,III,aVR,aVL,aVF,V1,V2,V3,V4,V5,V6",
     )
     def predict(
         bundle: Path = typer.Argument(..., help="model bundle directory (bundle.json + model.safetensors)"),
-        files: List[Path] = typer.Argument(..., help="ECG files: WFDB .hea (+ .dat/.mat), EDF, CSV, .npy, DICOM, HL7 aECG XML"),
+        files: List[Path] = typer.Argument(..., help="ECG files (WFDB .hea (+ .dat/.mat), EDF, CSV/TSV, .npy, DICOM, "
+                                                      "HL7 aECG XML), or directories: every record file directly in them"),
         json_output: bool = typer.Option(False, "--json", help="print machine-readable JSON instead of tables"),
         backend: str = typer.Option("torch", help="torch (PyTorch eager) or onnx (ONNX Runtime)"),
         fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate (Hz) for files that do not store one (.npy, CSV without time)"),
-        leads: Optional[str] = typer.Option(None, "--leads", help="lead names, comma-separated, for files that do not store them"),
+        leads: Optional[str] = typer.Option(None, "--leads", help="the files' lead names in order, comma-separated: needed for "
+                                            ".npy files that are not 12-lead; for other files they replace the stored names"),
     ):
         """Classify ECG files with a trained model: per-class probabilities and the positive classes."""
         import json
 
         from ecglab.cli.common import parse_list
         from ecglab.inference.predictor import Predictor
-        from ecglab.records.detect import group_record_files
-
         from ecglab.errors import EcglabError
+        from ecglab.records.detect import record_files
 
         predictor = Predictor.load(bundle, backend=backend)
         results, failed = [], []
-        for path in group_record_files(files):
+        for path in record_files(files):
             try:  # one unreadable file must not cost the predictions for the others
                 prediction = predictor.predict_file(path, fs=fs, leads=parse_list(leads))
             except EcglabError as exc:
@@ -87,16 +90,17 @@ def register(app: typer.Typer) -> None:
         bundle: Optional[Path] = typer.Option(None, "--bundle", help="model bundle: its predictions go in the title (and beat labels on the strip)"),
         out: Path = typer.Option(Path("ecg.png"), "--out", help="output picture: .png, .pdf or .svg"),
         fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate for files that do not store one"),
-        leads: Optional[str] = typer.Option(None, "--leads", help="lead names for files that do not store them"),
+        leads: Optional[str] = typer.Option(None, "--leads", help="the file's lead names in order (replacing stored names)"),
         start: float = typer.Option(0.0, "--start", help="where the page starts in the record (seconds)"),
         seconds: float = typer.Option(10.0, "--seconds", help="length of the rhythm strip (seconds)"),
     ):
         """Draw an ECG on grid paper (25 mm/s, 10 mm/mV): 12 leads in 3 × 4 plus a lead-II rhythm strip."""
         from ecglab.cli.common import parse_list
         from ecglab.records import read_record
-        from ecglab.viz.ecg_paper import plot_ecg
+        from ecglab.viz.ecg_paper import page_seconds, plot_ecg
 
         record = read_record(file, fs=fs, leads=parse_list(leads))
+        page_seconds(record, start, seconds)  # a bad --start or --seconds fails before the model runs
         prediction = None
         if bundle is not None:
             from ecglab.inference.predictor import Predictor

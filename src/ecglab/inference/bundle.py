@@ -67,13 +67,18 @@ def build_model(spec: BundleSpec):
 
 
 def save_bundle(path: str | Path, model, spec: BundleSpec) -> Path:
-    from safetensors.torch import save_file
+    """Write ``model``'s weights and ``spec``. Both files are written by Python, so their permissions
+    follow the umask like any file's (safetensors' own ``save_file`` creates them 0600, which keeps
+    other users from loading a shared bundle)."""
+    from safetensors.torch import save
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path / WEIGHTS_FILE), metadata={"ecglab_version": __version__})
-    (path / SPEC_FILE).write_text(spec.model_dump_json(indent=2))
+    for name, content in ((WEIGHTS_FILE, save(state, metadata={"ecglab_version": __version__})),
+                          (SPEC_FILE, spec.model_dump_json(indent=2).encode())):
+        (path / name).unlink(missing_ok=True)  # a new file takes the umask; an old 0600 one would keep its mode
+        (path / name).write_bytes(content)
     return path
 
 

@@ -4,10 +4,12 @@
     >>> prediction = predictor.predict(read_record("00009_lr.hea"))
     >>> prediction.positive, prediction.to_dict()
 
-Record models: leads are selected by name, the signal is resampled and preprocessed as the bundle
-says, cut into windows of the model's input length (the last one aligned to the end) and the window
-probabilities are aggregated. Beat models: R peaks come from the record's beat annotations or a
-detector, every beat is cut with the bundle's BeatSpec and classified on its own.
+Leads are selected by name; an equivalent lead stands in for a missing one (lead II for MLII:
+``ecglab.records.LEAD_EQUIVALENTS``) and the prediction notes it. Record models: the signal is
+resampled and preprocessed as the bundle says, cut into windows of the model's input length (the
+last one aligned to the end) and the window probabilities are aggregated. Beat models: R peaks come
+from the record's beat annotations or a detector, every beat is cut with the bundle's BeatSpec and
+classified on its own.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class Prediction:
     notes: list[str] = field(default_factory=list)
     beats: list[BeatCall] | None = None
     tuned_thresholds: bool = False
+    file: str | None = None  # the file the record was read from, when it was
 
     @property
     def decision_rule(self) -> str:
@@ -103,7 +106,7 @@ class Prediction:
 
     def to_dict(self) -> dict:
         out = {
-            "record_id": self.record_id, "model": self.model, "kind": self.kind, "input": self.input,
+            "file": self.file, "record_id": self.record_id, "model": self.model, "kind": self.kind, "input": self.input,
             "classes": list(self.classes),
             "probabilities": {c: round(float(p), 6) for c, p in zip(self.classes, self.probabilities)},
             "thresholds": {c: float(t) for c, t in zip(self.classes, self.thresholds)},
@@ -149,8 +152,8 @@ class Predictor:
         probs = self.predict_proba(inputs.x, inputs.meta)
         spec = self.spec
         record_id = str(record.meta.get("record_id", "record"))
-        common = dict(record_id=record_id, model=spec.architecture, kind=spec.kind, input=spec.input,
-                      classes=list(spec.classes), thresholds=spec.decision_thresholds(),
+        common = dict(record_id=record_id, file=record.meta.get("source"), model=spec.architecture, kind=spec.kind,
+                      input=spec.input, classes=list(spec.classes), thresholds=spec.decision_thresholds(),
                       n_windows=len(inputs.x), padded=inputs.padded, notes=inputs.notes,
                       tuned_thresholds=spec.thresholds is not None)
         if spec.input == "record":
@@ -189,14 +192,21 @@ class Predictor:
     # -- from a record to model inputs -------------------------------------------------------------
 
     def model_input(self, record: Record) -> ModelInput:
-        """Select leads, check the values, preprocess, then window (record models) or cut beats."""
+        """Select leads (equivalent leads standing in), check the values, preprocess, then window
+        (record models) or cut beats."""
         if not MIN_FS <= record.fs <= MAX_FS:
-            raise RecordFormatError(f"{record.meta.get('record_id', 'record')}: a sampling rate of {record.fs:g} Hz is "
+            raise RecordFormatError(f"{record.name}: a sampling rate of {record.fs:g} Hz is "
                                     f"outside the range of ECG recorders ({MIN_FS:g} Hz to {MAX_FS:g} Hz).")
-        record = record.select_leads(self.spec.leads).check_finite()
+        sources = record.lead_sources(self.spec.leads, equivalents=True)
+        record = record.select_leads(self.spec.leads, equivalents=True).check_finite()
         if self.spec.input == "beat":
-            return self._beat_input(record)
-        return self._record_input(record)
+            first, source = next(iter(sources.items()))
+            inputs = self._beat_input(record, peak_lead=source if first == source else f"{source} (as {first})")
+        else:
+            inputs = self._record_input(record)
+        inputs.notes[:0] = [f"the record has no lead {lead}: its lead {source} stands in (equivalent leads)."
+                            for lead, source in sources.items() if lead != source]
+        return inputs
 
     def _record_input(self, record: Record) -> ModelInput:
         spec = self.spec
@@ -217,7 +227,7 @@ class Predictor:
         meta = meta_input(record.meta, spec.meta_features, len(windows))
         return ModelInput(windows, meta, spec.fs, starts, signal.shape[1], padded, notes=notes)
 
-    def _beat_input(self, record: Record) -> ModelInput:
+    def _beat_input(self, record: Record, peak_lead: str) -> ModelInput:
         spec = self.spec
         beat_spec = spec.beats
         if beat_spec is None:
@@ -228,7 +238,7 @@ class Predictor:
             notes.append(f"R peaks from the record's beat annotations ({len(peaks)} beats).")
         else:
             peaks = detect_r_peaks(record.signal[0], record.fs)
-            notes.append(f"R peaks detected on lead {record.leads[0]} ({len(peaks)} beats).")
+            notes.append(f"R peaks detected on lead {peak_lead} ({len(peaks)} beats).")
         signal = preprocess(record.signal, record.fs, spec.preprocessing)
         fs = spec.preprocessing.fs or record.fs
         beats = extract_beats(signal, fs, resample_positions(peaks, record.fs, fs), beat_spec)

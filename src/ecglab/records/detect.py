@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecglab.errors import RecordFormatError
+from ecglab.records.record import Record
 
-ACCEPTED_FORMATS = ("WFDB (.hea + .dat/.mat), EDF/EDF+/BDF, CSV with a header of lead names, NumPy .npy/.npz, "
+ACCEPTED_FORMATS = ("WFDB (.hea + .dat/.mat), EDF/EDF+/BDF, CSV/TSV with a header of lead names, NumPy .npy/.npz, "
                     "DICOM 12-lead waveform, HL7 aECG XML")
 
 WFDB_SUFFIXES = (".hea", ".dat", ".mat", ".atr", ".xyz")
@@ -25,6 +26,9 @@ def detect_format(path: str | Path) -> str:
             return "wfdb"
         raise RecordFormatError(f"{path.with_suffix('.hea')}: not a WFDB header (expected a first line "
                                 f"'<record name> <number of signals> [<fs> [<samples>]]'). Accepted formats: {ACCEPTED_FORMATS}.")
+    if path.is_dir():
+        raise RecordFormatError(f"{path}: a directory, not a record file; pass the record's file (a WFDB record by "
+                                f"its .hea). Accepted formats: {ACCEPTED_FORMATS}.")
     if not path.is_file():
         raise RecordFormatError(f"{path}: no such file. Accepted formats: {ACCEPTED_FORMATS}.")
     with open(path, "rb") as handle:
@@ -58,12 +62,18 @@ FORMAT_NAMES = {"wfdb": "WFDB", "edf": "EDF", "dicom": "DICOM waveform", "aecg":
 
 def read_detected(path: str | Path, fmt: str, fs: float | None = None, leads: list[str] | None = None):
     """Read ``path`` with the reader of ``fmt`` (from :func:`detect_format`); a reader's error says
-    which format the content looked like."""
+    which format the content looked like. ``leads``, when given, name the file's leads in order
+    (replacing stored names); ``meta["source"]`` is the path, for messages."""
     try:
-        return _read(Path(path), fmt, fs, leads)
+        record = _read(Path(path), fmt, fs, leads)
+        if leads is not None and len(leads) != len(record.leads):
+            raise RecordFormatError(f"{path}: {len(leads)} lead names were given ({', '.join(leads)}) but the file "
+                                    f"holds {len(record.leads)} leads ({', '.join(record.leads)}).")
     except RecordFormatError as exc:
         raise RecordFormatError(f"{exc} (The content looked like {FORMAT_NAMES.get(fmt, fmt)}; "
                                 f"accepted formats: {ACCEPTED_FORMATS}.)") from None
+    meta = dict(record.meta, source=str(path))
+    return Record(record.signal, record.fs, list(leads or record.leads), meta, record.annotations)
 
 
 def _read(path: Path, fmt: str, fs: float | None, leads: list[str] | None):
@@ -92,6 +102,30 @@ def _read(path: Path, fmt: str, fs: float | None, leads: list[str] | None):
 
         return read_aecg(path)
     raise ValueError(f"no reader for format {fmt!r}; detect_format returns one of {sorted(FORMAT_NAMES)}.")
+
+
+def record_files(paths) -> list[Path]:
+    """One path per record among ``paths``; a directory stands for the record files directly in it.
+    In a directory, files of no accepted format (a README, a RECORDS list) are passed over, and a
+    table counts only with a .csv or .tsv extension."""
+    found = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            found.append(path)
+            continue
+        inside = [p for p in sorted(path.iterdir()) if p.is_file() and _accepted(p)]
+        if not inside:
+            raise RecordFormatError(f"{path}: a directory holding no ECG record file. Accepted formats: {ACCEPTED_FORMATS}.")
+        found.extend(inside)
+    return group_record_files(found)
+
+
+def _accepted(path: Path) -> bool:
+    try:
+        fmt = detect_format(path)
+    except RecordFormatError:
+        return False
+    return fmt != "csv" or path.suffix.lower() in (".csv", ".tsv")
 
 
 def group_record_files(paths) -> list[Path]:

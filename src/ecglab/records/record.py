@@ -13,6 +13,12 @@ STANDARD_12_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V
 _CANONICAL = {name.upper(): name for name in STANDARD_12_LEADS}
 _CANONICAL.update({"MLII": "MLII", "MLI": "MLI", "MLIII": "MLIII", "ML2": "MLII"})
 
+# Leads that stand in for each other when a model asks for one and the record has the other. The
+# modified limb leads of Holter and monitoring ECGs (MLI, MLII, MLIII; Mason & Likar 1966) move the
+# limb electrodes onto the torso but measure the same axes as the limb leads I, II, III, so a beat
+# model trained on MIT-BIH's MLII reads lead II of a 12-lead ECG and the other way round.
+LEAD_EQUIVALENTS = {"MLI": "I", "I": "MLI", "MLII": "II", "II": "MLII", "MLIII": "III", "III": "MLIII"}
+
 
 def normalize_lead_name(name: str) -> str:
     """Map the spellings found in real files ('AVR', 'avr', 'Lead II', 'ML II', DICOM's
@@ -43,7 +49,7 @@ class Record:
     annotations: Annotations | None = None
 
     def __post_init__(self):
-        name = self.meta.get("record_id", "record")
+        name = self.name
         signal = np.asarray(self.signal)
         if signal.ndim == 1:
             signal = signal[None, :]
@@ -71,16 +77,39 @@ class Record:
     def duration(self) -> float:
         return self.n_samples / self.fs
 
-    def select_leads(self, wanted: list[str]) -> "Record":
-        """The record with exactly ``wanted`` leads, in that order; a clear error names any missing."""
+    @property
+    def name(self) -> str:
+        """How messages name the record: the file it was read from, else its id."""
+        return str(self.meta.get("source") or self.meta.get("record_id", "record"))
+
+    def lead_sources(self, wanted: list[str], equivalents: bool = False) -> dict[str, str]:
+        """For each lead in ``wanted``, the record's lead that supplies it: the lead itself or, with
+        ``equivalents``, its stand-in from :data:`LEAD_EQUIVALENTS`. A clear error names any missing."""
         wanted = [normalize_lead_name(lead) for lead in wanted]
-        missing = [lead for lead in wanted if lead not in self.leads]
+        sources, missing = {}, []
+        for lead in wanted:
+            if lead in self.leads:
+                sources[lead] = lead
+            elif equivalents and LEAD_EQUIVALENTS.get(lead) in self.leads:
+                sources[lead] = LEAD_EQUIVALENTS[lead]
+            else:
+                missing.append(lead)
         if missing:
+            stand_ins = [f"{LEAD_EQUIVALENTS[lead]} for {lead}" for lead in missing
+                         if equivalents and lead in LEAD_EQUIVALENTS]
             raise RecordFormatError(
-                f"{self.meta.get('record_id', 'record')}: the model needs leads {wanted}; "
-                f"missing {missing} (the record has {self.leads})."
+                f"{self.name}: the model needs leads {wanted}; missing {missing}"
+                + (f" (equivalent leads would do: {', '.join(stand_ins)})" if stand_ins else "")
+                + f"; the record has {self.leads}."
             )
-        index = [self.leads.index(lead) for lead in wanted]
+        return sources
+
+    def select_leads(self, wanted: list[str], equivalents: bool = False) -> "Record":
+        """The record with exactly ``wanted`` leads, in that order and under those names; with
+        ``equivalents`` a missing lead may be supplied by its stand-in (:meth:`lead_sources`)."""
+        wanted = [normalize_lead_name(lead) for lead in wanted]
+        sources = self.lead_sources(wanted, equivalents)
+        index = [self.leads.index(sources[lead]) for lead in wanted]
         return Record(self.signal[index], self.fs, wanted, dict(self.meta), self.annotations)
 
     def check_finite(self) -> "Record":
@@ -88,7 +117,7 @@ class Record:
         if bad.any():
             leads = sorted({self.leads[i] for i in np.nonzero(bad)[0]})
             raise RecordFormatError(
-                f"{self.meta.get('record_id', 'record')}: {int(bad.sum())} samples are NaN or infinite "
+                f"{self.name}: {int(bad.sum())} samples are NaN or infinite "
                 f"(leads {leads}); expected finite voltages in mV."
             )
         return self

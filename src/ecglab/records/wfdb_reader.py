@@ -21,6 +21,7 @@ def read_wfdb(path: str | Path, annotation_extension: str | None = "atr") -> Rec
         base = base.with_suffix("")
     if not base.with_suffix(".hea").exists():
         raise RecordFormatError(f"{base}: no WFDB header {base.with_suffix('.hea').name} found.")
+    _check_header(base, _read_header(base))
     try:
         rec = wfdb.rdrecord(str(base))
     except Exception as exc:  # wfdb raises bare ValueErrors, IndexErrors, etc. on broken files
@@ -40,17 +41,34 @@ def read_wfdb(path: str | Path, annotation_extension: str | None = "atr") -> Rec
 def read_wfdb_header(path: str | Path) -> dict:
     """A WFDB header without its signal: ``fs``, ``n_samples``, ``leads`` (standard names) and the
     ``comments`` lines, where databases keep age, sex and diagnoses."""
-    import wfdb
-
     base = Path(path)
     if base.suffix == ".hea":
         base = base.with_suffix("")
-    try:
-        header = wfdb.rdheader(str(base))
-    except Exception as exc:  # wfdb raises bare ValueErrors and friends on malformed headers
-        raise RecordFormatError(f"{base}.hea: not a readable WFDB header ({type(exc).__name__}: {exc}).") from None
+    header = _read_header(base)
     return {"fs": float(header.fs), "n_samples": int(header.sig_len or 0),
             "leads": [normalize_lead_name(name) for name in header.sig_name or []], "comments": list(header.comments or [])}
+
+
+def _read_header(base: Path):
+    """wfdb's header of the record at ``base`` (its path without suffix)."""
+    import wfdb
+
+    try:
+        return wfdb.rdheader(str(base))
+    except Exception as exc:  # wfdb raises bare ValueErrors and friends on malformed headers
+        raise RecordFormatError(f"{base}.hea: not a readable WFDB header ({type(exc).__name__}: {exc}).") from None
+
+
+def _check_header(base: Path, header) -> None:
+    """What wfdb reports as an IndexError or a missing file, said plainly."""
+    described = len(header.sig_name or [])
+    if getattr(header, "n_seg", None) is None and described != header.n_sig:  # multi-segment headers list segments
+        raise RecordFormatError(f"{base}.hea: the header declares {header.n_sig} signals but describes {described} "
+                                "(one line per signal is expected after the record line).")
+    for name in sorted(set(getattr(header, "file_name", None) or [])):
+        if not (base.parent / name).is_file():
+            raise RecordFormatError(f"{base}.hea: the header's signal file {name} is not there "
+                                    f"(expected it next to the header, in {base.parent}).")
 
 
 def header_fields(comments: list[str]) -> dict[str, str]:

@@ -5,7 +5,7 @@
     GET  /models    the served bundles: classes, rate, leads, input form
     POST /predict   a record as multipart files (e.g. .hea + .dat) or as JSON → probabilities
     POST /explain   the same input → Integrated-Gradients attribution per lead and time
-    GET  /docs      OpenAPI documentation
+    GET  /docs      OpenAPI documentation (Swagger UI), served from local files
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
@@ -84,9 +85,14 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
         yield
         pool.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="ecglab", version=__version__, lifespan=lifespan,
-                  description="Automated ECG classification. Upload a record, get per-class probabilities, decisions "
-                              "at the model's thresholds and, for beat models, every beat's class.")
+    # FastAPIOffline: FastAPI whose /docs loads Swagger UI from files shipped in the fastapi-offline
+    # package instead of a CDN, so it works without a network (swagger-ui-bundle's Swagger UI 4
+    # cannot render FastAPI's OpenAPI 3.1). For the same reason the validator badge (an image from
+    # validator.swagger.io) is off, and so is ReDoc, whose page still fetches its logo from cdn.redoc.ly.
+    app = FastAPIOffline(title="ecglab", version=__version__, lifespan=lifespan, redoc_url=None,
+                         swagger_ui_parameters={"validatorUrl": None},
+                         description="Automated ECG classification. Upload a record, get per-class probabilities, "
+                                     "decisions at the model's thresholds and, for beat models, every beat's class.")
 
     async def in_pool(fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args, **kwargs))

@@ -20,7 +20,8 @@ from ecglab.records import Record, read_record
 from ecglab.records.detect import group_record_files
 
 MAX_FILES = 8
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_STEM = 100
 
 
 class SignalRequest(BaseModel):
@@ -55,23 +56,46 @@ def record_from_files(files: list[tuple[str, bytes]], fs: float | None = None, l
         raise RecordFormatError("no file uploaded; send the record's files in the multipart field 'files'.")
     if len(files) > MAX_FILES:
         raise RecordFormatError(f"at most {MAX_FILES} files per request (one record), found {len(files)}.")
+    originals = {}
+    for name, _ in files:
+        safe = safe_file_name(name)
+        if safe in originals:
+            raise RecordFormatError(f"the uploaded files {originals[safe]!r} and {name!r} have the same name once made "
+                                    f"safe ({safe!r}); rename one of them.")
+        originals[safe] = name
     with tempfile.TemporaryDirectory(prefix="ecglab-upload-") as folder:
         paths = []
-        for name, content in files:
-            if not _SAFE_NAME.match(name or ""):
-                raise RecordFormatError(f"unacceptable file name {name!r}: use letters, digits, '.', '_' and '-' only "
-                                        "(a WFDB header refers to its signal file by name).")
-            path = Path(folder) / name
+        for safe, (_, content) in zip(originals, files):
+            path = Path(folder) / safe
             path.write_bytes(content)
             paths.append(path)
         records = group_record_files(paths)
         if len(records) != 1:
-            raise RecordFormatError(f"the upload holds {len(records)} records ({[p.name for p in records]}); "
+            raise RecordFormatError(f"the upload holds {len(records)} records ({[originals[p.name] for p in records]}); "
                                     "send the files of exactly one record (a WFDB record's .hea and .dat together).")
         try:
-            return read_record(records[0], fs=fs, leads=leads)
+            record = read_record(records[0], fs=fs, leads=leads)
         except RecordFormatError as exc:  # name the uploaded file, not the server's temporary folder
             raise RecordFormatError(str(exc).replace(folder + "/", "")) from None
+    record.meta["source"] = originals[records[0].name]
+    return record
+
+
+def safe_file_name(name: str | None) -> str:
+    """An uploaded file's name as written to disk: characters other than letters, digits, '.', '_'
+    and '-' become '_' ('Patient 12 (copy).edf' -> 'Patient_12_copy.edf'). The stem and the extension
+    are made safe separately, so a WFDB record's .hea and .dat keep matching stems. A name holding a
+    path ('../x', 'a/b', 'C:\\x') is refused, not cleaned, since a client that sends one is not a browser."""
+    name = name or ""
+    if not name or any(c in name for c in "/\\\x00") or name.strip(".") == "":
+        raise RecordFormatError(f"unacceptable file name {name!r}: expected a file name without a path "
+                                "(no '/', '\\' or '..').")
+    stem, _, extension = name.rpartition(".")
+    if not stem.strip("."):  # no extension ('ecg'), or only a leading dot ('.ecg')
+        stem, extension = name, ""
+    stem = _UNSAFE_CHARACTERS.sub("_", stem).strip("._-")[:MAX_STEM] or "upload"
+    extension = _UNSAFE_CHARACTERS.sub("", extension)
+    return f"{stem}.{extension}" if extension else stem
 
 
 def display_payload(record: Record, seconds: float = 10.0, max_fs: float = 500.0) -> dict:

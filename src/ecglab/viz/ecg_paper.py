@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from ecglab.errors import EcglabError
 from ecglab.records import STANDARD_12_LEADS, Record
 
 MM_PER_S = 25.0
@@ -37,8 +38,8 @@ def plot_ecg(record: Record, out: str | Path, prediction=None, start_s: float = 
 
 
 def ecg_figure(record: Record, prediction=None, start_s: float = 0.0, seconds: float = 10.0) -> Figure:
-    start_s = min(max(start_s, 0.0), max(record.duration - 1.0 / record.fs, 0.0))
-    seconds = min(seconds, record.duration - start_s)
+    """The page from ``start_s`` over ``seconds``, cut short where the record ends."""
+    seconds = page_seconds(record, start_s, seconds)
     standard = all(lead in record.leads for lead in STANDARD_12_LEADS)
     rows = 4 if standard else len(record.leads)
     width_mm = CALIBRATION_MM + seconds * MM_PER_S + 5
@@ -74,6 +75,17 @@ def ecg_figure(record: Record, prediction=None, start_s: float = 0.0, seconds: f
                 f"{start_s:.1f}–{start_s + seconds:.1f} s of {record.duration:.1f} s", ha="right", va="top", fontsize=8,
                 color="#444444")
     return figure
+
+
+def page_seconds(record: Record, start_s: float, seconds: float) -> float:
+    """The seconds a page from ``start_s`` can show (``seconds``, cut short where the record ends); an
+    error when the start lies outside the record or the length is not positive."""
+    if not 0 <= start_s < record.duration:
+        raise EcglabError(f"{record.name}: the page cannot start at {start_s:g} s; the record lasts {record.duration:g} s, "
+                          f"so the start (--start) must be at least 0 and below {record.duration:g}.")
+    if not seconds > 0:
+        raise EcglabError(f"{record.name}: the page must show a positive number of seconds (--seconds), found {seconds:g}.")
+    return min(seconds, record.duration - start_s)
 
 
 def _grid(ax, width_mm: float, height_mm: float) -> None:
