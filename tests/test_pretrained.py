@@ -1,5 +1,7 @@
 """Shipped bundles: found by name, usable by the Predictor on real records, and a start for transfer learning."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -71,3 +73,13 @@ def test_transfers_to_a_two_class_beat_task_with_a_new_head(tmp_path):
     for (name, before), after in zip(source.trunk.state_dict().items(), model.trunk.state_dict().values()):
         assert torch.equal(before, after), f"frozen trunk changed: {name}"
     assert result.metrics["macro_auroc"] > 0.8  # MIT-BIH features separate normal from abnormal synthetic beats
+
+
+def test_predict_finds_a_shipped_bundle_by_name(shared_data, capsys):
+    from ecglab.cli import main
+
+    assert main(["predict", "mitbih-kachuee-ds1", str(shared_data / "mitbih" / "116.hea"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out[0]["beat_counts"]["N"] > 1000
+    assert main(["predict", "no-such-model", str(shared_data / "mitbih" / "116.hea")]) == 2
+    assert "shipped: mitbih-kachuee-ds1" in capsys.readouterr().err

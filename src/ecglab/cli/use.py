@@ -13,13 +13,13 @@ def register(app: typer.Typer) -> None:
     @app.command(
         epilog="Examples:\n\n"
                "    ecglab predict runs/ptbxl/bundle records100/00000/00009_lr.hea\n\n"
-               "    ecglab predict runs/mitbih/bundle mitbih/208.hea --json > 208.json\n\n"
+               "    ecglab predict mitbih-kachuee-ds1 mitbih/208.hea --json > 208.json   (a shipped model, by name)\n\n"
                "    ecglab predict runs/mitbih/bundle ptbxl/00004_hr.hea   (lead II stands in for MLII)\n\n"
                "    ecglab predict runs/ptbxl/bundle exports/   (every record file in the folder)\n\n"
                "    ecglab predict runs/ptbxl/bundle ecg.npy --fs 500 --leads I,II,III,aVR,aVL,aVF,V1,V2,V3,V4,V5,V6",
     )
     def predict(
-        bundle: Path = typer.Argument(..., help="model bundle directory (bundle.json + model.safetensors)"),
+        bundle: Path = typer.Argument(..., help="model bundle directory (bundle.json + model.safetensors), a run directory, or a shipped model's name (e.g. mitbih-kachuee-ds1)"),
         files: List[Path] = typer.Argument(..., help="ECG files (WFDB .hea (+ .dat/.mat), EDF, CSV/TSV, .npy, DICOM, "
                                                       "HL7 aECG XML), or directories: every record file directly in them"),
         json_output: bool = typer.Option(False, "--json", help="print machine-readable JSON instead of tables"),

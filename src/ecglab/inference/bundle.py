@@ -82,8 +82,25 @@ def save_bundle(path: str | Path, model, spec: BundleSpec) -> Path:
     return path
 
 
-def load_spec(path: str | Path) -> BundleSpec:
+def resolve_bundle(path: str | Path) -> Path:
+    """A bundle directory, a run directory holding ``bundle/``, or the name of a shipped bundle."""
     path = Path(path)
+    if (path / SPEC_FILE).exists():
+        return path
+    if (path / "bundle" / SPEC_FILE).exists():
+        return path / "bundle"
+    if not path.exists() and len(path.parts) == 1:
+        from ecglab.pretrained import find_pretrained, list_pretrained
+
+        if str(path) in list_pretrained():
+            return find_pretrained(str(path))
+        raise BundleError(f"{path}: no such bundle directory, and no shipped model of that name "
+                          f"(shipped: {', '.join(list_pretrained()) or 'none'}).")
+    return path
+
+
+def load_spec(path: str | Path) -> BundleSpec:
+    path = resolve_bundle(path)
     spec_file = path / SPEC_FILE
     if not spec_file.exists():
         raise BundleError(f"{path}: not a model bundle (expected a directory holding {SPEC_FILE} and {WEIGHTS_FILE}).")
@@ -100,9 +117,10 @@ def load_bundle(path: str | Path):
     """Return ``(model in eval mode, spec)``. Weights load through safetensors: no pickle."""
     from safetensors.torch import load_file
 
+    path = resolve_bundle(path)
     spec = load_spec(path)
     model = build_model(spec)
-    weights = Path(path) / WEIGHTS_FILE
+    weights = path / WEIGHTS_FILE
     if not weights.exists():
         raise BundleError(f"{path}: {WEIGHTS_FILE} is missing.")
     try:

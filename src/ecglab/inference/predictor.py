@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.errors import BundleError, RecordFormatError
-from ecglab.inference.bundle import BundleSpec, load_bundle, load_spec
+from ecglab.inference.bundle import BundleSpec, load_bundle, load_spec, resolve_bundle
 from ecglab.inference.windows import aggregate, sliding_windows, window_starts
 from ecglab.records import Record, read_record
 from ecglab.signal.beats import RR_FEATURES, extract_beats, rr_context
@@ -132,8 +132,8 @@ class Predictor:
     @classmethod
     def load(cls, bundle_dir: str | Path, backend: str = "torch", threads: int | None = None) -> "Predictor":
         """``threads``: ONNX Runtime's intra-op threads (default: its own choice); PyTorch's are global
-        (``torch.set_num_threads``)."""
-        bundle_dir = Path(bundle_dir)
+        (``torch.set_num_threads``). ``bundle_dir`` may also name a shipped model (``ecglab.pretrained``)."""
+        bundle_dir = resolve_bundle(bundle_dir)
         if backend == "torch":
             model, spec = load_bundle(bundle_dir)
             return cls(spec, _torch_forward(model), backend, model)

@@ -104,9 +104,9 @@ def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "test", o
                     val_split: str | None = "val", n_boot: int = 200) -> tuple[dict, Path]:
     """Evaluate a bundle on a split of a prepared dataset; thresholds re-tuned on ``val_split`` if present."""
     from ecglab.evaluation import tune_thresholds
-    from ecglab.inference.bundle import load_bundle
+    from ecglab.inference.bundle import load_bundle, resolve_bundle
 
-    bundle = _resolve_bundle(Path(bundle))
+    bundle = resolve_bundle(bundle)
     model, spec = load_bundle(bundle)
     dataset = PreparedDataset(data)
     y_test, p_test = bundle_predictions(model, spec, dataset, split, source=bundle)
@@ -146,8 +146,3 @@ def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source
                                             spec.window_stride or spec.input_length, spec.aggregate).numpy())
             y.append(target.numpy().astype(np.uint8))
     return np.concatenate(y), np.concatenate(p)
-
-
-def _resolve_bundle(path: Path) -> Path:
-    """Accept a bundle directory or a run directory holding ``bundle/``."""
-    return path / "bundle" if (path / "bundle" / "bundle.json").exists() else path
