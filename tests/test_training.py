@@ -194,3 +194,49 @@ def test_two_stage_autoencoder_from_one_config(tmp_path, multilabel_data):
     assert spec.architecture == "autoencoder_mlp"
     with pytest.raises(ConfigError, match="has no pretraining stage"):
         train(toy_config(tmp_path, multilabel_data, name="nope", model={"pretrain_epochs": 2}))
+
+
+def test_rejected_settings_leave_no_run_directory(tmp_path, multilabel_data):
+    for sections, message in [({"trainer": {"accelerator": "gpu"}}, "Lightning rejected the trainer settings"),
+                              ({"data": {"test_split": "nosuch"}}, "not a split of"),
+                              ({"model": {"hparams": {"width": "abc"}}}, "cannot be built")]:
+        cfg = toy_config(tmp_path, multilabel_data, name="rejected", **sections)
+        with pytest.raises(ConfigError, match=message):
+            train(cfg)
+        assert not cfg.run_dir.exists()
+
+
+def test_resume_refuses_a_changed_model_but_allows_more_epochs(tmp_path, multilabel_data):
+    cfg = toy_config(tmp_path, multilabel_data, trainer={"max_epochs": 1}, optim={"scheduler": "plateau"})
+    train(cfg)
+    changed = toy_config(tmp_path, multilabel_data, model={"hparams": {"width": 32}}, trainer={"max_epochs": 2},
+                         optim={"scheduler": "plateau"})
+    with pytest.raises(ConfigError, match=r"model.hparams: \{'width': 16\} → \{'width': 32\}"):
+        train(changed, resume=True)
+    assert "width: 16" in (cfg.run_dir / "config.yaml").read_text()  # the record of the run is untouched
+    with pytest.raises(ConfigError, match="one-cycle"):
+        train(toy_config(tmp_path, multilabel_data, trainer={"max_epochs": 2}), resume=True)
+    longer = train(toy_config(tmp_path, multilabel_data, trainer={"max_epochs": 2}, optim={"scheduler": "plateau"}), resume=True)
+    history = pd.read_csv(longer.run_dir / "logs" / "metrics.csv")
+    assert sorted(history.loc[history["val_macro_auroc"].notna(), "epoch"].astype(int)) == [0, 1]
+
+
+def test_last_checkpoint_is_written_every_epoch(tmp_path, multilabel_data):
+    cfg = toy_config(tmp_path, multilabel_data, optim={"lr": 1e-9}, trainer={"max_epochs": 3})  # no improvement after epoch 0
+    result = train(cfg)
+    last = torch.load(result.run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["epoch"] == 2
+
+
+def test_balanced_weights_give_unlabelled_records_a_share():
+    from ecglab.training.data import balanced_weights
+
+    labels = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 0]])
+    np.testing.assert_allclose(balanced_weights(labels), [1 / 3, 1 / 3, 1 / 3, 1.0, 1.0])
+
+
+def test_a_last_batch_of_one_does_not_break_batchnorm(tmp_path):
+    data = tmp_path / "odd"
+    ds = toy_dataset(data, n=106)
+    cfg = toy_config(tmp_path, data, data={"batch_size": len(ds.split_indices("train")) - 1}, trainer={"max_epochs": 1})
+    assert train(cfg).bundle_dir.exists()

@@ -71,6 +71,10 @@ def create_model(name: str, n_leads: int, n_classes: int, input_length: int, n_m
     unknown = sorted(set(hparams) - accepted)
     if unknown:
         raise ConfigError(f"model {info.name!r} has no hyper-parameters {unknown}; valid ones: {sorted(accepted)}.")
-    model = info.builder(n_leads=n_leads, n_classes=n_classes, input_length=input_length, n_meta=n_meta, **hparams)
+    try:
+        model = info.builder(n_leads=n_leads, n_classes=n_classes, input_length=input_length, n_meta=n_meta, **hparams)
+    except (TypeError, ValueError) as exc:  # e.g. width="abc", or an input too short for the architecture
+        raise ConfigError(f"model {info.name!r} cannot be built with {hparams or 'its defaults'} for {n_leads} leads × "
+                          f"{input_length} samples: {exc}. Its hyper-parameters and defaults: {info.hparams}.") from None
     model.architecture = info.name  # lets exporters look up the entry (e.g. its ONNX support)
     return model

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ecglab.errors import ConfigError
 
@@ -32,9 +32,9 @@ class DataConfig(_Strict):
     prepare: PrepareConfig | None = None
     train_split: list[str] = ["train"]
     val_split: str = "val"
-    test_split: str = "test"
-    window: int | None = None  # training crop length in samples; None = the whole record
-    eval_stride: int | None = None  # evaluation window step; None = window (no overlap)
+    test_split: str | None = "test"  # None: report on the validation split (said so in the report)
+    window: int | None = Field(None, ge=1)  # training crop length in samples; None = the whole record
+    eval_stride: int | None = Field(None, ge=1)  # evaluation window step; None = window (no overlap)
     aggregate: Literal["mean", "max"] = "mean"
     meta_features: list[str] = Field(default_factory=list)
     batch_size: int = Field(64, ge=1)
@@ -70,11 +70,12 @@ class TrainerConfig(_Strict):
     max_epochs: int = Field(20, ge=1)
     patience: int = Field(5, ge=1)  # early stopping on validation macro AUROC
     seed: int = 0
-    accelerator: str = "cpu"
-    devices: int | str = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
+    accelerator: Literal["cpu", "gpu", "cuda", "mps", "tpu", "auto"] = "cpu"
+    devices: int | Literal["auto"] | list[int] = 1
+    num_nodes: int = Field(1, ge=1)
+    strategy: str = "auto"  # auto | ddp | ddp_spawn | fsdp | deepspeed … (checked by Lightning)
+    precision: Literal["32-true", "32", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "64",
+                       "transformer-engine"] = "32-true"
     deterministic: bool = True
     checkpoint_every_n_steps: int = Field(50, ge=1)  # mid-epoch checkpoints, so a crash loses little
     limit_train_batches: float | int = 1.0
@@ -88,7 +89,7 @@ class ReportConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    name: str = "run"
+    name: str = "run"  # a plain directory name: the run lives in out_dir/name
     out_dir: str = "runs"
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -96,6 +97,20 @@ class RunConfig(_Strict):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _plain_name(cls, value):
+        value = str(value)  # `--set name=2024` arrives as an int
+        if not value or value in (".", "..") or any(sep in value for sep in ("/", "\\")):
+            raise ValueError(f"must be a plain directory name (no '/' or '..'), found {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _freeze_needs_a_source(self):
+        if self.model.freeze != "none" and not self.model.init_from:
+            raise ValueError("model.freeze=trunk needs model.init_from (a bundle whose trunk to keep)")
+        return self
 
     @property
     def run_dir(self) -> Path:
@@ -111,7 +126,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"config file {path} not found; expected a YAML file such as configs/demo.yaml.")
+            raise ConfigError(f"config file {path} not found; expected a YAML file such as configs/mitbih-kachuee.yaml.")
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
@@ -141,18 +156,34 @@ def validate_config(raw: dict, source: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: " + "; ".join(_explain(err) for err in exc.errors())) from None
+        messages = dict.fromkeys(_explain(err) for err in _one_per_key(exc.errors()))
+        raise ConfigError(f"{source}: " + "; ".join(messages)) from None
+
+
+def _one_per_key(errors: list[dict]) -> list[dict]:
+    """A value that fails every member of a union gives one error per member; keep the first per key."""
+    seen, kept = set(), []
+    for err in errors:
+        fields = tuple(p for p in err["loc"] if isinstance(p, int) or ("[" not in str(p) and str(p) not in ("int", "str", "float", "bool")))
+        if fields not in seen:
+            seen.add(fields)
+            kept.append({**err, "loc": fields})
+    return kept
 
 
 def _explain(err: dict) -> str:
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc)
+    if not loc:  # a rule across keys
+        return err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden" and loc[0] in ("benchmark", "tune"):
+        return f"'{loc[0]}' is a section for `ecglab {loc[0]}`, not for `ecglab train`; run `ecglab {loc[0]} CONFIG`"
     if err["type"] == "extra_forbidden":
         valid = sorted(_section_model(loc[:-1]).model_fields)
         return f"unknown key '{key}'; valid keys{' under ' + '.'.join(loc[:-1]) if len(loc) > 1 else ''}: {', '.join(valid)}"
     if err["type"] == "missing":
         return f"missing required key '{key}'"
-    return f"'{key}': {err['msg']} (found {err.get('input')!r})"
+    return f"'{key}': {err['msg'].removeprefix('Value error, ')}" + ("" if "found" in err['msg'] else f" (found {err.get('input')!r})")
 
 
 def _section_model(loc: list[str]) -> type[BaseModel]:

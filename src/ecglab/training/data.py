@@ -31,6 +31,16 @@ class RecordDataset(Dataset):
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[row].astype(np.float32)), torch.from_numpy(self.meta[row])
 
 
+def balanced_weights(labels: np.ndarray) -> np.ndarray:
+    """Sampling weight per record: 1 / count of its rarest positive class, so every class is drawn
+    about equally often; records without any positive label count as one more group of their own."""
+    counts = labels.sum(axis=0).astype(np.float64)
+    weights = np.where(labels > 0, 1.0 / np.maximum(counts, 1.0), 0.0).max(axis=1)
+    unlabelled = labels.sum(axis=1) == 0
+    weights[unlabelled] = 1.0 / unlabelled.sum() if unlabelled.any() else 0.0
+    return weights
+
+
 class ECGDataModule(L.LightningDataModule):
     """Train/val/test loaders over one PreparedDataset; metadata scaling fitted on the training split."""
 
@@ -39,7 +49,10 @@ class ECGDataModule(L.LightningDataModule):
         self.dataset, self.config = dataset, config
         self.train_index = dataset.split_indices(config.train_split)
         self.val_index = dataset.split_indices(config.val_split)
-        self.test_index = dataset.split_indices(config.test_split) if config.test_split in dataset.splits else None
+        if config.test_split is not None and config.test_split not in dataset.splits:
+            raise ConfigError(f"data.test_split={config.test_split!r} is not a split of {dataset.path} (it has {dataset.splits}); "
+                              "set data.test_split to one of them, or to null to report on the validation split.")
+        self.test_index = dataset.split_indices(config.test_split) if config.test_split is not None else None
         self.window = config.window or dataset.length
         if self.window > dataset.length:
             raise ConfigError(f"data.window={self.window} is longer than the records ({dataset.length} samples).")
@@ -55,19 +68,20 @@ class ECGDataModule(L.LightningDataModule):
     def _dataset(self, index, crop=None) -> RecordDataset:
         return RecordDataset(self.dataset.signals, self.labels, index, self.meta, crop)
 
-    def _loader(self, dataset, shuffle=False, sampler=None) -> DataLoader:
+    def _loader(self, dataset, shuffle=False, sampler=None, drop_last=False) -> DataLoader:
         workers = self.config.num_workers
         return DataLoader(dataset, batch_size=self.config.batch_size, shuffle=shuffle, sampler=sampler,
-                          num_workers=workers, persistent_workers=workers > 0)
+                          num_workers=workers, persistent_workers=workers > 0, drop_last=drop_last)
 
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset(self.train_index, crop=self.window)
+        # a last batch of one breaks BatchNorm; dropping it costs at most batch_size - 1 records per epoch
+        drop_last = len(dataset) > self.config.batch_size
         if not self.config.balanced_sampling:
-            return self._loader(dataset, shuffle=True)
-        counts = self.train_labels.sum(axis=0).astype(np.float64)
-        rarest = np.where(self.train_labels > 0, 1.0 / np.maximum(counts, 1.0), 0.0).max(axis=1)
-        sampler = WeightedRandomSampler(torch.as_tensor(rarest), num_samples=len(dataset), replacement=True)
-        return self._loader(dataset, sampler=sampler)
+            return self._loader(dataset, shuffle=True, drop_last=drop_last)
+        sampler = WeightedRandomSampler(torch.as_tensor(balanced_weights(self.train_labels)), num_samples=len(dataset),
+                                        replacement=True)
+        return self._loader(dataset, sampler=sampler, drop_last=drop_last)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self._dataset(self.val_index))

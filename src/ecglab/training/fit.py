@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecglab.datasets.prepared import PreparedDataset
-from ecglab.errors import ConfigError, DatasetError
+from ecglab.errors import ConfigError, DatasetError, Interrupted
 from ecglab.training.config import DataConfig, RunConfig
 
 CHECKPOINTS = "checkpoints"
@@ -66,27 +66,29 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     last = latest_checkpoint(checkpoint_dir)
     if resume and last is None:
         raise ConfigError(f"--resume: no checkpoint in {checkpoint_dir} to continue from.")
-    if not resume and checkpoint_dir.exists() and any(checkpoint_dir.iterdir()):
+    if resume:
+        check_resumable(config, run_dir)
+    elif checkpoint_dir.exists() and any(checkpoint_dir.iterdir()):
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another name (--set name=…).")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(config.to_yaml())
     _quiet_lightning()
 
+    # everything that can reject the config is built before the run directory exists
     dataset = ensure_dataset(config.data)
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
     datamodule = ECGDataModule(dataset, config.data)
     model = build_model(config, dataset, n_meta=len(datamodule.meta_features))
     loss = build_loss(config.loss, dataset.kind, datamodule.train_labels)
+    module = ECGModule(model, dataset.kind, loss, config.optim, datamodule.window, datamodule.stride, config.data.aggregate)
+    trainer = _trainer(config, checkpoint_dir, run_dir, callbacks or [])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(config.to_yaml())
 
     pretrain_epochs = _pretrain_epochs(config, model)
     if pretrain_epochs and not resume:
         _pretrain(model, datamodule, config, pretrain_epochs)
     if hasattr(model, "start_classifier_stage"):
         model.start_classifier_stage()
-
-    module = ECGModule(model, dataset.kind, loss, config.optim, datamodule.window, datamodule.stride, config.data.aggregate)
-    trainer = _trainer(config, checkpoint_dir, run_dir, callbacks or [])
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+    _fit(trainer, module, datamodule, last if resume else None, run_dir)
     if not trainer.is_global_zero:
         return None
 
@@ -122,6 +124,54 @@ def build_model(config: RunConfig, dataset: PreparedDataset, n_meta: int):
     return model.train()
 
 
+# Keys a resumed run may change: how long and where it trains, not what it trains.
+RESUMABLE_CHANGES = ("trainer.max_epochs", "trainer.patience", "trainer.devices", "trainer.accelerator", "trainer.strategy",
+                     "trainer.num_nodes", "trainer.progress", "trainer.limit_train_batches", "report.")
+
+
+def check_resumable(config: RunConfig, run_dir: Path) -> None:
+    """A resumed run must train the same model on the same data as the checkpoints it continues."""
+    import yaml
+
+    saved_file = run_dir / "config.yaml"
+    if not saved_file.exists():
+        return
+    saved, current = _flatten(yaml.safe_load(saved_file.read_text())), _flatten(config.model_dump(mode="json"))
+    allowed = RESUMABLE_CHANGES
+    if config.optim.scheduler == "onecycle":  # its schedule is fixed to the original number of steps
+        allowed = tuple(k for k in allowed if k != "trainer.max_epochs")
+    changed = sorted(k for k in set(saved) | set(current)
+                     if saved.get(k) != current.get(k) and not k.startswith(allowed))
+    if changed:
+        details = ", ".join(f"{k}: {saved.get(k)!r} → {current.get(k)!r}" for k in changed[:6])
+        raise ConfigError(f"--resume continues {run_dir} as it was configured; these keys differ from its config.yaml: "
+                          f"{details}. Only {', '.join(allowed)}* may change (not max_epochs with the one-cycle schedule, which is fixed "
+                          f"to the original length); start a new run (--set name=…) otherwise.")
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value and key != "hparams" and key != "options":
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _fit(trainer, module, datamodule, checkpoint: Path | None, run_dir: Path) -> None:
+    """Lightning exits on Ctrl-C after saving what it can; say how to continue instead."""
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+    except SystemExit:
+        interrupted = True
+    else:
+        interrupted = trainer.interrupted
+    if interrupted:
+        raise Interrupted(f"training interrupted; its checkpoints are in {run_dir / CHECKPOINTS}. "
+                          f"Continue it with `ecglab train CONFIG --resume` (the same config).")
+
+
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
     """The most recent of last.ckpt and the mid-epoch step checkpoints (not best.ckpt)."""
     if not checkpoint_dir.exists():
@@ -132,6 +182,7 @@ def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
 
 def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callbacks: list):
     import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -139,8 +190,9 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
 
     t = config.trainer
     callbacks = [
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", save_last=True,
-                        enable_version_counter=False),
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", enable_version_counter=False),
+        # Lightning's save_last follows the monitored checkpoint (only on improvement); this one is every epoch
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1, enable_version_counter=False),
         ModelCheckpoint(dirpath=checkpoint_dir, filename="step", every_n_train_steps=t.checkpoint_every_n_steps,
                         save_top_k=1, enable_version_counter=False),
         EarlyStopping(monitor=MONITOR, mode="max", patience=t.patience, check_finite=False),
@@ -150,10 +202,14 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
     # flush the CSV log at every logging step: a killed run must not lose the rows before its checkpoint
     loggers = [_appending_csv_logger(run_dir),
                TensorBoardLogger(run_dir, name="logs", version="tb")]
-    return L.Trainer(max_epochs=t.max_epochs, accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
-                     strategy=t.strategy, precision=t.precision, deterministic=t.deterministic, callbacks=callbacks,
-                     logger=loggers, enable_progress_bar=t.progress, limit_train_batches=t.limit_train_batches,
-                     log_every_n_steps=10, enable_model_summary=False, num_sanity_val_steps=0)
+    try:
+        return L.Trainer(max_epochs=t.max_epochs, accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
+                         strategy=t.strategy, precision=t.precision, deterministic=t.deterministic, callbacks=callbacks,
+                         logger=loggers, enable_progress_bar=t.progress, limit_train_batches=t.limit_train_batches,
+                         log_every_n_steps=10, enable_model_summary=False, num_sanity_val_steps=0)
+    except (MisconfigurationException, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"Lightning rejected the trainer settings (accelerator={t.accelerator}, devices={t.devices}, "
+                          f"strategy={t.strategy}, precision={t.precision}): {exc}") from None
 
 
 def _appending_csv_logger(run_dir: Path):
