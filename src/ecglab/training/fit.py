@@ -192,10 +192,11 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
     callbacks = [
         ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", enable_version_counter=False),
         # Lightning's save_last follows the monitored checkpoint (only on improvement); this one is every epoch
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1, enable_version_counter=False),
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="step", every_n_train_steps=t.checkpoint_every_n_steps,
-                        save_top_k=1, enable_version_counter=False),
-        EarlyStopping(monitor=MONITOR, mode="max", patience=t.patience, check_finite=False),
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1, enable_version_counter=False,
+                        save_on_train_epoch_end=False),  # after validation, so a resume never skips an epoch's validation
+        _mid_epoch_checkpoint(dirpath=checkpoint_dir, filename="step", every_n_train_steps=t.checkpoint_every_n_steps,
+                              save_top_k=1, enable_version_counter=False),
+        EarlyStopping(monitor=MONITOR, mode="max", patience=t.patience, check_finite=False, check_on_train_epoch_end=False),
         LearningRateMonitor(logging_interval="epoch"),
         *extra_callbacks,
     ]
@@ -210,6 +211,20 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
     except (MisconfigurationException, ValueError, RuntimeError) as exc:
         raise ConfigError(f"Lightning rejected the trainer settings (accelerator={t.accelerator}, devices={t.devices}, "
                           f"strategy={t.strategy}, precision={t.precision}): {exc}") from None
+
+
+def _mid_epoch_checkpoint(**kwargs):
+    """Step checkpoints inside an epoch only. One taken at an epoch's last batch looks like a finished
+    epoch to Lightning, and a resume from it would skip that epoch's validation; the epoch-end
+    checkpoint (after validation) covers that moment instead."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    class MidEpochCheckpoint(ModelCheckpoint):
+        def on_train_batch_end(self, trainer, *args, **kw):
+            if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+                super().on_train_batch_end(trainer, *args, **kw)
+
+    return MidEpochCheckpoint(**kwargs)
 
 
 def _appending_csv_logger(run_dir: Path):
