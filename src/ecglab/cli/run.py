@@ -21,9 +21,9 @@ def register(app: typer.Typer) -> None:
 
         run_demo(out, epochs=epochs, n=n, resume=resume)
 
-    @app.command(epilog="Examples:\n\n    ecglab train configs/demo.yaml\n\n"
-                        "    ecglab train configs/demo.yaml --set model.name=kachuee --set trainer.max_epochs=3\n\n"
-                        "    ecglab train configs/demo.yaml --resume    # after a crash: continue from the last checkpoint")
+    @app.command(epilog="Examples:\n\n    ecglab train configs/mitbih-kachuee.yaml\n\n"
+                        "    ecglab train configs/ptbxl-attention.yaml --set trainer.max_epochs=3 --set optim.lr=0.001\n\n"
+                        "    ecglab train configs/mitbih-kachuee.yaml --resume    # after a crash: continue from the last checkpoint")
     def train(
         config: Path = typer.Argument(..., help="YAML run configuration (see configs/)"),
         set_: List[str] = typer.Option([], "--set", help="override a config key: KEY=VALUE, e.g. trainer.max_epochs=5"),
@@ -48,14 +48,14 @@ def register(app: typer.Typer) -> None:
         if result is not None:
             show_result(result)
 
-    @app.command(epilog="Examples:\n\n    ecglab evaluate runs/demo/resnet1d --data runs/demo/data\n\n"
+    @app.command(epilog="Examples:\n\n    ecglab evaluate runs/demo --data runs/demo-data\n\n"
                         "    ecglab evaluate path/to/bundle --data data/ptbxl --split test --out eval/")
     def evaluate(
         bundle: Path = typer.Argument(..., help="a bundle directory, or a run directory holding bundle/"),
         data: Path = typer.Option(..., "--data", help="prepared dataset to evaluate on"),
         split: str = typer.Option("test", help="split to evaluate"),
         out: Optional[Path] = typer.Option(None, help="report directory (default: next to the bundle)"),
-        n_boot: int = typer.Option(200, "--n-boot", help="bootstrap resamples for confidence intervals"),
+        n_boot: int = typer.Option(200, "--n-boot", min=0, help="bootstrap resamples for confidence intervals"),
     ):
         """Evaluate a trained model on a prepared dataset split: metrics.json, report.md, plots."""
         from ecglab.cli.common import console

@@ -18,7 +18,7 @@ ELECTRODE_OFFSET_MV = 0.08  # standard deviation of a constant offset per lead
 POWERLINE_HZ = (50.0, 60.0)
 POWERLINE_MV = 0.03  # largest amplitude
 # Muscle (EMG) noise: broadband, its standard deviation drawn per record in this range.
-MUSCLE_MV = (0.005, 0.04)
+MUSCLE_MV = (0.01, 0.06)
 
 
 def add_noise(rng: np.random.Generator, signals: np.ndarray, fs: float, scale: float = 1.0) -> np.ndarray:

@@ -57,10 +57,10 @@ NORMAL_CENTERS = np.array([0.0, -0.024, 0.0, 0.026, 0.13, 0.28, 0.07])
 
 # Between patients: rate, PR interval (mean, sd, low, high), heart axis and size.
 HEART_RATE_BPM = (70.0, 12.0, 45.0, 115.0)
-PR_S = (0.155, 0.018, 0.12, 0.20)
-AXIS_SD_DEG = np.array([10.0, 15.0, 20.0])  # rotation about x, y, z (z turns the frontal axis)
-AMPLITUDE_SD = 0.25  # log-normal spread of the P, QRS and ST-T sizes
-WIDTH_SD = 0.08
+PR_S = (0.16, 0.025, 0.12, 0.21)
+AXIS_SD_DEG = np.array([15.0, 20.0, 25.0])  # rotation about x, y, z (z turns the frontal axis)
+AMPLITUDE_SD = 0.35  # log-normal spread of the P, QRS and ST-T sizes
+WIDTH_SD = 0.12
 # Between records of one patient, and between beats.
 RECORD_RATE_SD = 0.06
 RECORD_AXIS_SD_DEG = 4.0
@@ -70,20 +70,20 @@ PRECORDIAL_GAIN = 1.4  # chest leads sit closer to the heart
 
 # Disease severity ranges (uniform), in mV unless named otherwise.
 MI_TERRITORIES = np.array([[0.0, 1.0, 0.0], [-0.3, 0.0, 0.95]])  # inferior, anterior
-MI_Q_MV = (0.25, 0.7)
+MI_Q_MV = (0.02, 0.6)
 MI_Q_WIDTH_S = (0.015, 0.02)
-MI_R_LOSS = (0.3, 0.8)  # fraction of the R vector's territory component that is lost
+MI_R_LOSS = (0.05, 0.7)  # fraction of the R vector's territory component that is lost
 MI_ACUTE_FRACTION = 0.35
-MI_ST_ELEVATION_MV = (0.1, 0.35)
+MI_ST_ELEVATION_MV = (0.02, 0.3)
 MI_T_INVERSION_MV = (0.05, 0.3)
-STTC_ST_DEPRESSION_MV = (0.05, 0.2)
-STTC_T_FACTOR = (-0.7, 0.25)  # T vector scaled: flat or inverted
+STTC_ST_DEPRESSION_MV = (0.0, 0.15)
+STTC_T_FACTOR = (-0.6, 0.8)  # T vector scaled: flat or inverted
 CD_KINDS = {"RBBB": 0.4, "LBBB": 0.25, "AVB1": 0.35}
-BBB_WIDEN = (1.3, 1.7)
+BBB_WIDEN = (1.05, 1.6)
 RBBB_R_PRIME_MV = (0.35, 0.8)
 LBBB_LEFT_MV = (0.4, 0.9)
-AVB1_PR_S = (0.22, 0.32)
-HYP_VOLTAGE_MV = (0.6, 1.4)
+AVB1_PR_S = (0.19, 0.32)
+HYP_VOLTAGE_MV = (0.0, 1.2)
 HYP_STRAIN_FRACTION = 0.6
 HYP_STRAIN_MV = (0.05, 0.15)
 
