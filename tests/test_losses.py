@@ -41,3 +41,11 @@ def test_build_loss_auto_and_weights():
     assert build_loss(LossConfig(), "multiclass", labels).__class__.__name__ == "OneHotCrossEntropy"
     bce = build_loss(LossConfig(class_weights=True), "multilabel", labels)
     assert bce.pos_weight is not None and bce.pos_weight.tolist() == pytest.approx([1.0, 3.0, 3.0])
+
+
+def test_focal_class_weights_scale_positives_only():
+    logits, target = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]])
+    plain = FocalLoss("multilabel", gamma=2.0)(logits, target)
+    weighted = FocalLoss("multilabel", gamma=2.0, weight=torch.tensor([3.0, 3.0]))(logits, target)
+    # the positive term (class 0) triples, the negative term (class 1) does not: (3 + 1) / (1 + 1)
+    assert weighted.item() == pytest.approx(plain.item() * 2.0, rel=1e-6)

@@ -120,15 +120,18 @@ def test_transfer_with_frozen_trunk_and_new_head(tmp_path, trained):
     result, _ = trained
     data = tmp_path / "three"
     ds = toy_dataset(data, kind="multiclass")
-    cfg = toy_config(tmp_path, data, name="transfer", model={"init_from": str(result.bundle_dir), "freeze": "trunk"},
+    cfg = toy_config(tmp_path, data, name="transfer", model={"name": "resnet1d", "init_from": str(result.bundle_dir), "freeze": "trunk"},
                      data={"meta_features": ["age", "sex"]}, trainer={"max_epochs": 1})
     source, _ = load_bundle(result.bundle_dir)
-    tuned, spec = load_bundle(train(cfg).bundle_dir)
-    assert spec.classes == ds.classes and spec.architecture == "resnet1d"
-    for name, value in source.trunk.state_dict().items():
-        if "num_batches_tracked" not in name and "running" not in name:
-            assert torch.equal(value, tuned.trunk.state_dict()[name]), name
+    run = train(cfg)
+    tuned, spec = load_bundle(run.bundle_dir)
+    assert spec.classes == ds.classes and spec.architecture == "resnet1d" and spec.model_kwargs == {"width": 16}
+    for name, value in source.trunk.state_dict().items():  # weights and BatchNorm statistics alike
+        assert torch.equal(value, tuned.trunk.state_dict()[name]), name
     assert tuned.head[-1].out_features == 3
+    assert yaml.safe_load((run.run_dir / "config.yaml").read_text())["model"]["hparams"] == {"width": 16}
+    with pytest.raises(ConfigError, match="Leave model.name and model.hparams out"):
+        train(toy_config(tmp_path, data, name="clash", model={"name": "kachuee", "init_from": str(result.bundle_dir)}))
 
 
 def test_existing_run_needs_resume_and_resume_needs_checkpoint(tmp_path, trained, multilabel_data):
@@ -190,8 +193,11 @@ def test_ddp_on_two_cpu_processes(tmp_path, multilabel_data):
 def test_two_stage_autoencoder_from_one_config(tmp_path, multilabel_data):
     cfg = toy_config(tmp_path, multilabel_data, model={"name": "autoencoder_mlp", "hparams": {}, "pretrain_epochs": 1},
                      trainer={"max_epochs": 1})
-    model, spec = load_bundle(train(cfg).bundle_dir)
+    result = train(cfg)
+    model, spec = load_bundle(result.bundle_dir)
     assert spec.architecture == "autoencoder_mlp"
+    history = pd.read_csv(result.run_dir / "logs" / "metrics.csv")
+    assert history["pretrain_loss_epoch"].notna().sum() == 1 and history["val_macro_auroc"].notna().sum() == 1
     with pytest.raises(ConfigError, match="has no pretraining stage"):
         train(toy_config(tmp_path, multilabel_data, name="nope", model={"pretrain_epochs": 2}))
 
@@ -240,3 +246,17 @@ def test_a_last_batch_of_one_does_not_break_batchnorm(tmp_path):
     ds = toy_dataset(data, n=106)
     cfg = toy_config(tmp_path, data, data={"batch_size": len(ds.split_indices("train")) - 1}, trainer={"max_epochs": 1})
     assert train(cfg).bundle_dir.exists()
+
+
+def test_exponential_decay_follows_the_kachuee_schedule(tmp_path, multilabel_data):
+    from ecglab.training.config import OptimConfig
+    from ecglab.training.module import ECGModule
+
+    module = ECGModule(torch.nn.Linear(2, 2), "multilabel", torch.nn.BCEWithLogitsLoss(),
+                       OptimConfig(name="adam", lr=1e-3, scheduler="exponential", decay_rate=0.75, decay_steps=4), 100, 100)
+    setup = module.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    for _ in range(8):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.75 ** 2)

@@ -49,7 +49,6 @@ class AutoencoderClassifier(ECGClassifier):
         self.decoder = decoder
         self.freeze_encoder = freeze_encoder
         self.pretrain_epochs = pretrain_epochs
-        self.encoder_frozen = False
 
     @property
     def encoder(self) -> nn.Module:
@@ -64,19 +63,8 @@ class AutoencoderClassifier(ECGClassifier):
 
     def start_classifier_stage(self) -> None:
         """Stage two begins: freeze the encoder if ``freeze_encoder`` is set (otherwise it is fine-tuned)."""
-        if not self.freeze_encoder:
-            return
-        self.encoder_frozen = True
-        for parameter in self.encoder.parameters():
-            parameter.requires_grad_(False)
-            parameter.grad = None  # an optimizer built earlier then skips them (Adam skips parameters without grad)
-        self.encoder.eval()
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.encoder_frozen:
-            self.encoder.eval()  # frozen BatchNorm statistics as well as weights
-        return self
+        if self.freeze_encoder:
+            self.freeze_trunk()  # the trunk is the encoder (plus parameter-free pooling)
 
 
 @register_model("Masci, Meier, Cireşan & Schmidhuber 2011, 'Stacked convolutional auto-encoders for hierarchical "

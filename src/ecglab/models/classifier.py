@@ -40,6 +40,21 @@ class ECGClassifier(nn.Module):
     def forward(self, x: torch.Tensor, meta: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.features(x, meta))
 
+    def freeze_trunk(self) -> None:
+        """Keep the trunk as it is: no gradients, and BatchNorm statistics frozen (eval mode) even
+        when the training loop puts the model back into train mode. Transfer learning uses it."""
+        self.trunk_frozen = True
+        for parameter in self.trunk.parameters():
+            parameter.requires_grad_(False)
+            parameter.grad = None  # an optimiser built earlier then skips them
+        self.trunk.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if getattr(self, "trunk_frozen", False):
+            self.trunk.eval()
+        return self
+
     def reset_head(self, n_classes: int) -> None:
         """A fresh head for a new label set (transfer learning); trunk and metadata branch stay."""
         self.head = mlp(out_features=n_classes, **self.head_config)

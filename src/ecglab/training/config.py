@@ -61,9 +61,11 @@ class OptimConfig(_Strict):
     name: Literal["adamw", "adam"] = "adamw"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-2, ge=0)
-    scheduler: Literal["onecycle", "plateau", "none"] = "onecycle"
+    scheduler: Literal["onecycle", "plateau", "exponential", "none"] = "onecycle"
     plateau_patience: int = 2
     plateau_factor: float = 0.5
+    decay_rate: float = Field(0.75, gt=0, le=1)  # exponential: lr · rate^(step / decay_steps) (Kachuee et al. 2018)
+    decay_steps: int = Field(10000, ge=1)
 
 
 class TrainerConfig(_Strict):
@@ -78,6 +80,7 @@ class TrainerConfig(_Strict):
                        "transformer-engine"] = "32-true"
     deterministic: bool = True
     checkpoint_every_n_steps: int = Field(50, ge=1)  # mid-epoch checkpoints, so a crash loses little
+    gradient_clip_val: float | None = Field(None, gt=0)  # clip the gradient norm (recurrent models like it)
     limit_train_batches: float | int = 1.0
     progress: bool = True
 

@@ -75,8 +75,8 @@ class ECGDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset(self.train_index, crop=self.window)
-        # a last batch of one breaks BatchNorm; dropping it costs at most batch_size - 1 records per epoch
-        drop_last = len(dataset) > self.config.batch_size
+        # a last batch of exactly one breaks BatchNorm; drop only that one record, nothing else
+        drop_last = len(dataset) % self.config.batch_size == 1 and len(dataset) > 1
         if not self.config.balanced_sampling:
             return self._loader(dataset, shuffle=True, drop_last=drop_last)
         sampler = WeightedRandomSampler(torch.as_tensor(balanced_weights(self.train_labels)), num_samples=len(dataset),

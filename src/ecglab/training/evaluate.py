@@ -82,14 +82,8 @@ def export_bundle(path: Path, module, datamodule, dataset: PreparedDataset, conf
 
     preprocessing = Preprocessing.model_validate({**dataset.manifest.get("preprocessing", {}), "fs": dataset.fs})
     beats = dataset.manifest.get("beats")
-    architecture, kwargs = config.model.name, dict(config.model.hparams)
-    if config.model.init_from:
-        from ecglab.inference.bundle import load_spec
-
-        source = load_spec(config.model.init_from)
-        architecture, kwargs = source.architecture, source.model_kwargs
     spec = BundleSpec(
-        architecture=architecture, model_kwargs=kwargs, kind=dataset.kind,
+        architecture=config.model.name, model_kwargs=dict(config.model.hparams), kind=dataset.kind,
         input="beat" if beats else "record", classes=dataset.classes, fs=dataset.fs, leads=dataset.leads,
         input_length=datamodule.window, preprocessing=preprocessing, beats=BeatSpec.model_validate(beats) if beats else None,
         window_stride=datamodule.stride, aggregate=config.data.aggregate,

@@ -61,6 +61,7 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     from ecglab.training.losses import build_loss
     from ecglab.training.module import ECGModule, PretrainModule
 
+    config = with_init_architecture(config)
     run_dir = config.run_dir
     checkpoint_dir = run_dir / CHECKPOINTS
     last = latest_checkpoint(checkpoint_dir)
@@ -103,6 +104,23 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     return evaluate_after_training(module, datamodule, dataset, config, run_dir)
 
 
+def with_init_architecture(config: RunConfig) -> RunConfig:
+    """With ``model.init_from`` the bundle decides the architecture; the run's config says so."""
+    if not config.model.init_from:
+        return config
+    from ecglab.inference.bundle import load_spec
+
+    spec = load_spec(config.model.init_from)
+    given = config.model.model_fields_set
+    if "name" in given and config.model.name != spec.architecture or "hparams" in given and config.model.hparams \
+            and config.model.hparams != spec.model_kwargs:
+        raise ConfigError(f"model.init_from {config.model.init_from} is a {spec.architecture} {spec.model_kwargs}; "
+                          f"the config asks for {config.model.name} {config.model.hparams}. Leave model.name and "
+                          "model.hparams out when starting from a bundle.")
+    model = config.model.model_copy(update={"name": spec.architecture, "hparams": dict(spec.model_kwargs)})
+    return config.model_copy(update={"model": model})
+
+
 def build_model(config: RunConfig, dataset: PreparedDataset, n_meta: int):
     """A fresh model, or one initialised from a bundle (transfer learning) with a new head if needed."""
     from ecglab.models import create_model
@@ -119,8 +137,7 @@ def build_model(config: RunConfig, dataset: PreparedDataset, n_meta: int):
     if spec.classes != dataset.classes:
         model.reset_head(len(dataset.classes))
     if config.model.freeze == "trunk":
-        for parameter in model.trunk.parameters():
-            parameter.requires_grad = False
+        model.freeze_trunk()
     return model.train()
 
 
@@ -129,20 +146,28 @@ RESUMABLE_CHANGES = ("trainer.max_epochs", "trainer.patience", "trainer.devices"
                      "trainer.num_nodes", "trainer.progress", "trainer.limit_train_batches", "report.")
 
 
-def check_resumable(config: RunConfig, run_dir: Path) -> None:
-    """A resumed run must train the same model on the same data as the checkpoints it continues."""
+def config_differences(config: RunConfig, run_dir: Path) -> list[str]:
+    """Keys whose values differ between ``config`` and the run's saved config.yaml (none if there is none)."""
     import yaml
 
     saved_file = run_dir / "config.yaml"
     if not saved_file.exists():
-        return
+        return []
     saved, current = _flatten(yaml.safe_load(saved_file.read_text())), _flatten(config.model_dump(mode="json"))
+    return sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+
+
+def check_resumable(config: RunConfig, run_dir: Path) -> None:
+    """A resumed run must train the same model on the same data as the checkpoints it continues."""
     allowed = RESUMABLE_CHANGES
     if config.optim.scheduler == "onecycle":  # its schedule is fixed to the original number of steps
         allowed = tuple(k for k in allowed if k != "trainer.max_epochs")
-    changed = sorted(k for k in set(saved) | set(current)
-                     if saved.get(k) != current.get(k) and not k.startswith(allowed))
+    changed = [k for k in config_differences(config, run_dir) if not k.startswith(allowed)]
     if changed:
+        import yaml
+
+        saved = _flatten(yaml.safe_load((run_dir / "config.yaml").read_text()))
+        current = _flatten(config.model_dump(mode="json"))
         details = ", ".join(f"{k}: {saved.get(k)!r} → {current.get(k)!r}" for k in changed[:6])
         raise ConfigError(f"--resume continues {run_dir} as it was configured; these keys differ from its config.yaml: "
                           f"{details}. Only {', '.join(allowed)}* may change (not max_epochs with the one-cycle schedule, which is fixed "
@@ -207,7 +232,8 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
         return L.Trainer(max_epochs=t.max_epochs, accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
                          strategy=t.strategy, precision=t.precision, deterministic=t.deterministic, callbacks=callbacks,
                          logger=loggers, enable_progress_bar=t.progress, limit_train_batches=t.limit_train_batches,
-                         log_every_n_steps=10, enable_model_summary=False, num_sanity_val_steps=0)
+                         log_every_n_steps=10, enable_model_summary=False, num_sanity_val_steps=0,
+                         gradient_clip_val=t.gradient_clip_val)
     except (MisconfigurationException, ValueError, RuntimeError) as exc:
         raise ConfigError(f"Lightning rejected the trainer settings (accelerator={t.accelerator}, devices={t.devices}, "
                           f"strategy={t.strategy}, precision={t.precision}): {exc}") from None
@@ -265,7 +291,8 @@ def _pretrain(model, datamodule, config: RunConfig, epochs: int) -> None:
 
     t = config.trainer
     trainer = L.Trainer(max_epochs=epochs, accelerator=t.accelerator, devices=t.devices,
-                        strategy=t.strategy, precision=t.precision, deterministic=t.deterministic, logger=False,
+                        strategy=t.strategy, precision=t.precision, deterministic=t.deterministic,
+                        logger=[_appending_csv_logger(config.run_dir)], log_every_n_steps=10,  # pretrain_loss in metrics.csv
                         enable_checkpointing=False, enable_progress_bar=t.progress, enable_model_summary=False,
                         limit_train_batches=t.limit_train_batches, limit_val_batches=0)
     trainer.fit(PretrainModule(model, config.optim), train_dataloaders=datamodule.train_dataloader())

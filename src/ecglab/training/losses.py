@@ -37,8 +37,8 @@ class FocalLoss(nn.Module):
             loss = (1 - p_t) ** self.gamma * bce
             if self.alpha is not None:
                 loss = loss * (self.alpha * target + (1 - self.alpha) * (1 - target))
-            if self.weight is not None:
-                loss = loss * self.weight
+            if self.weight is not None:  # like BCE's pos_weight: the weight scales the positive term only
+                loss = loss * (self.weight * target + (1 - target))
             return loss.mean()
         index = target.argmax(dim=1)
         log_p = F.log_softmax(logits, dim=1).gather(1, index[:, None]).squeeze(1)

@@ -82,6 +82,10 @@ class ECGModule(L.LightningModule):
             scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.optim.lr,
                                                             total_steps=int(self.trainer.estimated_stepping_batches))
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        if self.optim.scheduler == "exponential":
+            rate, steps = self.optim.decay_rate, self.optim.decay_steps
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: rate ** (step / steps))
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         if self.optim.scheduler == "plateau":
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=self.optim.plateau_factor,
                                                                    patience=self.optim.plateau_patience)
