@@ -36,9 +36,18 @@ def test_entries_become_run_configs(tmp_path):
     assert kachuee.optim.lr == 0.001 and cnn.optim.lr == 0.003  # an entry's `set` applies to that entry only
     assert kachuee.trainer.max_epochs == cnn.trainer.max_epochs == 3  # --set applies to every entry
     assert cnn.run_dir == tmp_path / "runs" / "bench" / "cnn-small"
-    assert list(load_benchmark(protocol(tmp_path), only=["cnn-small"]).runs) == ["cnn-small"]
+    assert plan.selected == ["kachuee", "cnn-small"]
+    only = load_benchmark(protocol(tmp_path), only=["cnn-small"])  # --models selects what to train, not what exists
+    assert list(only.runs) == ["kachuee", "cnn-small"] and list(only.selected_runs) == ["cnn-small"]
     plain = load_benchmark(protocol(tmp_path, entries=["fcn_wang", "lstm_bidir"])).runs
     assert plain["fcn_wang"].model.hparams == {}  # the base model's hparams do not leak into other models
+
+
+def test_overrides_reach_the_benchmark_section(tmp_path):
+    """--set applies to the whole YAML before the sections are split off."""
+    plan = load_benchmark(protocol(tmp_path), overrides=["benchmark.models=[cnn, rnn]", "optim.lr=0.01"])
+    assert list(plan.runs) == ["cnn", "rnn"] and plan.runs["rnn"].optim.lr == 0.01
+    assert "benchmark" not in plan.runs["cnn"].model_dump()
 
 
 @pytest.mark.parametrize("entries, extra, message", [
@@ -107,3 +116,30 @@ def test_finished_entries_are_skipped_and_interrupted_ones_resumed(finished, cap
     assert (directory / "kachuee" / "timing.json").read_text() == timing["kachuee"]  # skipped
     assert (directory / "cnn-small" / "bundle" / "bundle.json").is_file()  # resumed and exported again
     assert (directory / "cnn-small" / "timing.json").read_text() != timing["cnn-small"]
+
+
+def test_a_finished_entry_with_another_config_is_refused(finished, capsys):
+    tmp, path, _ = finished
+    directory = tmp / "runs" / "bench"
+    weights = directory / "kachuee" / "bundle" / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    assert main(["benchmark", str(path), "--no-progress", "--set", "optim.lr=0.5"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "kachuee (optim.lr)" in err and "cnn-small (optim.lr)" in err  # each entry named, with its keys
+    assert "--set out_dir=" in err and str(directory / "kachuee") in err  # and how to proceed
+    assert weights.stat().st_mtime_ns == stamp
+    # only the entries trained now are selected, but every finished entry shares the leaderboard: all are checked
+    with pytest.raises(ConfigError, match=r"kachuee \(model.hparams\)"):
+        run_benchmark(load_benchmark(path, overrides=["model.hparams.filters=4"], only=["cnn-small"]), progress=False)
+    # display settings are not what is trained
+    assert run_benchmark(load_benchmark(path, overrides=["trainer.progress=true"]), progress=False).shape[0] == 2
+
+
+def test_models_trains_a_subset_but_the_leaderboard_keeps_every_finished_entry(finished, capsys):
+    tmp, path, _ = finished
+    directory = tmp / "runs" / "bench"
+    assert main(["benchmark", str(path), "--models", "cnn-small", "--no-progress"]) == 0
+    assert "1 finished entries skipped" in capsys.readouterr().out
+    assert sorted(pd.read_csv(directory / "leaderboard.csv")["model"]) == ["cnn-small", "kachuee"]
+    markdown = (directory / "leaderboard.md").read_text()
+    assert "| `kachuee` |" in markdown and "| `cnn-small` |" in markdown and "Not finished" not in markdown

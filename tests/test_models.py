@@ -4,6 +4,7 @@ the autoencoder's two-stage contract, parameter counts and ``ecglab models``."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from ecglab.cli import main
 from ecglab.errors import ConfigError
 from ecglab.inference.bundle import BundleSpec, MetaFeature, load_bundle, save_bundle
 from ecglab.models import create_model, list_models, model_info
-from ecglab.models.layers import PositionalEncoding, RecurrentConcatPool
+from ecglab.models.layers import ConcatPool1d, PositionalEncoding, RecurrentConcatPool
 from ecglab.models.recurrent import downsample_factor
 from ecglab.models.summary import model_rows
 
@@ -134,6 +135,29 @@ def test_xresnet1d101_default_parameter_count():
     assert sum(p.numel() for p in model.parameters()) == expected == 1_871_237
 
 
+def test_fcn_wang_has_the_ptbxl_benchmark_head():
+    """Counted by hand from fcn_wang of the PTB-XL benchmark's code: basic1d(filters=[128, 256, 128],
+    kernel_size=[8, 5, 3], stride=1, pool=0) with concat pooling and a BatchNorm'd dense 128 head."""
+    convs = 12 * 128 * 8 + 2 * 128 + 128 * 256 * 5 + 2 * 256 + 256 * 128 * 3 + 2 * 128  # no bias before BatchNorm
+    head = (2 * 128) * 128 + 128 + 2 * 128 + 128 * 5 + 5  # concat pool (avg, max) → 128 → BatchNorm → 5
+    model = create_model("fcn_wang", 12, 5, 1000).eval()
+    assert sum(p.numel() for p in model.parameters()) == convs + head == 309_253
+    assert isinstance(model.trunk[-1], ConcatPool1d) and any(isinstance(m, torch.nn.Dropout) and m.p == 0.5
+                                                             for m in model.head)
+    with torch.no_grad():  # no pooling between the blocks: the even kernel of 8 costs one sample, as in the benchmark
+        assert model.trunk[0](torch.randn(1, 12, 250)).shape == (1, 128, 249)
+
+
+@pytest.mark.parametrize("name", MODELS + ["ensemble"])
+def test_builder_docstring_names_the_paper_of_its_reference(name):
+    """The first line of every builder's docstring cites (author, year) pairs that its registry reference holds."""
+    info = model_info(name)
+    first = (info.builder.__doc__ or "").strip().splitlines()[0]
+    cited = re.findall(r"([A-Z][\w\-]+)(?: et al\.)? ((?:19|20)\d{2})", first)
+    assert cited, f"{name}: the docstring's first line names no paper: {first!r}"
+    assert all(author in info.reference and year in info.reference for author, year in cited), (cited, info.reference)
+
+
 def test_kachuee_and_xresnet_rows_of_the_summary():
     rows = {row.name: row for row in model_rows(["kachuee", "xresnet1d50", "lstm_bidir"])}
     assert rows["kachuee"].params_beat == 55_013
@@ -247,6 +271,16 @@ def test_cli_lists_every_model_with_parameter_counts(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert all(name in out for name in MODELS)
     assert "55,013" in out and "1,871,237" in out and "lstm_bidir" in out
+
+
+def test_cli_never_cuts_model_names_at_80_columns(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 80
+    for name in MODELS:  # whole, in the table, and with its reference below it
+        assert any(line.strip().startswith(name) for line in lines) and any(line.startswith(f"{name}: ") for line in lines)
+    assert "…" not in "".join(lines)
 
 
 def test_cli_describes_one_model_and_rejects_unknown_ones(capsys, monkeypatch):

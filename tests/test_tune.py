@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 
@@ -10,7 +11,8 @@ pytest.importorskip("optuna_integration")
 
 from ecglab.datasets.registry import prepare  # noqa: E402
 from ecglab.errors import ConfigError  # noqa: E402
-from ecglab.experiments.tune import load_tune, run_tune, suggest_overrides  # noqa: E402
+from ecglab.evaluation.report import write_report  # noqa: E402
+from ecglab.experiments.tune import load_tune, run_tune, suggest_overrides, tpe_sampler  # noqa: E402
 from ecglab.training.config import load_config  # noqa: E402
 
 SPACE = {"optim.lr": {"low": 1.0e-3, "high": 1.0e-2, "log": True},
@@ -37,6 +39,25 @@ def test_space_schema_and_suggestions(tmp_path):
     trial = optuna.trial.FixedTrial({"optim.lr": 0.004, "model.hparams.filters": "[8, 16, 16]", "trainer.max_epochs": 2})
     assert sorted(suggest_overrides(trial, section.space)) == [
         "model.hparams.filters=[8, 16, 16]", "optim.lr=0.004", "trainer.max_epochs=2"]
+
+
+def test_overrides_reach_the_tune_section(tmp_path):
+    base, section = load_tune(tune_config(tmp_path, trials=4), ["tune.trials=1", "tune.startup_trials=0", "optim.lr=0.01"])
+    assert section.trials == 1 and section.startup_trials == 0
+    assert base["optim"]["lr"] == 0.01 and "tune" not in base
+    with pytest.raises(ConfigError, match="trials"):
+        load_tune(tune_config(tmp_path), ["tune.trials=0"])
+
+
+def first_proposals(storage, n=3):
+    study = optuna.create_study(sampler=tpe_sampler(storage, seed=7))
+    return [study.ask().suggest_float("x", 0.0, 1.0) for _ in range(n)]
+
+
+def test_sampler_is_seeded_only_for_the_default_single_process_study():
+    assert first_proposals(None) == first_proposals(None)  # repeatable search
+    shared = "postgresql://user@host/optuna"  # workers sharing a storage must not propose the same startup trials
+    assert first_proposals(shared) != first_proposals(shared)
 
 
 @pytest.mark.parametrize("space, message", [
@@ -107,3 +128,29 @@ def test_command_line_reports_a_missing_section(tmp_path, capsys):
     path.write_text(yaml.safe_dump({"data": {"path": "x"}}))
     assert main(["tune", str(path), "--trials", "1"]) == 2
     assert "no tune section" in capsys.readouterr().err
+
+
+def test_report_warns_when_the_temperature_hits_a_bound_of_its_search(tmp_path):
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 3, 300)
+    y = np.eye(3)[label]
+
+    def predictions(called, confidence):
+        p = np.full((300, 3), (1 - confidence) / 2)
+        p[np.arange(300), called] = confidence
+        return p
+
+    def report(name, y_prob):
+        return write_report(tmp_path / name, title="t", kind="multiclass", classes=["a", "b", "c"], y_true=y,
+                            y_prob=y_prob, y_true_val=y, y_prob_val=y_prob, n_boot=0, temperature_scaling=True)
+
+    # confidently wrong every time: the likelihood keeps improving as T grows, up to the bound
+    wrong = report("bound", predictions((label + 1) % 3, 0.99))["calibration"]
+    assert wrong["temperature"] > 19 and wrong["temperature_at_bound"]
+    markdown = " ".join((tmp_path / "bound" / "report.md").read_text().split())
+    assert "temperature is at the edge of its search range [0.05, 20.0]" in markdown
+    # right 80 % of the time at confidence 0.6: underconfident, T settles inside the range (below 1)
+    called = np.where(rng.random(300) < 0.8, label, (label + 1) % 3)
+    fine = report("fine", predictions(called, 0.6))["calibration"]
+    assert 0.05 < fine["temperature"] < 1 and not fine["temperature_at_bound"]
+    assert "Warning" not in (tmp_path / "fine" / "report.md").read_text()

@@ -15,11 +15,16 @@ def register(app: typer.Typer) -> None:
                         "    ecglab benchmark configs/ptbxl-benchmark.yaml --models resnet1d,fcn_wang --set trainer.max_epochs=2")
     def benchmark(
         config: Path = typer.Argument(..., help="YAML protocol with a benchmark section (see configs/)"),
-        set_: List[str] = typer.Option([], "--set", help="override a key of every entry: KEY=VALUE"),
-        models: Optional[str] = typer.Option(None, help="only these entries, comma-separated labels"),
+        set_: List[str] = typer.Option([], "--set", help="override a key of every entry: KEY=VALUE "
+                                                         "(benchmark.* keys too)"),
+        models: Optional[str] = typer.Option(None, help="train only these entries now, comma-separated labels "
+                                                        "(the leaderboard still lists every finished entry)"),
         progress: bool = typer.Option(True, help="show one progress bar over the whole benchmark"),
     ):
-        """Train and evaluate each model of a protocol; write leaderboard.md and .csv. Finished entries are skipped."""
+        """Train and evaluate each model of a protocol; write leaderboard.md and .csv.
+
+        An entry whose run finished with the same resolved config is skipped; one that finished with a
+        different config is an error (write the variant to another out_dir or name, or remove that run)."""
         from ecglab.cli.common import console, parse_list
         from ecglab.experiments.benchmark import LEADERBOARD, run_benchmark
         from ecglab.experiments.protocol import load_benchmark
@@ -57,9 +62,13 @@ def register(app: typer.Typer) -> None:
     def tune(
         config: Path = typer.Argument(..., help="YAML run config with a tune section (the search space)"),
         trials: Optional[int] = typer.Option(None, help="trials to run now (default: tune.trials of the config)"),
-        storage: Optional[str] = typer.Option(None, help="Optuna RDB URL (default: sqlite in OUT_DIR/NAME-tune/)"),
+        storage: Optional[str] = typer.Option(None, help="Optuna RDB URL shared by several workers (default: sqlite in "
+                                                         "OUT_DIR/NAME-tune/). The TPE sampler is seeded with trainer.seed "
+                                                         "only without it; with a shared storage it is unseeded, so that "
+                                                         "the workers do not all propose the same trials"),
         study: Optional[str] = typer.Option(None, help="study name (default: the config's name); reused if it exists"),
-        set_: List[str] = typer.Option([], "--set", help="override a config key: KEY=VALUE"),
+        set_: List[str] = typer.Option([], "--set", help="override a config key: KEY=VALUE (tune.* keys too, "
+                                                         "e.g. tune.trials=1)"),
     ):
         """Search hyper-parameters with Optuna (TPE, median pruning); write the best config as YAML."""
         from ecglab.cli.common import console

@@ -21,25 +21,41 @@ def register(app: typer.Typer) -> None:
             show_model(name)
 
 
+# the reference column needs about this much room to be read; narrower terminals get the references as a list
+WIDE_ENOUGH = 120
+
+
 def show_zoo() -> None:
+    from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from ecglab.cli.common import console
     from ecglab.models.summary import BEAT, N_CLASSES, RECORD, model_rows
 
-    table = Table(title=f"ecglab model zoo (parameters for {N_CLASSES} classes)", show_lines=False)
-    table.add_column("model", style="bold")
-    table.add_column("family")
-    table.add_column(f"beat {BEAT[0]}×{BEAT[1]}", justify="right")
-    table.add_column(f"12-lead {RECORD[0]}×{RECORD[1]}", justify="right")
+    out = console()
+    rows = model_rows()
+    names = [row.name + (f" ({', '.join(row.aliases)})" if row.aliases else "") for row in rows]
+    wide = out.width >= WIDE_ENOUGH
+    table = Table(title=f"ecglab model zoo (parameters for {N_CLASSES} classes: beat {BEAT[0]}×{BEAT[1]}, "
+                        f"12-lead {RECORD[0]}×{RECORD[1]})", box=box.SIMPLE_HEAD)
+    # names are what users type: never cut them (nor the counts); only the reference wraps
+    table.add_column("model", style="bold", no_wrap=True, min_width=max(map(len, names)))
+    table.add_column("family", no_wrap=True)
+    table.add_column("beat", justify="right", no_wrap=True)
+    table.add_column("12-lead", justify="right", no_wrap=True)
     table.add_column("ONNX", justify="center")
-    table.add_column("reference")
-    for row in model_rows():
-        name = row.name + (f" ({', '.join(row.aliases)})" if row.aliases else "")
+    if wide:
+        table.add_column("reference", overflow="fold", ratio=1)
+    for row, name in zip(rows, names):
         onnx = "yes" if row.onnx else f"no: {row.onnx_note}"
-        table.add_row(name, row.family, f"{row.params_beat:,}", f"{row.params_record:,}", onnx, row.reference)
-    console().print(table)
-    console().print("`ecglab models NAME` lists a model's hyper-parameters and their defaults.")
+        table.add_row(name, row.family, f"{row.params_beat:,}", f"{row.params_record:,}", onnx,
+                      *([row.reference] if wide else []))
+    out.print(table)
+    if not wide:
+        for row in rows:
+            out.print(Text.assemble((row.name, "bold"), ": ", row.reference))
+    out.print("`ecglab models NAME` lists a model's hyper-parameters and their defaults.")
 
 
 def show_model(name: str) -> None:

@@ -13,7 +13,8 @@ import pandas as pd
 from ecglab.errors import EcglabError
 from ecglab.evaluation import plots
 from ecglab.evaluation.bootstrap import DEFAULT_NAMES, bootstrap_metrics
-from ecglab.evaluation.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from ecglab.evaluation.calibration import (TEMPERATURE_BOUNDS, apply_temperature, expected_calibration_error,
+                                           fit_temperature, negative_log_likelihood)
 from ecglab.evaluation.groups import metrics_by_group
 from ecglab.evaluation.metrics import compute_metrics, validate_predictions
 from ecglab.evaluation.tables import (AAMI_CLASSES, HEADLINE_NAMES, aami_table, fmt, format_metrics_table, group_table,
@@ -42,6 +43,14 @@ def _logits(y_prob: np.ndarray, kind: str) -> np.ndarray:
     """Logits that give ``y_prob`` back: log-probabilities (softmax ignores the constant) or log-odds."""
     p = np.clip(np.asarray(y_prob, dtype=np.float64), 1e-7, 1 - 1e-7)
     return np.log(p) if kind == "multiclass" else np.log(p) - np.log1p(-p)
+
+
+def _at_bound(logits: np.ndarray, y_true: np.ndarray, kind: str, temperature: float) -> bool:
+    """Whether the optimum lies at or beyond a bound of the search: the likelihood at the nearer bound is no worse
+    than at the fitted T (the NLL is convex in 1/T; the search stops short of a bound where it is flat)."""
+    nearer = min(TEMPERATURE_BOUNDS, key=lambda bound: abs(np.log(bound / temperature)))
+    return bool(negative_log_likelihood(logits, y_true, kind, nearer)
+                <= negative_log_likelihood(logits, y_true, kind, temperature))
 
 
 def _read_history(history) -> pd.DataFrame | None:
@@ -84,6 +93,10 @@ def _markdown(report: Mapping, classes: Sequence[str], figures: Mapping[str, str
     lines += [f"Calibration: ECE {fmt(calibration['ece'])} ({calibration['n_bins']} bins, {calibration['confidence']})"
               + (f"; after temperature scaling (T = {calibration['temperature']:.3f}, fitted on validation) "
                  f"ECE {fmt(calibration['ece_temperature_scaled'])}." if "temperature" in calibration else "."), ""]
+    if calibration.get("temperature_at_bound"):
+        lines += [f"**Warning:** the fitted temperature is at the edge of its search range {list(TEMPERATURE_BOUNDS)}: "
+                  "the validation likelihood improves all the way to the bound, so T is not a fitted optimum and the "
+                  "scaled ECE is that of an arbitrary T (typical of an undertrained model, e.g. after one epoch).", ""]
     per_class_source = tuned or test
     lines += ["## Per class" + (" (validation-tuned thresholds)" if tuned else ""), "",
               format_metrics_table(per_class_source, classes), "", "## Confusion", ""]
@@ -155,9 +168,11 @@ def write_report(out_dir, *, title: str, kind: str, classes: Sequence[str], y_tr
     if temperature_scaling:
         if y_true_val is None:
             raise EcglabError("temperature scaling needs validation predictions (y_true_val, y_prob_val) to fit on.")
-        temperature = fit_temperature(_logits(y_prob_val, kind), y_true_val, kind)
+        logits_val = _logits(y_prob_val, kind)
+        temperature = fit_temperature(logits_val, y_true_val, kind)
         scaled = apply_temperature(_logits(y_prob, kind), temperature, kind)
         report["calibration"].update(temperature=temperature,
+                                     temperature_at_bound=_at_bound(logits_val, y_true_val, kind, temperature),
                                      ece_temperature_scaled=expected_calibration_error(y_true, scaled, n_bins, kind))
     if groups:
         report["groups"] = metrics_by_group(y_true, y_prob, groups, kind, classes, thresholds_val)

@@ -6,8 +6,11 @@
       leaderboard.md      the entries side by side, bootstrap 95 % CIs on the test split
       leaderboard.csv     the same numbers, one column per value
 
-Resumable: an entry whose bundle and report exist is skipped; one with checkpoints but no bundle
-(interrupted) continues from its last checkpoint; the others start.
+Resumable: an entry whose bundle and report exist is skipped, provided its saved config.yaml is
+the entry's resolved config (a finished entry with another config is an error: its results would
+not be this protocol's); one with checkpoints but no bundle (interrupted) continues from its last
+checkpoint; the others start. ``--models`` limits what is trained now; the leaderboard always
+lists every finished entry.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecglab.errors import ConfigError
 from ecglab.evaluation.tables import AAMI_CLASSES, fmt
 from ecglab.experiments.protocol import Benchmark
 from ecglab.training.config import RunConfig
@@ -26,17 +30,43 @@ LEADERBOARD = "leaderboard"
 TIMING = "timing.json"
 CI_METRICS = ("macro_auroc", "macro_auprc", "macro_f1")  # the metrics whose CIs the run report bootstraps
 EXTRA_METRICS = {"multiclass": ("accuracy", "balanced_accuracy"), "multilabel": ("fmax",)}
+DISPLAY_ONLY = ("trainer.progress",)  # what is shown while training, not what is trained (the display turns it off)
 
 
 def is_finished(config: RunConfig) -> bool:
     return (config.run_dir / "bundle" / "bundle.json").is_file() and (config.run_dir / "report" / "metrics.json").is_file()
 
 
+def changed_entries(benchmark: Benchmark) -> dict[str, list[str]]:
+    """Finished entries whose saved config.yaml is not the entry's resolved config, with the keys that differ."""
+    from ecglab.training.fit import config_differences
+
+    changed = {}
+    for label, config in benchmark.runs.items():
+        if is_finished(config):
+            keys = [key for key in config_differences(config, config.run_dir) if key not in DISPLAY_ONLY]
+            if keys:
+                changed[label] = keys
+    return changed
+
+
+def check_finished_entries(benchmark: Benchmark) -> None:
+    """Every finished entry (selected or not: they share the leaderboard) must have the config it resolves to now."""
+    changed = changed_entries(benchmark)
+    if changed:
+        details = "; ".join(f"{label} ({', '.join(keys)})" for label, keys in changed.items())
+        runs = " ".join(str(benchmark.runs[label].run_dir) for label in changed)
+        raise ConfigError(f"benchmark {benchmark.name!r}: finished entries were trained with another configuration than "
+                          f"they resolve to now, so their results are not this protocol's: {details}. Write this variant "
+                          f"to another directory (--set out_dir=… or --set name=…), or remove {runs} to train again.")
+
+
 def run_benchmark(benchmark: Benchmark, progress: bool = True) -> pd.DataFrame:
-    """Train every unfinished entry, then write and return the leaderboard."""
+    """Train every selected unfinished entry, then write and return the leaderboard of every finished entry."""
     from ecglab.training.fit import latest_checkpoint, train
 
-    pending = {label: config for label, config in benchmark.runs.items() if not is_finished(config)}
+    check_finished_entries(benchmark)
+    pending = {label: config for label, config in benchmark.selected_runs.items() if not is_finished(config)}
     with _BenchmarkDisplay(benchmark, pending, progress) as display:
         for position, (label, config) in enumerate(pending.items(), 1):
             display.start(position, label, config)
@@ -151,7 +181,7 @@ class _BenchmarkDisplay:
     def __init__(self, benchmark: Benchmark, pending: dict[str, RunConfig], enabled: bool):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
-        self.enabled, self.n_entries, self.n_skipped = enabled, len(pending), len(benchmark.runs) - len(pending)
+        self.enabled, self.n_entries, self.n_skipped = enabled, len(pending), len(benchmark.selected) - len(pending)
         self.bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), "epochs",
                             TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled)
         total = sum(config.trainer.max_epochs for config in pending.values())
@@ -161,7 +191,7 @@ class _BenchmarkDisplay:
     def __enter__(self):
         self.bar.start()
         if self.n_skipped:
-            self.bar.console.print(f"{self.n_skipped} finished entries skipped (bundle and report exist).")
+            self.bar.console.print(f"{self.n_skipped} finished entries skipped (bundle and report exist, same config).")
         return self
 
     def __exit__(self, *exc):

@@ -17,7 +17,9 @@ Every trial is an ordinary run (``OUT_DIR/NAME-tune/trial-NNNN``) scored by its 
 macro AUROC; the TPE sampler proposes, the median pruner stops poor trials early through Optuna's
 Lightning callback. The study lives in SQLite in that directory unless ``--storage`` names another
 RDB URL (e.g. ``postgresql://…``), which several workers can share: start the same command on each
-machine. The best trial's config is written to ``NAME-tune/best.yaml``, ready for ``ecglab train``.
+machine. The sampler is seeded with ``trainer.seed`` in the default SQLite case only (a repeatable
+search); with ``--storage`` it is unseeded, or every worker would propose the same trials. The best
+trial's config is written to ``NAME-tune/best.yaml``, ready for ``ecglab train``.
 """
 
 from __future__ import annotations
@@ -86,9 +88,11 @@ class TuneResult:
 
 
 def load_tune(path: str | Path, overrides: list[str] | None = None) -> tuple[dict, TuneSection]:
-    """The base run config (as a raw dict, overrides applied and validated) and the tune section."""
+    """The base run config (as a raw dict, overrides applied and validated) and the tune section.
+
+    ``overrides`` apply to the whole YAML, so ``tune.trials=1`` reaches the tune section."""
     raw = read_protocol(path)
-    base, sections = split_sections(raw)
+    base, sections = split_sections(raw, overrides)
     if "tune" not in sections:
         raise ConfigError(f"{path} has no tune section; expected `tune: {{space: {{optim.lr: {{low: 1.0e-4, high: "
                           f"1.0e-2, log: true}}}}}}` (see `ecglab tune --help`).")
@@ -97,8 +101,6 @@ def load_tune(path: str | Path, overrides: list[str] | None = None) -> tuple[dic
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{path}: tune section: {problems}") from None
-    for item in overrides or []:
-        apply_override(base, item)
     validate_config(base, str(path))
     for key in section.space:  # a typo in a searched key fails now, not after the first trial
         probe = copy.deepcopy(base)
@@ -124,6 +126,15 @@ def suggest_overrides(trial, space: dict) -> list[str]:
     return items
 
 
+def tpe_sampler(storage: str | None, seed: int):
+    """TPE seeded with ``trainer.seed`` for the default single-process SQLite study (repeatable); unseeded
+    with a shared ``--storage``, where every worker runs this same command: seeded alike, the workers
+    would propose the same startup trials (and the same trials after them)."""
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed if storage is None else None)
+
+
 def run_tune(path: str | Path, trials: int | None = None, storage: str | None = None, study_name: str | None = None,
              overrides: list[str] | None = None) -> TuneResult:
     """Run ``trials`` more trials of the study (created, or continued when it exists)."""
@@ -141,7 +152,7 @@ def run_tune(path: str | Path, trials: int | None = None, storage: str | None = 
     directory.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         study_name=study_name or config.name, storage=storage or f"sqlite:///{directory / 'study.db'}",
-        direction="maximize", load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=config.trainer.seed),
+        direction="maximize", load_if_exists=True, sampler=tpe_sampler(storage, config.trainer.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=section.startup_trials, n_warmup_steps=section.warmup_epochs))
 
     def objective(trial) -> float:

@@ -72,8 +72,11 @@ class AutoencoderClassifier(ECGClassifier):
 def autoencoder_mlp(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *,
                     filters: tuple[int, ...] = (32, 64, 64), kernel: int = 7, head_hidden: tuple[int, ...] = (64,),
                     dropout: float = 0.2, freeze_encoder: bool = True, pretrain_epochs: int = 10) -> AutoencoderClassifier:
-    """Encoder: Conv-BN-ReLU → max-pool(2) stages (the code is 8× shorter than the input); decoder: the mirror
-    image; classifier: concat pooling of the code → MLP. Train in two stages (see the module docstring)."""
+    """Masci et al. 2011's convolutional auto-encoder with an MLP on its code, as in the seed projects.
+
+    Encoder: Conv-BN-ReLU → max-pool(2) stages (the code is 8× shorter than the input); decoder: the mirror
+    image; classifier: concat pooling of the code → MLP. The whole encoder learns in one reconstruction
+    stage (see the module docstring), where Masci et al. pre-train their stack greedily, layer by layer."""
     encoder = ConvStack(n_leads, tuple(filters), (kernel,) * len(filters), pool=2)
     decoder = ConvDecoder(encoder.out_channels, tuple(filters), kernel, n_leads)
     return AutoencoderClassifier(encoder, decoder, n_classes, n_meta, tuple(head_hidden), dropout, freeze_encoder,

@@ -48,7 +48,9 @@ class Ensemble(nn.Module):
                 onnx_note="exportable when every member is", listed=False)
 def ensemble(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, members: list[dict] = (),
              method: Literal["mean", "stacking"] = "mean", kind: Literal["multiclass", "multilabel"] = "multiclass") -> Ensemble:
-    """``members``: ``[{"architecture": name, "kwargs": {...}}, …]``, each built with this input shape."""
+    """Dietterich 2000's averaging or Wolpert 1992's stacking of trained models, as one model.
+
+    ``members``: ``[{"architecture": name, "kwargs": {...}}, …]``, each built with this input shape."""
     if len(members) < 2:
         raise ConfigError(f"an ensemble needs at least two members; got {len(members)}.")
     if method not in ("mean", "stacking") or kind not in ("multiclass", "multilabel"):

@@ -61,7 +61,10 @@ class InceptionTrunk(nn.Module):
 def inception1d(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, depth: int = 6, filters: int = 32,
                 kernels: tuple[int, ...] = (39, 19, 9), bottleneck: int = 32, residual: bool = True,
                 head_hidden: tuple[int, ...] = (128,), dropout: float = 0.5) -> ECGClassifier:
-    """Depth 6, 32 filters per branch, kernels 39/19/9, bottleneck 32, a shortcut every 3 blocks, concat-pooling head."""
+    """Ismail Fawaz et al. 2020's InceptionTime as inception1d of the PTB-XL benchmark (Strodthoff et al. 2020).
+
+    Depth 6, 32 filters per branch, kernels 39/19/9 (the benchmark's; the paper's are 40/20/10), bottleneck
+    32, a shortcut every 3 blocks, and the benchmark's concat-pooling head (the paper: average pooling, linear)."""
     trunk = InceptionTrunk(n_leads, depth, filters, tuple(kernels), bottleneck, residual)
     return ECGClassifier(trunk, trunk.out_features, n_classes, n_meta, head_hidden=tuple(head_hidden),
                          dropout=dropout, head_bn=True)

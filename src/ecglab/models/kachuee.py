@@ -25,10 +25,14 @@ class KachueeTrunk(nn.Sequential):
         self.out_features = 2 * filters
 
 
-@register_model("Kachuee et al. 2018, IEEE ICHI, arXiv:1805.00794")
+@register_model("Kachuee, Fazeli & Sarrafzadeh 2018, 'ECG heartbeat classification: a deep transferable "
+                "representation', IEEE ICHI, arXiv:1805.00794")
 def kachuee(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, filters: int = 32,
             kernel: int = 5, n_blocks: int = 5, head_hidden: tuple[int, ...] = (32, 32), dropout: float = 0.0) -> ECGClassifier:
-    """55,013 parameters on a 1 × 187 beat with 5 classes, as in the paper."""
+    """Kachuee, Fazeli & Sarrafzadeh 2018's residual CNN for heartbeats: 55,013 parameters on a 1×187 beat, 5 classes.
+
+    As in the paper; only the adaptive max-pool before flattening is ours (identical at 187 samples, see
+    :class:`KachueeTrunk`), so that other lengths work too."""
     if input_length < 187 and n_blocks == 5:
         raise ValueError(f"kachuee needs at least 187 samples per input with 5 blocks, got {input_length}.")
     trunk = KachueeTrunk(n_leads, filters, kernel, n_blocks)

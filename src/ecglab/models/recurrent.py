@@ -45,8 +45,10 @@ def recurrent_classifier(cell: str, bidirectional: bool, n_leads: int, n_classes
 @register_model("Elman 1990, 'Finding structure in time'; vanilla RNN baseline of the MIT-BIH/PTBDB seed project")
 def rnn(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, hidden: int = 128, layers: int = 2,
         max_steps: int | None = 250, head_hidden: tuple[int, ...] = (128,), dropout: float = 0.5) -> ECGClassifier:
-    """Two tanh RNN layers of 128 units, concat pooling; prone to vanishing and exploding gradients on long
-    inputs (clip gradients when training)."""
+    """Elman 1990's simple recurrent network, the MIT-BIH/PTBDB seed project's vanilla RNN baseline.
+
+    Two tanh RNN layers of 128 units, concat pooling; prone to vanishing and exploding gradients on long
+    inputs (clip them when training: ``trainer.gradient_clip_val``)."""
     return recurrent_classifier("rnn", False, n_leads, n_classes, input_length, n_meta, hidden, layers, max_steps,
                                 head_hidden, dropout)
 
@@ -54,7 +56,9 @@ def rnn(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, hid
 @register_model("Cho et al. 2014, 'Learning phrase representations using RNN encoder-decoder'; " + PTBXL_RNN + " (gru)")
 def gru(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, hidden: int = 256, layers: int = 2,
         max_steps: int | None = 250, head_hidden: tuple[int, ...] = (128,), dropout: float = 0.5) -> ECGClassifier:
-    """Two GRU layers of 256 units, concat pooling, as the PTB-XL benchmark's fastai_gru."""
+    """Cho et al. 2014's GRU as fastai_gru of the PTB-XL benchmark (Strodthoff et al. 2020).
+
+    Two GRU layers of 256 units, concat pooling; the average-pooling front for inputs over ``max_steps`` is ours."""
     return recurrent_classifier("gru", False, n_leads, n_classes, input_length, n_meta, hidden, layers, max_steps,
                                 head_hidden, dropout)
 
@@ -62,7 +66,9 @@ def gru(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, hid
 @register_model("Hochreiter & Schmidhuber 1997, 'Long short-term memory'; " + PTBXL_RNN + " (lstm)")
 def lstm(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, hidden: int = 256, layers: int = 2,
          max_steps: int | None = 250, head_hidden: tuple[int, ...] = (128,), dropout: float = 0.5) -> ECGClassifier:
-    """Two LSTM layers of 256 units, concat pooling, as the PTB-XL benchmark's fastai_lstm."""
+    """Hochreiter & Schmidhuber 1997's LSTM as fastai_lstm of the PTB-XL benchmark (Strodthoff et al. 2020).
+
+    Two LSTM layers of 256 units, concat pooling; the average-pooling front for inputs over ``max_steps`` is ours."""
     return recurrent_classifier("lstm", False, n_leads, n_classes, input_length, n_meta, hidden, layers, max_steps,
                                 head_hidden, dropout)
 
@@ -71,6 +77,9 @@ def lstm(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, hi
                 aliases=("lstm_bidir",))
 def bilstm(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, hidden: int = 256, layers: int = 2,
            max_steps: int | None = 250, head_hidden: tuple[int, ...] = (128,), dropout: float = 0.5) -> ECGClassifier:
-    """Two bidirectional LSTM layers of 256 units per direction, concat pooling (lstm_bidir of the PTB-XL benchmark)."""
+    """Schuster & Paliwal 1997's bidirectional LSTM as lstm_bidir of the PTB-XL benchmark (Strodthoff et al. 2020).
+
+    Two bidirectional LSTM layers of 256 units per direction, concat pooling; the average-pooling front for
+    inputs over ``max_steps`` is ours."""
     return recurrent_classifier("lstm", True, n_leads, n_classes, input_length, n_meta, hidden, layers, max_steps,
                                 head_hidden, dropout)

@@ -76,7 +76,9 @@ def xresnet1d50(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0
                 widths: tuple[int, ...] = (64, 64, 64, 64), stem: tuple[int, ...] = (32, 32, 64), kernel: int = 5,
                 stem_kernel: int = 5, expansion: int = 4, head_hidden: tuple[int, ...] = (128,),
                 dropout: float = 0.5) -> ECGClassifier:
-    """Bottleneck blocks [3, 4, 6, 3], expansion 4, kernel 5, concat-pooling head."""
+    """Strodthoff et al. 2020's xresnet1d50 (PTB-XL benchmark): fastai's xresnet with He et al. 2019's tricks, in 1-D.
+
+    Bottleneck blocks [3, 4, 6, 3], expansion 4, kernel 5, concat-pooling head (see the module docstring)."""
     return xresnet_classifier((3, 4, 6, 3), n_leads, n_classes, n_meta, widths, stem, kernel, stem_kernel, expansion,
                               head_hidden, dropout)
 
@@ -86,6 +88,8 @@ def xresnet1d101(n_leads: int, n_classes: int, input_length: int, n_meta: int = 
                  widths: tuple[int, ...] = (64, 64, 64, 64), stem: tuple[int, ...] = (32, 32, 64), kernel: int = 5,
                  stem_kernel: int = 5, expansion: int = 4, head_hidden: tuple[int, ...] = (128,),
                  dropout: float = 0.5) -> ECGClassifier:
-    """Bottleneck blocks [3, 4, 23, 3], expansion 4, kernel 5, concat-pooling head; among the best of the benchmark."""
+    """Strodthoff et al. 2020's xresnet1d101 (PTB-XL benchmark): fastai's xresnet with He et al. 2019's tricks, in 1-D.
+
+    Bottleneck blocks [3, 4, 23, 3], expansion 4, kernel 5, concat-pooling head; among the best of the benchmark."""
     return xresnet_classifier((3, 4, 23, 3), n_leads, n_classes, n_meta, widths, stem, kernel, stem_kernel, expansion,
                               head_hidden, dropout)

@@ -153,8 +153,16 @@ def config_differences(config: RunConfig, run_dir: Path) -> list[str]:
     saved_file = run_dir / "config.yaml"
     if not saved_file.exists():
         return []
-    saved, current = _flatten(yaml.safe_load(saved_file.read_text())), _flatten(config.model_dump(mode="json"))
+    saved, current = _flatten(_with_defaults(yaml.safe_load(saved_file.read_text()))), _flatten(config.model_dump(mode="json"))
     return sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+
+
+def _with_defaults(raw: dict) -> dict:
+    """A saved config as this version reads it, so keys added since (with their defaults) do not count as changes."""
+    try:
+        return RunConfig.model_validate(raw).model_dump(mode="json")
+    except Exception:  # a config an older or newer version wrote: compare it as it stands
+        return raw
 
 
 def check_resumable(config: RunConfig, run_dir: Path) -> None:
@@ -166,7 +174,7 @@ def check_resumable(config: RunConfig, run_dir: Path) -> None:
     if changed:
         import yaml
 
-        saved = _flatten(yaml.safe_load((run_dir / "config.yaml").read_text()))
+        saved = _flatten(_with_defaults(yaml.safe_load((run_dir / "config.yaml").read_text())))
         current = _flatten(config.model_dump(mode="json"))
         details = ", ".join(f"{k}: {saved.get(k)!r} → {current.get(k)!r}" for k in changed[:6])
         raise ConfigError(f"--resume continues {run_dir} as it was configured; these keys differ from its config.yaml: "
