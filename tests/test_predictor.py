@@ -350,3 +350,15 @@ def test_bundle_files_follow_the_umask(tmp_path, umask, mode):
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in bundle.iterdir()} == {"model.safetensors": mode, "bundle.json": mode}
     model, _ = load_bundle(bundle)
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_implausible_inputs_are_refused_with_the_reason(record_model, tmp_path):
+    predictor = Predictor.load(record_model)
+    microvolts = twelve_lead(seconds=10).signal * 1000
+    with pytest.raises(RecordFormatError, match="not plausible in millivolts"):
+        predictor.predict(Record(microvolts, 100, STANDARD_12_LEADS))
+    with pytest.raises(RecordFormatError, match="too short for this model"):
+        predictor.predict(Record(twelve_lead(seconds=0.5).signal, 100, STANDARD_12_LEADS))
+    batch_of_one = tmp_path / "one.npy"
+    np.save(batch_of_one, twelve_lead(seconds=10).signal[None])
+    assert read_record(batch_of_one, fs=100).signal.shape == (12, 1000)

@@ -154,3 +154,20 @@ def test_messages_name_the_file_not_its_stem(tmp_path):
         record.select_leads(["V1"])
     with pytest.raises(RecordFormatError, match=r"a directory, not a record file; pass the record's file"):
         read_record(tmp_path)
+
+
+def test_a_header_with_a_non_numeric_rate_is_refused(shared_data, tmp_path):
+    source = shared_data / "ptbxl" / "records100" / "00000" / "00004_lr"
+    (tmp_path / "00004_lr.dat").write_bytes(source.with_suffix(".dat").read_bytes())
+    lines = source.with_suffix(".hea").read_text().splitlines()
+    lines[0] = "00004_lr 12 abc 1000"
+    (tmp_path / "00004_lr.hea").write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordFormatError, match="sampling rate field 'abc' is not a number"):
+        read_record(tmp_path / "00004_lr.hea")
+
+
+def test_a_csv_without_a_header_row_is_explained(tmp_path):
+    path = tmp_path / "noheader.csv"
+    path.write_text("0.1,0.2\n0.3,0.4\n0.5,0.6\n")
+    with pytest.raises(RecordFormatError, match="not lead names"):
+        read_record(path, fs=100)

@@ -120,6 +120,17 @@ class Prediction:
         return out
 
 
+MAX_PLAUSIBLE_MV = 20.0  # ECG voltages stay within a few mV; larger values are µV or ADC counts
+
+
+def _check_millivolts(record: Record) -> None:
+    peak = float(np.percentile(np.abs(record.signal), 99))
+    if peak > MAX_PLAUSIBLE_MV:
+        raise RecordFormatError(f"{record.name}: the signal reaches {peak:.0f} (99th percentile of |value|), which is not "
+                                f"plausible in millivolts (ECGs stay within a few mV); expected mV — the values look like "
+                                "µV or raw ADC counts, so divide by the gain (e.g. 1000) first.")
+
+
 class Predictor:
     """Apply a bundle's model to records. ``backend`` is ``torch`` (eager) or ``onnx`` (ONNX Runtime)."""
 
@@ -199,6 +210,7 @@ class Predictor:
                                     f"outside the range of ECG recorders ({MIN_FS:g} Hz to {MAX_FS:g} Hz).")
         sources = record.lead_sources(self.spec.leads, equivalents=True)
         record = record.select_leads(self.spec.leads, equivalents=True).check_finite()
+        _check_millivolts(record)
         if self.spec.input == "beat":
             first, source = next(iter(sources.items()))
             inputs = self._beat_input(record, peak_lead=source if first == source else f"{source} (as {first})")
@@ -218,6 +230,9 @@ class Predictor:
         length = spec.input_length
         stride = spec.window_stride or length
         notes = []
+        if signal.shape[1] < length / 2:
+            raise RecordFormatError(f"{record.name}: {signal.shape[1] / spec.fs:.2f} s of signal is too short for this model, "
+                                    f"which reads {length / spec.fs:.2f} s at a time (at least half of that is needed).")
         padded = signal.shape[1] < length
         if padded:
             notes.append(f"the record is {signal.shape[1] / spec.fs:.2f} s long, shorter than the model input "

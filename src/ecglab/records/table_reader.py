@@ -40,6 +40,9 @@ def read_csv(path: str | Path, fs: float | None = None) -> Record:
                                 "Expected a header of lead names, one column per lead.") from None
     if table.empty:
         raise RecordFormatError(f"{path}: the CSV holds no samples.")
+    if all(_is_number(c) for c in table.columns):
+        raise RecordFormatError(f"{path}: the first row holds numbers, not lead names; expected a header row such as "
+                                "'I,II,III,aVR,…' (or 'time,I,II,…') above the samples.")
     time_cols = [c for c in table.columns if _time_unit(c) is not None]
     index_cols = [c for c in table.columns if _words(c) and set(_words(c)) <= _INDEX_WORDS]
     if time_cols and fs is None:
@@ -109,6 +112,10 @@ def read_numpy(path: str | Path, fs: float | None = None, leads: list[str] | Non
             signal = np.load(path, allow_pickle=False)
     except Exception as exc:
         raise RecordFormatError(f"{path}: not a readable NumPy file ({exc}).") from None
+    if signal.ndim > 2:
+        signal = np.squeeze(signal, axis=tuple(i for i in range(signal.ndim - 2) if signal.shape[i] == 1))
+    if signal.ndim > 2:
+        raise RecordFormatError(f"{path}: expected one record of shape (n_leads, n_samples), found shape {signal.shape}.")
     if signal.ndim == 2 and signal.shape[0] > signal.shape[1]:
         signal = signal.T  # (n_samples, n_leads) is the common mistake; leads are always the shorter side
     if fs is None:
@@ -119,3 +126,11 @@ def read_numpy(path: str | Path, fs: float | None = None, leads: list[str] | Non
             raise RecordFormatError(f"{path}: {n_leads} leads but no lead names; pass them (--leads I,II,...).")
         leads = STANDARD_12_LEADS
     return Record(signal, fs, list(leads), {"record_id": path.stem})
+
+
+def _is_number(text) -> bool:
+    try:
+        float(str(text).replace(",", "."))
+    except ValueError:
+        return False
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +60,16 @@ def _read_header(base: Path):
         raise RecordFormatError(f"{base}.hea: not a readable WFDB header ({type(exc).__name__}: {exc}).") from None
 
 
+_FS_FIELD = re.compile(r"^\d+(\.\d*)?([eE][-+]?\d+)?(/[^ ]*)?$")  # fs[/counter frequency[(base counter)]]
+
+
 def _check_header(base: Path, header) -> None:
-    """What wfdb reports as an IndexError or a missing file, said plainly."""
+    """What wfdb reports as an IndexError or a missing file, or silently replaces, said plainly."""
+    record_line = next((line.split() for line in base.with_suffix(".hea").read_text(errors="replace").splitlines()
+                        if line.strip() and not line.lstrip().startswith("#")), [])
+    if len(record_line) > 2 and not _FS_FIELD.match(record_line[2]):
+        raise RecordFormatError(f"{base}.hea: the sampling rate field {record_line[2]!r} is not a number "
+                                "(expected e.g. '500' on the record line: NAME N_SIGNALS FS N_SAMPLES).")
     described = len(header.sig_name or [])
     if getattr(header, "n_seg", None) is None and described != header.n_sig:  # multi-segment headers list segments
         raise RecordFormatError(f"{base}.hea: the header declares {header.n_sig} signals but describes {described} "
