@@ -110,3 +110,20 @@ def test_other_rates_and_lengths_are_resampled_cut_and_padded(cinc, tmp_path):
     np.testing.assert_allclose(data.signals[rows["S0001"], :, :3000], stored_short, atol=1e-5)
     assert not data.signals[rows["S0001"], :, 3000:].any()
     assert data.meta.set_index("record_id").loc["I0001", "fs_original"] == 257
+
+
+def test_cli_summary_lists_every_scored_class_at_80_columns(cinc, tmp_path, capsys, monkeypatch):
+    from ecglab.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")  # a pipe or a log: where the table used to show empty cells and "…"
+    assert main(["prepare", "cinc", "--source", str(cinc), "--out", str(tmp_path / "out"), "--fs", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    rows = {line.split("│")[1].strip(): [int(cell) for cell in line.split("│")[2:-1]]
+            for line in out.splitlines() if line.startswith("│")}
+    data = prepare("cinc", tmp_path / "out", cinc, progress=False, fs=100)  # the same command: a cache hit
+    assert data.reused
+    splits = ["train", "val", "test"]
+    assert rows["records"] == [int((data.meta["split"] == s).sum()) for s in splits]
+    for j, (name, _, _) in enumerate(SCORED_CLASSES):
+        assert rows[name] == [int(data.labels[(data.meta["split"] == s).to_numpy(), j].sum()) for s in splits], name

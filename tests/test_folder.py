@@ -106,3 +106,59 @@ def test_given_splits_lead_subset_and_min_count(folder, tmp_path):
 def test_strict_makes_a_broken_file_fatal(folder, tmp_path):
     with pytest.raises(DatasetError, match="broken"):
         prepare("folder", tmp_path / "out", folder, workers=1, progress=False, fs=FS, strict=True)
+
+
+def test_strict_failure_keeps_the_partial_directory_for_resuming_and_says_so(folder, tmp_path):
+    with pytest.raises(DatasetError, match=r"broken.*stay in .*\.out\.partial.*the same command continues"):
+        prepare("folder", tmp_path / "out", folder, workers=1, progress=False, fs=FS, strict=True)
+    assert (tmp_path / ".out.partial" / "signals.npy").is_file() and not (tmp_path / "out").exists()
+    resumed = prepare("folder", tmp_path / "out", folder, workers=1, progress=False, fs=FS)  # without --strict
+    assert len(resumed) == 5 and resumed.manifest["skipped"]["count"] == 2
+    assert not (tmp_path / ".out.partial").exists()
+
+
+def _wfdb(root, name, leads, seed):
+    wfdb.wrsamp(name, fs=FS, units=["mV"] * len(leads), sig_name=leads, fmt=["16"] * len(leads), write_dir=str(root),
+                p_signal=np.random.default_rng(seed).normal(0, 0.4, (10 * FS, len(leads))))
+
+
+def _lead_folder(root, lead_sets):
+    root.mkdir()
+    for i, leads in enumerate(lead_sets):
+        _wfdb(root, f"r{i}", leads, i)
+    names = [f"r{i}" for i in range(len(lead_sets))]
+    pd.DataFrame({"record": names, "labels": "AF"}).to_csv(root / "labels.csv", index=False)
+    return root
+
+
+def test_leads_are_the_standard_twelve_when_every_record_has_them(tmp_path):
+    # the first record has 15 leads, as PTB's s0010_re (12 standard + Frank vx, vy, vz)
+    root = _lead_folder(tmp_path / "src", [["i", "ii", "iii", "avr", "avl", "avf", *[f"v{k}" for k in range(1, 7)],
+                                            "vx", "vy", "vz"], STANDARD_12_LEADS, STANDARD_12_LEADS[::-1]])
+    data = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    assert data.leads == STANDARD_12_LEADS and len(data) == 3 and data.manifest["skipped"]["count"] == 0
+    assert data.manifest["source"]["leads"] == "the 12 standard leads, which all 3 readable records have"
+    assert data.manifest["warnings"] == []
+    reversed_record = wfdb.rdrecord(str(root / "r2")).p_signal.T[::-1]  # stored V6 … I, kept in standard order
+    np.testing.assert_allclose(data.signals[2], reversed_record, atol=1e-6)
+
+
+def test_otherwise_the_leads_every_record_shares_reported_and_lead_honoured(tmp_path):
+    root = _lead_folder(tmp_path / "src", [["V1", "II", "vx"], STANDARD_12_LEADS, ["II", "V1", "V2"]])
+    data = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    assert data.leads == ["II", "V1"] and len(data) == 3
+    assert data.manifest["source"]["leads"] == "the 2 leads all 3 readable records share"
+    assert data.manifest["warnings"] == [
+        "only II, V1 kept: no other lead is in every record (r0 has V1, II, vx; r2 has II, V1, V2; r1 has I, II, III, "
+        "aVR, aVL, aVF, V1, V2, V3, V4, V5, V6). Choose leads with --lead to keep more; records without them are then "
+        "skipped and named."]
+    chosen = prepare("folder", tmp_path / "chosen", root, workers=1, progress=False, fs=FS, lead="V2,II")
+    assert chosen.leads == ["V2", "II"] and chosen.meta["record_id"].tolist() == ["r1", "r2"]
+    (skipped,) = chosen.manifest["skipped"]["items"]
+    assert skipped["item"] == "r0" and "no lead V2" in skipped["reason"]
+    apart = _lead_folder(tmp_path / "apart", [["I"], ["II"]])
+    with pytest.raises(DatasetError, match="share no lead.*--lead"):
+        prepare("folder", tmp_path / "none", apart, workers=1, progress=False, fs=FS)
+    pd.DataFrame({"record": ["x", "y"], "labels": "AF"}).to_csv(apart / "labels.csv", index=False)
+    with pytest.raises(DatasetError, match=r"none of the 2 records could be read to learn their leads \(x: .*no such file"):
+        prepare("folder", tmp_path / "unread", apart, workers=1, progress=False, fs=FS)

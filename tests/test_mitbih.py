@@ -164,3 +164,11 @@ def test_bad_options_are_explained(shared_data, tmp_path):
         prepare("mitbih", tmp_path / "b", shared_data / "mitbih", split="intra", beats="pan", progress=False)
     with pytest.raises(DatasetError, match="does not take"):
         prepare("mitbih", tmp_path / "c", shared_data / "mitbih", task="beat", progress=False)
+
+
+def test_too_few_patients_for_three_splits_is_warned_about(shared_data, tmp_path_factory):
+    dataset = _prepare(tmp_path_factory, "two", shared_data / "mitbih", records="101,106", split="patient")
+    assert set(dataset.meta["split"]) == {"train"}
+    (warning,) = dataset.manifest["warnings"]
+    assert warning.startswith("splits val and test are empty: there are only 2 patients, and each patient's records "
+                              "stay in one split (rows per split: train ")

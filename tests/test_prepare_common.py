@@ -186,3 +186,162 @@ def test_stamp_records_the_builders_defaults(tmp_path):
 
     ds = prepare("synthetic", tmp_path / "s", n=30, progress=False)
     assert ds.manifest["prepare"]["options"]["task"] == "record" and ds.manifest["prepare"]["options"]["n"] == 30
+
+
+def _console_output(capsys, monkeypatch, argv, columns=80):
+    """What the CLI prints, as in a pipe or a log: rich renders at 80 columns (or COLUMNS) then."""
+    from ecglab.cli import main
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code = main(argv)
+    return code, capsys.readouterr().out
+
+
+def test_summary_puts_classes_in_rows_and_says_when_the_dataset_was_reused(tmp_path, capsys, monkeypatch):
+    root = write_npy_folder(tmp_path / "src", n=12)
+    labels = pd.read_csv(root / "labels.csv")
+    labels["labels"] = [";".join(f"class{j:02d}" for j in range(40) if (i + j) % 3 == 0) for i in range(12)]
+    labels.to_csv(root / "labels.csv", index=False)
+    argv = ["prepare", "folder", "--source", str(root), "--out", str(tmp_path / "out"), "--fs", str(FS), "--workers", "1"]
+    code, out = _console_output(capsys, monkeypatch, argv)
+    assert code == 0 and "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["split_counts"]
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+            for line in out.splitlines() if line.startswith("│")}
+    header = next(line for line in out.splitlines() if line.startswith("┃"))
+    assert [cell.strip() for cell in header.split("┃")[2:-1]] == ["train", "val", "test"]
+    assert rows["records"] == [str(counts[s]["records"]) for s in ("train", "val", "test")] == ["6", "3", "3"]
+    for j in range(40):
+        assert rows[f"class{j:02d}"] == [str(counts[s]["classes"][f"class{j:02d}"]) for s in ("train", "val", "test")]
+    assert out.rstrip().endswith(f"written to {tmp_path / 'out'}")
+    code, again = _console_output(capsys, monkeypatch, argv)
+    assert code == 0 and "reused the existing dataset" in again and "written to" not in again
+
+
+def test_summary_orders_splits_train_val_test_then_others(tmp_path, capsys):
+    from ecglab.cli.prepare import show_summary
+    from ecglab.datasets.prepared import write_prepared
+
+    splits = ["test", "holdout", "val", "train", "train"]
+    meta = pd.DataFrame({"record_id": list("abcde"), "patient_id": list("abcde"), "split": splits})
+    dataset = write_prepared(tmp_path / "d", np.zeros((5, 1, 4)), np.eye(2, dtype=np.uint8)[[0, 1, 0, 1, 1]], meta,
+                             name="t", kind="multilabel", classes=["x", "y"], fs=1, leads=["I"])
+    show_summary(dataset)
+    header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("┃"))
+    assert [cell.strip() for cell in header.split("┃")[2:-1]] == ["train", "val", "test", "holdout"]
+
+
+def test_empty_splits_are_warned_about_and_recorded(tmp_path, capsys, monkeypatch):
+    from ecglab.datasets.prepared import empty_split_warning
+
+    two = pd.DataFrame({"patient_id": ["p1", "p1", "p2"], "split": ["train", "train", "test"]})
+    assert empty_split_warning(two).startswith("split val is empty: there are only 2 patients")
+    many = pd.DataFrame({"patient_id": ["p1", "p2", "p3", "p4"], "split": ["train"] * 4})
+    assert empty_split_warning(many, "split column").startswith(
+        "splits val and test are empty: the split rule (split column) assigned none")
+    assert empty_split_warning(pd.DataFrame({"patient_id": [1, 2, 3], "split": ["train", "val", "test"]})) is None
+    root = write_npy_folder(tmp_path / "src", n=8)
+    labels = pd.read_csv(root / "labels.csv")
+    labels["split"] = ["train", "train", "train", "test"] * 2  # five patients' worth of rows and no val
+    labels.to_csv(root / "labels.csv", index=False)
+    argv = ["prepare", "folder", "--source", str(root), "--out", str(tmp_path / "out"), "--fs", str(FS), "--workers", "1"]
+    code, out = _console_output(capsys, monkeypatch, argv, columns=200)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert code == 0 and manifest["warnings"] == [
+        "split val is empty: the split rule (split column) assigned none of the selected records to it (rows per split: "
+        "train 6, test 2). Training needs train and val, evaluation needs test; prepare more records or patients, or "
+        "choose another --split."]
+    assert "warning: split val is empty" in out
+
+
+def test_the_pool_is_not_forked_from_the_caller_and_a_dying_worker_is_explained(tmp_path):
+    import os
+
+    ctx = PrepareContext(tmp_path / "out", None, workers=2, progress=False)
+    parents = ctx.map(_parent_process, list(range(8)))
+    assert len(set(parents)) == 1 and parents[0] != os.getpid()  # the forkserver, not this process
+    with pytest.raises(DatasetError, match="stopped abruptly.*__main__"):
+        ctx.map(_exit_abruptly, list(range(8)))
+    with pytest.raises(RuntimeError, match="a bug"):  # not an unreadable record: raised, not skipped
+        ctx.map(_fail_with_a_bug, list(range(8)))
+
+
+def test_a_caller_that_stops_early_leaves_no_reading_process_behind(tmp_path):
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    ctx = PrepareContext(tmp_path / "out", None, workers=2, progress=False)
+    results = ctx.imap(_square_or_fail, list(range(400)))
+    assert [next(results) for _ in range(3)] == [(0, 0), (1, 1), (2, 4)]
+    assert len(set(multiprocessing.active_children()) - before) == 2
+    results.close()  # as an interruption (Ctrl-C) or a --strict failure does
+    assert set(multiprocessing.active_children()) - before == set()
+
+
+def _parent_process(_):
+    import os
+
+    return os.getppid()
+
+
+def _exit_abruptly(_):
+    import os
+
+    os._exit(3)
+
+
+def _fail_with_a_bug(_):
+    raise RuntimeError("a bug")
+
+
+def _tree(root, levels, fan_out=5, files=4):
+    """A tree ``levels`` deep: each directory holds ``files`` files and ``fan_out`` subdirectories."""
+    root.mkdir(parents=True)
+    for i in range(files):
+        (root / f"f{i}.dat").write_bytes(b"x" * i)
+    if levels:
+        for i in range(fan_out):
+            _tree(root / f"d{i}", levels - 1, fan_out, files)
+    return root
+
+
+def test_fingerprint_walks_in_a_fixed_order_and_sees_every_change(tmp_path):
+    import hashlib
+    import os
+
+    from ecglab.datasets.fingerprint import source_fingerprint
+
+    root = tmp_path / "src"
+    for name in ("b.txt", "a.txt", "a/z.txt", "a/c/y.txt", "a.d/x.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(name)
+        os.utime(root / name, (1_000_000_000, 1_000_000_000))
+    # a directory's files in name order, then its subdirectories in name order, depth first
+    order = ["a.txt", "b.txt", "a/z.txt", "a/c/y.txt", "a.d/x.txt"]
+    expected = hashlib.sha256("".join(f"{name}|{len(name)}|1000000000\n" for name in order).encode()).hexdigest()[:16]
+    assert source_fingerprint(root) == expected
+    (root / "out").mkdir()
+    (root / "out" / "signals.npy").write_bytes(b"0")
+    assert source_fingerprint(root, exclude=[root / "out"]) == expected  # an output inside the source is not source
+    (root / "a/c/y.txt").write_text("changed")
+    assert source_fingerprint(root) not in (expected, source_fingerprint(root, exclude=[root / "out"]))
+    assert source_fingerprint(root, index_files=["b.txt"]) != source_fingerprint(root, index_files=["a.txt"])
+
+
+def test_fingerprint_memory_does_not_grow_with_the_number_of_files(tmp_path):
+    import tracemalloc
+
+    from ecglab.datasets.fingerprint import source_fingerprint
+
+    small, large = _tree(tmp_path / "small", 2), _tree(tmp_path / "large", 4)  # 124 and 3,124 files
+
+    def peak(root):
+        tracemalloc.start()
+        source_fingerprint(root)
+        value = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return value
+
+    peak(small)
+    growth = peak(large) - peak(small)
+    assert growth < 16_000, growth  # measured ~1 kB; the former sorted list of every path: ~1.5 MB

@@ -26,12 +26,15 @@ def register(app: typer.Typer) -> None:
         n: Optional[int] = typer.Option(None, "--n", help="synthetic: number of records (record task) or of patients (beat task)"),
         fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of the prepared signals (Hz); defaults: ptbxl 100 (100 or 500 read the native files), cinc 500, mimic-iv-ecg 100, folder 500"),
         seed: Optional[int] = typer.Option(None, help="random seed (synthetic data, random splits)"),
-        split: Optional[str] = typer.Option(None, help="split protocol, e.g. mitbih: intra|inter; cinc: a source database to hold out"),
+        split: Optional[str] = typer.Option(None, help="split protocol, e.g. mitbih: inter|patient|intra; cinc: a source "
+                                                       "database to hold out; mimic-iv-ecg: strat_fold|fold|patient"),
         records: Optional[str] = typer.Option(None, help="comma-separated record ids, or a RECORDS file, to prepare a subset"),
-        lead: Optional[str] = typer.Option(None, help="lead(s) to keep, comma-separated names (mitbih default MLII)"),
+        lead: Optional[str] = typer.Option(None, help="lead(s) to keep, comma-separated names (mitbih default MLII; folder "
+                                                      "default: the 12 standard leads if every record has them, else the leads all share)"),
         beats: Optional[str] = typer.Option(None, help="beat extraction: kachuee|centred (ptbdb also: record, for 12-lead records)"),
         min_count: Optional[int] = typer.Option(None, "--min-count", help="drop classes with fewer examples than this"),
-        labels: Optional[Path] = typer.Option(None, "--labels", help="labels CSV (folder: record;labels; mimic-iv-ecg: study_id → ICD-10 codes)"),
+        labels: Optional[Path] = typer.Option(None, "--labels", help="labels CSV (folder: record,labels; mimic-iv-ecg: "
+                                                                     "MIMIC-IV-ECG-ICD's records_w_diag_icd10.csv, or study_id,icd_codes)"),
         codes: Optional[str] = typer.Option(None, help="label codes or prefixes to keep, comma-separated (e.g. I48,I21)"),
         top_k: Optional[int] = typer.Option(None, "--top-k", help="keep the K most frequent codes"),
         bandpass: Optional[str] = typer.Option(None, help="band-pass filter 'LOW,HIGH' in Hz (either may be empty)"),
@@ -71,25 +74,41 @@ def register(app: typer.Typer) -> None:
     return None
 
 
+SPLIT_ORDER = ("train", "val", "test")
+
+
 def show_summary(dataset) -> None:
-    """Print the class counts per split of a prepared dataset."""
+    """Print a prepared dataset's counts (records, patients, then one row per class; one column per
+    split, so that dozens of classes read at any width), its warnings, skipped records, and whether
+    it was written now or reused from an earlier identical preparation."""
     from rich.table import Table
 
     from ecglab.cli.common import console
 
+    screen = console()
     counts = dataset.manifest["split_counts"]
-    table = Table(title=f"{dataset.name}: {len(dataset)} records, {len(dataset.leads)} leads × {dataset.length} samples at {dataset.fs:g} Hz")
-    table.add_column("split")
-    table.add_column("records", justify="right")
-    table.add_column("patients", justify="right")
+    splits = sorted(counts, key=lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER))
+    screen.print(f"{dataset.name}: {len(dataset)} records, {len(dataset.leads)} leads × {dataset.length} samples "
+                 f"at {dataset.fs:g} Hz", style="bold", highlight=False)
+    table = Table()
+    table.add_column("")
+    for split in splits:
+        table.add_column(split, justify="right")
+    for row in ("records", "patients"):
+        table.add_row(row, *[str(counts[split][row]) for split in splits], end_section=row == "patients")
     for cls in dataset.classes:
-        table.add_column(cls, justify="right")
-    for split, c in counts.items():
-        table.add_row(split, str(c["records"]), str(c["patients"]), *[str(c["classes"][k]) for k in dataset.classes])
-    console().print(table)
+        table.add_row(cls, *[str(counts[split]["classes"][cls]) for split in splits])
+    screen.print(table)
+    for warning in dataset.manifest.get("warnings", []):
+        screen.print(f"[yellow]warning:[/] {warning}", highlight=False)
     skipped = dataset.manifest.get("skipped", {}).get("count", 0)
     if skipped:
-        console().print(f"[yellow]{skipped} records could not be read and were skipped (all listed in manifest.json):[/]")
+        screen.print(f"[yellow]{skipped} records could not be read and were skipped (all listed in manifest.json):[/]")
         for item in dataset.manifest["skipped"]["items"][:5]:
-            console().print(f"  {item['item']}: {item['reason']}", markup=False, highlight=False)
-    console().print(f"written to {dataset.path}")
+            screen.print(f"  {item['item']}: {item['reason']}", markup=False, highlight=False)
+    if dataset.reused:
+        rebuild = "--force rebuilds it" + (", e.g. once the skipped records' files are there" if skipped else "")
+        screen.print(f"reused the existing dataset at {dataset.path}: it was prepared with the same arguments from an "
+                     f"unchanged source ({rebuild})", highlight=False)
+    else:
+        screen.print(f"written to {dataset.path}", highlight=False)

@@ -12,8 +12,11 @@
   CSV/.npy files (else a CSV's time column, else ``--fs``).
 
 Every record is resampled to ``--fs`` (default 500 Hz) and stored as 10 s: the first 10 s of a
-longer record, a shorter one zero-padded at the end. Leads: ``--lead``, else those of the first
-readable record; a record lacking one of them is skipped and named, like any unreadable file.
+longer record, a shorter one zero-padded at the end. Leads: ``--lead``, else the 12 standard
+leads when every readable record has them, else the leads every readable record shares (the
+manifest says which records limit them). Learning that takes one pass over the files before the
+main one (a WFDB record's header only; other formats are read whole). A record lacking a chosen
+lead is skipped and named, like any unreadable file.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from ecglab.datasets.options import (SPLIT_FRACTIONS, frequent_classes, load_sig
 from ecglab.datasets.registry import PrepareContext, register_dataset
 from ecglab.datasets.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, EcglabError, RecordFormatError
-from ecglab.records import read_record
+from ecglab.records import STANDARD_12_LEADS, read_record
+from ecglab.records.detect import detect_format
+from ecglab.records.wfdb_reader import read_wfdb_header
 
 DEFAULT_FS = 500.0
 EXTENSIONS = (".hea", ".edf", ".bdf", ".csv", ".npy", ".npz", ".txt")
@@ -90,7 +95,13 @@ def build_folder(ctx: PrepareContext, labels: str | None = None, fs: float = DEF
     label_matrix = multi_hot(label_lists, classes)
     rates = [None if pd.isna(rate) else float(rate) for rate in table["fs"]] if "fs" in table.columns else [None] * len(table)
     items = [(resolve(ctx.source, record), rate) for record, rate in zip(table["record"], rates)]
-    leads = parse_leads(lead) if lead else first_leads(items, spec.fs)
+    if lead:
+        leads, lead_rule = parse_leads(lead), "--lead"
+    else:
+        leads, lead_rule, warning = common_leads(ctx.map(partial(record_leads, fallback_fs=spec.fs), items,
+                                                         desc="folder: reading lead names"), list(table["record"]))
+        if warning:
+            ctx.warn(warning)
     patients = table["patient_id"].fillna(table["record"]) if "patient_id" in table.columns else table["record"]
     meta = pd.DataFrame({"record_id": table["record"], "patient_id": patients.astype(str),
                          "split": folder_split(table, patients, label_matrix, seed)})
@@ -103,21 +114,49 @@ def build_folder(ctx: PrepareContext, labels: str | None = None, fs: float = DEF
     source = {"database": "folder", "labels": str(labels_path),
               "patients": "patient_id column" if "patient_id" in table.columns else "none given: each record counts as its own patient",
               "split": "split column" if "split" in table.columns else "seeded 80/10/10 by patient",
-              "length": "first 10 s, zero-padded when shorter"}
+              "length": "first 10 s, zero-padded when shorter", "leads": lead_rule}
     return write_records(ctx, RecordTable(items, label_matrix, meta, names=list(table["record"])), read, length=length,
                          spec=spec, dtype=parse_dtype(dtype), shard=shard, name=f"folder-{ctx.source.name}",
                          kind="multilabel", classes=classes, fs=spec.fs, leads=leads, source=source)
 
 
-def first_leads(items: list[tuple[str, float | None]], fallback_fs: float) -> list[str]:
-    """The leads of the first readable record (the default when --lead is not given)."""
-    problems = []
-    for path, rate in items[:20]:
-        try:
-            return read_record(path, fs=rate or fallback_fs).leads
-        except EcglabError as exc:
-            problems.append(str(exc))
-    raise DatasetError(f"none of the first {len(problems)} records could be read to learn the leads: {problems[:3]}.")
+def record_leads(item: tuple[str, float | None], fallback_fs: float) -> tuple[list[str] | None, str | None]:
+    """(a record's lead names, None), read from a WFDB record's header only; (None, the reason) when
+    it cannot be read, which the main pass then reports once, as it skips the record."""
+    path, rate = item
+    try:
+        if detect_format(path) == "wfdb":
+            return read_wfdb_header(path)["leads"], None
+        return read_record(path, fs=rate or fallback_fs).leads, None
+    except (EcglabError, OSError, ValueError, KeyError, IndexError) as exc:  # what the main pass counts as unreadable
+        return None, str(exc)
+
+
+def common_leads(found: list[tuple[list[str] | None, str | None]], names: list[str]) -> tuple[list[str], str, str | None]:
+    """(leads, how they were chosen, a warning or None) from :func:`record_leads` of each record.
+
+    The 12 standard leads when every readable record has them; else the leads all readable records
+    share, standard ones first in standard order; a warning names the records that limit them.
+    """
+    readable = [(name, leads) for name, (leads, _) in zip(names, found) if leads is not None]
+    if not readable:
+        reasons = "; ".join(f"{name}: {reason}" for name, (_, reason) in list(zip(names, found))[:3])
+        raise DatasetError(f"none of the {len(names)} records could be read to learn their leads ({reasons}).")
+    shared = set.intersection(*(set(leads) for _, leads in readable))
+    if set(STANDARD_12_LEADS) <= shared:
+        return list(STANDARD_12_LEADS), f"the 12 standard leads, which all {len(readable)} readable records have", None
+    leads = [lead for lead in STANDARD_12_LEADS if lead in shared]
+    leads += [lead for lead in readable[0][1] if lead in shared and lead not in leads]
+    fewest = sorted(readable, key=lambda pair: len(pair[1]))[:3]
+    limiting = "; ".join(f"{name} has {', '.join(leads_of)}" for name, leads_of in fewest)
+    if not leads:
+        raise DatasetError(f"the {len(readable)} readable records share no lead ({limiting}); choose leads with --lead "
+                           "(records without them are skipped and named).")
+    rule = f"the {len(leads)} leads all {len(readable)} readable records share"
+    if max(len(set(leads_of)) for _, leads_of in readable) == len(leads):
+        return leads, rule, None
+    return leads, rule, (f"only {', '.join(leads)} kept: no other lead is in every record ({limiting}). Choose leads "
+                         "with --lead to keep more; records without them are then skipped and named.")
 
 
 def folder_split(table: pd.DataFrame, patients: pd.Series, labels: np.ndarray, seed: int | None) -> np.ndarray:

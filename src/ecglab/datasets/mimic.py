@@ -6,18 +6,30 @@ tree ``files/pNNNN/pNNNNNNNN/sNNNNNNNN/NNNNNNNN.{hea,dat}`` (500 Hz, 10 s).
 
 Labels (``--task``):
 
-* ``icd`` (the default when ``--labels`` is given): a CSV of ``study_id,icd_codes`` with the
-  ICD-10 codes of each study separated by ``;`` (dots optional; a Python list literal such as the
-  MIMIC-IV-ECG-ICD release's ``"['I48', 'I10']"`` is read as well). ``--codes I48,I21`` makes one
-  class per prefix; otherwise the ``--top-k`` (default 20) most frequent codes. Studies absent
-  from the CSV are dropped and counted; listed studies without a chosen code are negatives.
+* ``icd`` (the default when ``--labels`` is given), from either
+  - the MIMIC-IV-ECG-ICD release (Strodthoff et al. 2024, ``records_w_diag_icd10.csv``; told
+    apart by its ``all_diag_all`` column): the ICD-10-CM discharge diagnoses in ``all_diag_all``
+    (the hospital's where the ECG falls in an admission, else the emergency department's), a
+    Python list literal per cell such as ``['I10', 'E785']`` (read with ``ast.literal_eval``:
+    data, never code). A study whose list is empty has no linked discharge diagnosis (about 40 %
+    of the release): it is left out and counted, as in the paper;
+  - or a CSV of ``study_id,icd_codes``, the codes separated by ``;`` (dots optional) or a list
+    literal; here a listed study without a chosen code is a negative.
+
+  ``--codes I48,I21`` makes one class per prefix; otherwise the ``--top-k`` (default 20) most
+  frequent codes. Studies absent from the labels are dropped and counted.
 * ``machine``: the statements the ECG cart printed (``report_*``), mapped to classes by the
   keyword table :data:`MACHINE_STATEMENTS`: a study the table cannot describe is a negative.
 
-Splits are by patient (subject_id), seeded 80/10/10. Preparation streams: label tables are read
-in chunks and signals go straight into the memmap (see :mod:`ecglab.datasets.streaming`), so
-it resumes after an interruption and ``--shard i/n`` spreads it over machines. Signals default
-to 100 Hz (``--fs``); NaN samples, present in some MIMIC-IV-ECG records, become 0.
+Splits (``--split``): with the release, its ``strat_fold`` (default; 20 patient-grouped folds
+stratified on the labels, age and sex) or ``fold`` (the random folds the paper's experiments
+used), dealt as in the authors' code (ECG-MIMIC ``main_ecg.py``): folds 0-17 train, 18 val,
+19 test. ``patient`` (the default for other labels): by subject_id, seeded 80/10/10.
+Preparation streams: label tables are read in chunks and signals go straight into the memmap
+(see :mod:`ecglab.datasets.streaming`), so it resumes after an interruption and ``--shard i/n``
+spreads it over machines. Signals default to 100 Hz (``--fs``); NaN samples, present in some
+MIMIC-IV-ECG records, become 0. The cache fingerprints the release's index tables, not its 1.6
+million waveform files (:mod:`ecglab.datasets.fingerprint`).
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -39,10 +52,17 @@ from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS
 
 URL = "https://physionet.org/content/mimic-iv-ecg/"
+ICD_URL = "https://physionet.org/content/mimic-iv-ecg-ext-icd-labels/"
 DEFAULT_FS = 100.0
 DEFAULT_TOP_K = 20
 CSV_CHUNK = 200_000
 REPORT_COLUMNS = [f"report_{i}" for i in range(18)]
+INDEX_FILES = ("record_list.csv", "machine_measurements.csv")
+RELEASE_CODES = "all_diag_all"  # the MIMIC-IV-ECG-ICD column the paper trains on
+RELEASE_FOLDS = ("strat_fold", "fold")
+# Strodthoff et al. 2024 (ECG-MIMIC main_ecg.py: train < max fold - 1, val = max - 1, test = max) on folds 0-19.
+RELEASE_FOLD_SPLITS = {**dict.fromkeys(range(18), "train"), 18: "val", 19: "test"}
+SPLITS = (*RELEASE_FOLDS, "patient")
 
 # class, regular expression over the lower-cased machine statements of a study.
 MACHINE_STATEMENTS = (
@@ -86,53 +106,108 @@ def normalize_icd(code: str) -> str:
     return code.strip().upper().replace(".", "")
 
 
+@dataclass
+class StudyLabels:
+    """``rows[i]`` (multi-hot over ``classes``) labels study ``study_ids[i]``; ``folds`` holds the
+    fold columns of the MIMIC-IV-ECG-ICD release, aligned with the rows (empty for other labels);
+    ``origin`` says where the labels come from, for the manifest."""
+
+    classes: list[str]
+    study_ids: np.ndarray
+    rows: np.ndarray
+    origin: str
+    folds: dict[str, np.ndarray] = field(default_factory=dict)
+
+
 def split_icd(text) -> list[str]:
-    """'I48.0;I10' or "['I480', 'I10']" -> ['I480', 'I10']."""
+    """'I48.0;I10' or the release's "['I480', 'I10']" -> ['I480', 'I10']."""
     if not isinstance(text, str) or not text.strip():
         return []
     text = text.strip()
+    if not text.startswith("["):
+        return [normalize_icd(code) for code in text.split(";") if code.strip()]
     try:
-        codes = ast.literal_eval(text) if text.startswith("[") else text.split(";")
-    except (ValueError, SyntaxError):
-        raise DatasetError(f"icd_codes {text!r}: expected codes separated by ';' or a list such as \"['I48', 'I10']\".") from None
+        codes = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        codes = None
+    if not isinstance(codes, (list, tuple)):
+        raise DatasetError(f"ICD codes {text[:60]!r}: expected codes separated by ';' or a list such as "
+                           "\"['I48', 'I10']\".")
     return [normalize_icd(str(code)) for code in codes if str(code).strip()]
 
 
-def _icd_chunks(path: Path):
-    try:
-        for chunk in pd.read_csv(path, usecols=["study_id", "icd_codes"], dtype={"icd_codes": "string"}, chunksize=CSV_CHUNK):
-            yield chunk["study_id"].to_numpy(np.int64), [split_icd(text) for text in chunk["icd_codes"]]
-    except ValueError as exc:
-        raise DatasetError(f"--labels {path}: expected a CSV with columns study_id,icd_codes ({exc}).") from None
-
-
-def icd_labels(path: Path, codes: list[str], top_k: int | None) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(classes, study ids, multi-hot rows): ``codes`` as prefixes, else the ``top_k`` most frequent codes."""
-    path = Path(path)
+def icd_columns(path: Path) -> tuple[str, list[str]]:
+    """(code column, fold columns) of a labels CSV in the release form or the ``study_id,icd_codes`` form."""
     if not path.is_file():
-        raise DatasetError(f"--labels {path}: no such file; expected a CSV with columns study_id,icd_codes.")
+        raise DatasetError(f"--labels {path}: no such file; expected records_w_diag_icd10.csv of MIMIC-IV-ECG-ICD "
+                           f"({ICD_URL}) or a CSV with columns study_id,icd_codes.")
+    columns = list(pd.read_csv(path, nrows=0).columns)
+    if "study_id" in columns and RELEASE_CODES in columns:
+        return RELEASE_CODES, [c for c in RELEASE_FOLDS if c in columns]
+    if "study_id" in columns and "icd_codes" in columns:
+        return "icd_codes", []
+    raise DatasetError(f"--labels {path}: expected records_w_diag_icd10.csv of MIMIC-IV-ECG-ICD (columns study_id, …, "
+                       f"{RELEASE_CODES}, …, strat_fold) or a CSV with columns study_id,icd_codes; "
+                       f"found {columns[:12]}.")
+
+
+def _icd_chunks(path: Path, column: str, folds: list[str]):
+    """(study ids, code lists, fold arrays) per chunk; release rows with an empty list are left out."""
+    release = column == RELEASE_CODES
+    try:
+        for chunk in pd.read_csv(path, usecols=["study_id", column, *folds], dtype={column: "string"},
+                                 chunksize=CSV_CHUNK):
+            codes = [split_icd(text) for text in chunk[column]]
+            keep = np.array([bool(row) or not release for row in codes], dtype=bool)
+            yield (chunk["study_id"].to_numpy(np.int64)[keep], [row for row, k in zip(codes, keep) if k],
+                   {fold: chunk[fold].to_numpy(np.int64)[keep] for fold in folds})
+    except (ValueError, TypeError) as exc:
+        raise DatasetError(f"--labels {path}: study_id and {', '.join(folds) or 'the codes'} must be filled on every "
+                           f"row ({exc}).") from None
+
+
+def icd_labels(path: Path, codes: list[str], top_k: int | None) -> StudyLabels:
+    """``codes`` as prefixes, else the ``top_k`` most frequent codes, per study of the labels CSV."""
+    path = Path(path)
+    column, folds = icd_columns(path)
     if codes:
         classes = [normalize_icd(c) for c in codes]
         prefix_lengths = sorted({len(c) for c in classes})  # a code matches a class it starts with
     else:
-        counts = Counter(code for _, rows in _icd_chunks(path) for row in rows for code in set(row))
+        counts = Counter(code for _, rows, _ in _icd_chunks(path, column, folds) for row in rows for code in set(row))
         classes = sorted(code for code, _ in counts.most_common(top_k or DEFAULT_TOP_K))
         prefix_lengths = None  # top-k codes match exactly
-    column = {cls: j for j, cls in enumerate(classes)}
-    ids, rows = [], []
-    for study_ids, code_rows in _icd_chunks(path):
+    index = {cls: j for j, cls in enumerate(classes)}
+    ids, blocks, fold_values = [], [], {fold: [] for fold in folds}
+    for study_ids, code_rows, fold_rows in _icd_chunks(path, column, folds):
         block = np.zeros((len(code_rows), len(classes)), dtype=np.uint8)
         for i, row in enumerate(code_rows):
             for code in row:
                 for key in ([code[:k] for k in prefix_lengths] if prefix_lengths else [code]):
-                    if key in column:
-                        block[i, column[key]] = 1
+                    if key in index:
+                        block[i, index[key]] = 1
         ids.append(study_ids)
-        rows.append(block)
-    return classes, np.concatenate(ids), np.concatenate(rows)
+        blocks.append(block)
+        for fold in folds:
+            fold_values[fold].append(fold_rows[fold])
+    if not ids:
+        raise DatasetError(f"--labels {path} holds no study with ICD codes.")
+    origin = (f"MIMIC-IV-ECG-ICD {path.name} ({ICD_URL}), column {RELEASE_CODES}; studies with an empty list (no "
+              "linked discharge diagnosis) count as without labels" if column == RELEASE_CODES
+              else f"{path.name}, columns study_id,icd_codes")
+    return StudyLabels(classes, np.concatenate(ids), np.concatenate(blocks), origin,
+                       {fold: np.concatenate(values) for fold, values in fold_values.items()})
 
 
-def machine_labels(source: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+def fold_splits(folds: np.ndarray, column: str) -> np.ndarray:
+    """train/val/test per study from the release's folds 0-19 (:data:`RELEASE_FOLD_SPLITS`)."""
+    unknown = sorted(set(np.unique(folds).tolist()) - set(RELEASE_FOLD_SPLITS))
+    if unknown:
+        raise DatasetError(f"--split {column}: the release's folds are 0-19; found {unknown[:5]}.")
+    return pd.Series(folds).map(RELEASE_FOLD_SPLITS).to_numpy(dtype=object)
+
+
+def machine_labels(source: Path) -> StudyLabels:
     """(classes, study ids, multi-hot rows) from the machine statements, by :data:`MACHINE_STATEMENTS`."""
     path = source / "machine_measurements.csv"
     if not path.is_file():
@@ -144,43 +219,53 @@ def machine_labels(source: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         text = chunk[reports].fillna("").agg(" | ".join, axis=1).str.lower()
         ids.append(chunk["study_id"].astype("int64").to_numpy())
         rows.append(np.stack([text.str.contains(p).to_numpy(bool) for p in patterns], axis=1).astype(np.uint8))
-    return [name for name, _ in MACHINE_STATEMENTS], np.concatenate(ids), np.concatenate(rows)
+    return StudyLabels([name for name, _ in MACHINE_STATEMENTS], np.concatenate(ids), np.concatenate(rows),
+                       "machine_measurements.csv report_0 … report_17, by MACHINE_STATEMENTS")
 
 
 def read_study(relative_path: str, root: Path, **options) -> np.ndarray:
     return load_signal(root / relative_path, **options)
 
 
-@register_dataset("mimic-iv-ecg", "MIMIC-IV-ECG diagnostic 12-lead ECGs (Gow et al. 2023): ICD-10 or machine-statement labels, streamed")
+@register_dataset("mimic-iv-ecg", "MIMIC-IV-ECG diagnostic 12-lead ECGs (Gow et al. 2023): ICD-10 or machine-statement "
+                  "labels, streamed", index_files=INDEX_FILES)
 def build_mimic(ctx: PrepareContext, task: str | None = None, labels: str | None = None, codes: str | None = None,
-                top_k: int | None = None, min_count: int | None = None, fs: float = DEFAULT_FS, seed: int | None = None,
-                records: str | None = None, lead: str | None = None, bandpass: str | None = None,
-                standardize: str | None = None, dtype: str | None = None, shard: str | None = None):
+                top_k: int | None = None, min_count: int | None = None, fs: float = DEFAULT_FS, split: str | None = None,
+                seed: int | None = None, records: str | None = None, lead: str | None = None,
+                bandpass: str | None = None, standardize: str | None = None, dtype: str | None = None,
+                shard: str | None = None):
     task = choice(task or ("icd" if labels else "machine"), ("icd", "machine"), "task")
     if task == "icd" and labels is None:
-        raise DatasetError("--task icd needs --labels CSV (columns study_id,icd_codes, codes separated by ';').")
+        raise DatasetError("--task icd needs --labels CSV: records_w_diag_icd10.csv of MIMIC-IV-ECG-ICD, or columns "
+                           "study_id,icd_codes with codes separated by ';'.")
     spec = preprocessing(fs, bandpass, standardize)
     leads = parse_leads(lead) if lead else list(STANDARD_12_LEADS)
     studies = select_records(read_record_list(ctx.source), "study_id", ctx.source, records).reset_index(drop=True)
-    if task == "icd":
-        classes, labelled_ids, label_rows = icd_labels(Path(labels), parse_codes(codes), top_k)
-    else:
-        classes, labelled_ids, label_rows = machine_labels(ctx.source)
-    first = pd.Series(np.arange(len(labelled_ids))).groupby(labelled_ids).first()  # one label row per study
+    found = icd_labels(Path(labels), parse_codes(codes), top_k) if task == "icd" else machine_labels(ctx.source)
+    split = choice(split or ("strat_fold" if "strat_fold" in found.folds else "patient"), SPLITS, "split")
+    if split != "patient" and split not in found.folds:
+        raise DatasetError(f"--split {split} takes the folds of the MIMIC-IV-ECG-ICD release (--labels "
+                           f"records_w_diag_icd10.csv), and these labels have none; use --split patient.")
+    first = pd.Series(np.arange(len(found.study_ids))).groupby(found.study_ids).first()  # one label row per study
     row_of_study = pd.Index(first.index).get_indexer(studies["study_id"].to_numpy(np.int64))
     labelled = row_of_study >= 0
-    studies, row_of_study = studies[labelled].reset_index(drop=True), row_of_study[labelled]
-    classes, label_matrix = keep_classes(classes, label_rows[first.to_numpy()[row_of_study]], min_count)
+    studies, label_rows = studies[labelled].reset_index(drop=True), first.to_numpy()[row_of_study[labelled]]
+    classes, label_matrix = keep_classes(found.classes, found.rows[label_rows], min_count)
     if studies.empty or not classes:
         raise DatasetError(f"no study of {ctx.source} has {task} labels (classes kept: {classes}).")
     meta = pd.DataFrame({"record_id": studies["study_id"].astype(np.int64), "patient_id": studies["subject_id"].astype(np.int64),
-                         "split": patient_split(studies["subject_id"], label_matrix, seed),
+                         "split": (patient_split(studies["subject_id"], label_matrix, seed) if split == "patient"
+                                   else fold_splits(found.folds[split][label_rows], split)),
                          "ecg_time": studies["ecg_time"].astype(object), "path": studies["path"].astype(object)})
+    if split != "patient":
+        meta["fold"] = found.folds[split][label_rows]
     length = record_length(spec.fs)
     read = partial(read_study, root=ctx.source, leads=leads, spec=spec, length=length, fill_nan=True)
     table = RecordTable(items=studies["path"].to_numpy(dtype=object), labels=label_matrix, meta=meta)
-    source = {"database": "MIMIC-IV-ECG", "url": URL, "task": task, "studies_listed": int(len(labelled)),
-              "studies_without_labels": int((~labelled).sum()), "split": "by subject_id, seeded 80/10/10",
+    source = {"database": "MIMIC-IV-ECG", "url": URL, "task": task, "labels": found.origin,
+              "studies_listed": int(len(labelled)), "studies_without_labels": int((~labelled).sum()),
+              "split": ("by subject_id, seeded 80/10/10" if split == "patient" else
+                        f"{split} of MIMIC-IV-ECG-ICD: folds 0-17 train, 18 val, 19 test (Strodthoff et al. 2024)"),
               "class_rule": ("ICD-10 prefixes" if codes else f"top {top_k or DEFAULT_TOP_K} ICD-10 codes") if task == "icd"
               else {name: pattern for name, pattern in MACHINE_STATEMENTS if name in classes},
               "nan_samples": "set to 0"}

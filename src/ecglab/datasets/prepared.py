@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from ecglab.errors import DatasetError, LeakageError
 FORMAT_VERSION = 1
 TASK_KINDS = ("multiclass", "multilabel")
 REQUIRED_META = ("record_id", "patient_id", "split")
+STANDARD_SPLITS = ("train", "val", "test")
 _RESUME_KEY = "resume_key"
 
 
@@ -49,6 +50,25 @@ def check_patient_splits(meta: pd.DataFrame) -> None:
         )
 
 
+def empty_split_warning(meta: pd.DataFrame, rule: str | None = None) -> str | None:
+    """A warning naming the standard splits (train, val, test) that hold no row, and why; None if all
+    are filled. ``rule`` says how the builder split (its manifest's ``source.split`` or protocol)."""
+    counts = meta["split"].astype(str).value_counts()
+    empty = [split for split in STANDARD_SPLITS if split not in counts.index]
+    if not empty:
+        return None
+    patients = meta["patient_id"].nunique()
+    if patients < len(STANDARD_SPLITS):
+        why = (f"there are only {patients} patient{'s' if patients != 1 else ''}, and each patient's records stay in "
+               "one split")
+    else:
+        why = "the split rule" + (f" ({rule})" if rule else "") + " assigned none of the selected records to it"
+    found = ", ".join(f"{split} {count}" for split, count in counts.items())
+    return (f"split{'s' if len(empty) > 1 else ''} {' and '.join(empty)} {'are' if len(empty) > 1 else 'is'} empty: "
+            f"{why} (rows per split: {found}). Training needs train and val, evaluation needs test; "
+            "prepare more records or patients, or choose another --split.")
+
+
 class PreparedWriter:
     """Writes a PreparedDataset in chunks into a preallocated memmap, then publishes it atomically.
 
@@ -67,7 +87,7 @@ class PreparedWriter:
             raise DatasetError(f"{self.out} already exists; pass --force to rebuild it.")
         if dtype not in ("float32", "float16"):
             raise DatasetError(f"dtype must be float32 or float16, found {dtype!r}.")
-        self.tmp = self.out.parent / f".{self.out.name}.partial"
+        self.tmp = self.partial_dir(self.out)
         shapes = {"signals": ((n_records, n_leads, length), np.dtype(dtype)), "labels": ((n_records, n_classes), np.dtype(np.uint8))}
         self.resumed = resume_key is not None and self._reopen(resume_key, shapes)
         if self.resumed:
@@ -79,6 +99,12 @@ class PreparedWriter:
             setattr(self, name, np.lib.format.open_memmap(self.tmp / f"{name}.npy", mode="w+", dtype=kind, shape=shape))
         if resume_key is not None:
             (self.tmp / _RESUME_KEY).write_text(resume_key)
+
+    @staticmethod
+    def partial_dir(out: Path) -> Path:
+        """The hidden sibling a dataset is written into before it is renamed to ``out``."""
+        out = Path(out)
+        return out.parent / f".{out.name}.partial"
 
     def _reopen(self, resume_key: str, shapes: dict) -> bool:
         key_file = self.tmp / _RESUME_KEY
@@ -157,6 +183,7 @@ class PreparedDataset:
     """A prepared dataset directory, memory-mapped. ``signals`` and ``labels`` are read lazily."""
 
     path: Path
+    reused: bool = field(default=False, compare=False)  # set by ``prepare`` on a cache hit
 
     def __post_init__(self):
         self.path = Path(self.path)

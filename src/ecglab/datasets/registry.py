@@ -3,24 +3,26 @@
 Each source module registers one builder with :func:`register_dataset`. A builder receives a
 :class:`PrepareContext` that gives it the shared machinery: a process pool with a progress bar
 that skips (and counts) unreadable records, and writers that stamp the manifest with the
-arguments and a fingerprint of the source, so that re-running the same command is a cache hit.
+arguments and a fingerprint of the source (:mod:`ecglab.datasets.fingerprint`), so that
+re-running the same command is a cache hit, and record its warnings (an empty split, say).
+The reading processes are those of :mod:`ecglab.datasets.workers`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import importlib
 import inspect
 import json
 import os
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ecglab.errors import DatasetError, EcglabError
-from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, write_prepared
+from ecglab.datasets.fingerprint import option_files, source_fingerprint
+from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, empty_split_warning, write_prepared
+from ecglab.datasets.workers import read_batches
 
 # name -> module that registers it; imported only when that dataset is asked for.
 DATASET_MODULES = {
@@ -42,14 +44,17 @@ class DatasetBuilder:
     fn: Callable
     description: str
     needs_source: bool = True
+    index_files: tuple[str, ...] = ()  # the files that define the source, fingerprinted instead of the whole tree
 
 
 _BUILDERS: dict[str, DatasetBuilder] = {}
 
 
-def register_dataset(name: str, description: str, needs_source: bool = True):
+def register_dataset(name: str, description: str, needs_source: bool = True, index_files: tuple[str, ...] = ()):
+    """Register a builder. ``index_files``: for a huge release whose index tables list every record
+    (MIMIC-IV-ECG's record_list.csv), the cache fingerprints those instead of walking the tree."""
     def decorator(fn):
-        _BUILDERS[name] = DatasetBuilder(name, fn, description, needs_source)
+        _BUILDERS[name] = DatasetBuilder(name, fn, description, needs_source, tuple(index_files))
         return fn
 
     return decorator
@@ -78,6 +83,11 @@ class PrepareContext:
     progress: bool = True
     stamp: dict = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        """Record a warning in the manifest (the CLI prints it with the summary)."""
+        self.warnings.append(message)
 
     def map(self, fn: Callable, items: Iterable, desc: str = "reading", names: list[str] | None = None) -> list:
         """``[fn(item) …]`` over a process pool with a progress bar, in input order.
@@ -87,8 +97,9 @@ class PrepareContext:
         """
         items = list(items)
         results: list = [None] * len(items)
-        for position, value in self.imap(fn, items, desc, names):
-            results[position] = value
+        with contextlib.closing(self.imap(fn, items, desc, names)) as outcomes:
+            for position, value in outcomes:
+                results[position] = value
         return results
 
     def imap(self, fn: Callable, items: Sequence, desc: str = "reading", names: Sequence[str] | None = None,
@@ -96,15 +107,18 @@ class PrepareContext:
         """Yield ``(position, fn(items[position]))`` for positions ``start…``, in order, as they come.
 
         Streaming: only a few batches per worker are in flight, so results never pile up in memory
-        however many items there are. Skipped items (see :meth:`map`) yield None.
+        however many items there are. Skipped items (see :meth:`map`) yield None. A caller that may
+        stop early wraps it in ``contextlib.closing`` so that the pool shuts down at once.
         """
         total = len(items) - start
-        workers = self.workers or min(os.cpu_count() or 1, 8)
-        batch = max(1, min(16, total // (workers * 8)))
-        starts = range(start, len(items), batch)
-        with _progress(self.progress) as bar:
+        workers = (self.workers or min(os.cpu_count() or 1, 8)) if total >= 4 else 1
+        # batches save inter-process traffic; read in this process, one item at a time holds the least
+        batch = max(1, min(16, total // (workers * 8))) if workers > 1 else 1
+        batches = read_batches(fn, ((first, items[first:first + batch]) for first in range(start, len(items), batch)),
+                               workers)
+        with _progress(self.progress) as bar, contextlib.closing(batches):
             task = bar.add_task(desc, total=total)
-            for first, outcomes in _run_batches(fn, items, starts, batch, workers if total >= 4 else 1):
+            for first, outcomes in batches:
                 for position, outcome in enumerate(outcomes, first):
                     yield position, self._take(outcome, names[position] if names is not None else str(items[position]))
                     bar.advance(task)
@@ -118,12 +132,19 @@ class PrepareContext:
         self.skipped.append(Skipped(name, value))
         return None
 
-    def _extra(self, extra: dict | None) -> dict:
+    def _extra(self, extra: dict | None, meta, source: dict | None) -> dict:
+        """The manifest fields every builder shares: the stamp, the skipped records, the warnings
+        (an empty split is checked on the whole dataset: a shard waits for the merge)."""
+        extra = dict(extra or {})
+        rule = (source or {}).get("split") or extra.get("protocol")
+        split_warning = None if "shard" in extra else empty_split_warning(meta, rule)
         skipped = {"count": len(self.skipped), "items": [s.__dict__ for s in self.skipped[:1000]]}
-        return {**(extra or {}), "prepare": self.stamp, "skipped": skipped}
+        return {**extra, "prepare": self.stamp, "skipped": skipped,
+                "warnings": self.warnings + ([split_warning] if split_warning else [])}
 
     def write(self, signals, labels, meta, *, dtype: str = "float32", extra: dict | None = None, **manifest) -> PreparedDataset:
-        return write_prepared(self.out, signals, labels, meta, overwrite=True, dtype=dtype, extra=self._extra(extra), **manifest)
+        return write_prepared(self.out, signals, labels, meta, overwrite=True, dtype=dtype,
+                              extra=self._extra(extra, meta, manifest.get("source")), **manifest)
 
     def writer(self, n_records: int, n_leads: int, length: int, n_classes: int, dtype: str = "float32",
                resume: bool = False) -> PreparedWriter:
@@ -132,41 +153,7 @@ class PrepareContext:
         return PreparedWriter(self.out, n_records, n_leads, length, n_classes, dtype=dtype, overwrite=True, resume_key=key)
 
     def finish(self, writer: PreparedWriter, meta, *, extra: dict | None = None, **manifest) -> PreparedDataset:
-        return writer.finish(meta, extra=self._extra(extra), **manifest)
-
-
-def _run_batches(fn, items, starts, batch, workers):
-    """``(first position, outcomes)`` per batch, in order; a bounded window of batches in a process pool."""
-    if workers <= 1:
-        for first in starts:
-            yield first, _call_batch(fn, items[first:first + batch])
-        return
-    pool = ProcessPoolExecutor(workers)
-    try:
-        pending: deque = deque()
-        for first in starts:
-            pending.append((first, pool.submit(_call_batch, fn, items[first:first + batch])))
-            if len(pending) >= 2 * workers:
-                first_done, future = pending.popleft()
-                yield first_done, future.result()
-        while pending:
-            first_done, future = pending.popleft()
-            yield first_done, future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _call_batch(fn, items) -> list:
-    return [_call(fn, item) for item in items]
-
-
-def _call(fn, item):
-    try:
-        return True, fn(item)
-    except EcglabError as exc:
-        return False, str(exc)
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        return False, f"{type(exc).__name__}: {exc}"
+        return writer.finish(meta, extra=self._extra(extra, meta, manifest.get("source")), **manifest)
 
 
 def _progress(enabled: bool):
@@ -184,18 +171,6 @@ def _check_options(builder: DatasetBuilder, options: dict) -> None:
         raise DatasetError(f"dataset {builder.name!r} does not take {unknown}; its options are: {flags}.")
 
 
-def source_fingerprint(source: Path | None) -> str:
-    """A cheap fingerprint of a source tree: relative paths, sizes and modification times."""
-    if source is None:
-        return "none"
-    digest = hashlib.sha256()
-    for path in sorted(Path(source).rglob("*")):
-        if path.is_file():
-            stat = path.stat()
-            digest.update(f"{path.relative_to(source)}|{stat.st_size}|{int(stat.st_mtime)}\n".encode())
-    return digest.hexdigest()[:16]
-
-
 def prepare(name: str, out: str | Path, source: str | Path | None = None, *, force: bool = False,
             strict: bool = False, workers: int = 0, progress: bool = True, **options) -> PreparedDataset:
     """Prepare dataset ``name`` into ``out``; a cache hit when the same arguments and source were used."""
@@ -211,14 +186,16 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
     # the stamp holds the builder's defaults too, so that a changed default is not served from the cache
     defaults = {k: p.default for k, p in inspect.signature(builder.fn).parameters.items()
                 if k != "ctx" and p.default is not inspect.Parameter.empty}
+    fingerprint = source_fingerprint(source, builder.index_files, exclude=(out, PreparedWriter.partial_dir(out)))
     stamp = {"dataset": name, "options": json.loads(json.dumps({**defaults, **options}, default=str)),
-             "source": str(source) if source else None, "fingerprint": source_fingerprint(source)}
+             "source": str(source) if source else None, "fingerprint": fingerprint, "files": option_files(options)}
     if out.exists() and not force:
         try:
             existing = PreparedDataset(out)
         except EcglabError:
             existing = None
         if existing is not None and existing.manifest.get("prepare") == stamp:
+            existing.reused = True
             return existing
         raise DatasetError(f"{out} already exists and was prepared with other arguments or source; pass --force to rebuild it.")
     ctx = PrepareContext(out, source, force, strict, workers, progress, stamp)

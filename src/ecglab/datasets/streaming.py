@@ -7,13 +7,17 @@ records over the process pool of ``ctx.imap`` straight into the preallocated mem
 
 After every chunk a small progress file (records done, rows written, records skipped) is saved
 in the partial directory; re-running the same command continues where an interrupted run
-stopped. ``--shard i/n`` prepares one contiguous block of the table (splits are decided on the
-whole table first, so every shard agrees), and :func:`merge_shards` joins the shards into the
-dataset one machine would have written, taking global standardisation statistics afterwards.
+stopped. A ``--strict`` run that stops at an unreadable record is such an interruption: its
+partial directory is kept too, and the error says where it is and how to drop it.
+
+``--shard i/n`` prepares one contiguous block of the table (splits are decided on the whole
+table first, so every shard agrees), and :func:`merge_shards` joins the shards into the dataset
+one machine would have written, taking global standardisation statistics afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -24,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ecglab.datasets.options import global_statistics, parse_shard
-from ecglab.datasets.prepared import PreparedDataset, PreparedWriter
+from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, empty_split_warning
 from ecglab.datasets.registry import Skipped, _progress
 from ecglab.errors import DatasetError
 from ecglab.signal.preprocess import Preprocessing, standardize
@@ -33,7 +37,8 @@ CHUNK_BYTES = 64 * 2**20  # signal bytes held in memory at once while writing
 PROGRESS_FILE = "progress.json"
 JOURNAL_FILE = "journal.npy"
 _CORE_MANIFEST = {"name", "kind", "classes", "fs", "leads", "length", "n_records", "dtype", "preprocessing",
-                  "source", "split_counts", "format_version", "ecglab_version", "prepare", "skipped", "shard"}
+                  "source", "split_counts", "format_version", "ecglab_version", "prepare", "skipped", "shard",
+                  "warnings"}
 
 
 @dataclass
@@ -109,7 +114,10 @@ def write_records(ctx, table: RecordTable, read: Callable, *, length: int, spec:
     progress = _Progress.open(writer.tmp, writer.resumed)
     # keep what the builder skipped before streaming (e.g. unreadable headers), then what an interrupted run skipped
     ctx.skipped[:] = ctx.skipped + [Skipped(name, reason) for _, name, reason in progress.skipped]
-    _read_into(ctx, writer, table, read, progress, chunk, manifest["name"])
+    try:
+        _read_into(ctx, writer, table, read, progress, chunk, manifest["name"])
+    except DatasetError as exc:  # --strict stopped at an unreadable record
+        raise DatasetError(f"{exc} {_kept_for_resuming(writer, progress)}") from None
     kept = np.ones(len(table), dtype=bool)
     kept[[position for position, _, _ in progress.skipped]] = False
     if not kept.any():
@@ -122,6 +130,13 @@ def write_records(ctx, table: RecordTable, read: Callable, *, length: int, spec:
     for leftover in (PROGRESS_FILE, JOURNAL_FILE):
         (writer.tmp / leftover).unlink(missing_ok=True)
     return ctx.finish(writer, meta, preprocessing=spec.model_dump(), extra=extra, **manifest)
+
+
+def _kept_for_resuming(writer: PreparedWriter, progress: _Progress) -> str:
+    size = writer.signals.size * writer.signals.itemsize / 2**30
+    return (f"The {progress.rows_written} records saved so far stay in {writer.tmp} (its signals.npy is preallocated "
+            f"for all records, {size:.2f} GB): the same command continues from there (without --strict it skips "
+            f"the unreadable records), and --force or deleting that directory starts afresh.")
 
 
 def _read_into(ctx, writer: PreparedWriter, table: RecordTable, read: Callable, progress: _Progress,
@@ -146,14 +161,15 @@ def _read_into(ctx, writer: PreparedWriter, table: RecordTable, read: Callable, 
         positions.clear()
 
     desc = f"{name}: reading" + (f" (resumed after {progress.items_done} of {len(table)})" if progress.items_done else "")
-    for position, signal in ctx.imap(read, table.items, desc, table.names, start=progress.items_done):
-        if signal is None:
-            progress.skipped.append([position, ctx.skipped[-1].item, ctx.skipped[-1].reason])
-        else:
-            signals.append(signal)
-            positions.append(position)
-        if len(signals) >= chunk:
-            flush(position + 1)
+    with contextlib.closing(ctx.imap(read, table.items, desc, table.names, start=progress.items_done)) as results:
+        for position, signal in results:
+            if signal is None:
+                progress.skipped.append([position, ctx.skipped[-1].item, ctx.skipped[-1].reason])
+            else:
+                signals.append(signal)
+                positions.append(position)
+            if len(signals) >= chunk:
+                flush(position + 1)
     flush(len(table))
 
 
@@ -201,6 +217,7 @@ def merge_shards(out: str | Path, shard_dirs: Sequence[str | Path], *, force: bo
     if out.exists() and not force:
         existing = PreparedDataset(out)
         if existing.manifest.get("prepare") == stamp:
+            existing.reused = True
             return existing
         raise DatasetError(f"{out} already exists and holds another dataset; pass --force to replace it.")
     n_records = sum(len(shard) for shard in shards)
@@ -227,6 +244,9 @@ def merge_shards(out: str | Path, shard_dirs: Sequence[str | Path], *, force: bo
     skipped = [item for shard in shards for item in shard.manifest["skipped"]["items"]]
     extra = {k: v for k, v in first.items() if k not in _CORE_MANIFEST}
     extra.update(prepare=stamp, skipped={"count": sum(s.manifest["skipped"]["count"] for s in shards), "items": skipped[:1000]})
+    # the builder's warnings are the same in every shard; an empty split shows only once they are joined
+    split_warning = empty_split_warning(meta, first["source"].get("split") or first.get("protocol"))
+    extra["warnings"] = first.get("warnings", []) + ([split_warning] if split_warning else [])
     return writer.finish(meta, name=first["name"], kind=first["kind"], classes=first["classes"], fs=first["fs"],
                          leads=first["leads"], preprocessing=spec.model_dump(), source=first["source"], extra=extra)
 
