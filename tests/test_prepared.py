@@ -77,3 +77,33 @@ def test_empty_split_is_an_error(tmp_path):
     ds = write_prepared(tmp_path / "ds", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6, ("train", "val")), **_manifest())
     with pytest.raises(DatasetError, match="split \\['test'\\] is empty"):
         ds.split_indices("test")
+
+
+def test_force_never_replaces_something_that_is_not_a_dataset(tmp_path):
+    folder = tmp_path / "important"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    with pytest.raises(DatasetError, match="not a prepared dataset; refusing to replace it"):
+        write_prepared(folder, np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6), overwrite=True, **_manifest())
+    assert (folder / "notes.txt").read_text() == "keep me"
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DatasetError, match="is a file"):
+        write_prepared(tmp_path / "afile", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6), overwrite=True, **_manifest())
+
+
+def test_non_finite_signals_are_refused_by_name(tmp_path):
+    signals = np.zeros((6, 2, 10), dtype=np.float32)
+    signals[4, 1, 3] = np.nan
+    with pytest.raises(DatasetError, match=r"1 records hold NaN or infinite samples \(e.g. \['r4'\]\)"):
+        write_prepared(tmp_path / "ds", signals, np.zeros((6, 2)), _meta(6), **_manifest())
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_corrupt_manifest_is_explained(tmp_path):
+    write_prepared(tmp_path / "ds", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6), **_manifest())
+    (tmp_path / "ds" / "manifest.json").write_text("{broken")
+    with pytest.raises(DatasetError, match="not a readable manifest"):
+        PreparedDataset(tmp_path / "ds")
+    (tmp_path / "ds" / "manifest.json").write_text('{"name": "x"}')
+    with pytest.raises(DatasetError, match="the manifest lacks"):
+        PreparedDataset(tmp_path / "ds")

@@ -85,6 +85,7 @@ class PreparedWriter:
         self.out = Path(out)
         if self.out.exists() and not overwrite:
             raise DatasetError(f"{self.out} already exists; pass --force to rebuild it.")
+        _check_replaceable(self.out)
         if dtype not in ("float32", "float16"):
             raise DatasetError(f"dtype must be float32 or float16, found {dtype!r}.")
         self.tmp = self.partial_dir(self.out)
@@ -94,7 +95,10 @@ class PreparedWriter:
             return
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
-        self.tmp.mkdir(parents=True)
+        try:
+            self.tmp.mkdir(parents=True)
+        except OSError as exc:
+            raise DatasetError(f"cannot write a dataset next to {self.out} ({exc.strerror}); choose an --out in a writable folder.") from None
         for name, (shape, kind) in shapes.items():
             setattr(self, name, np.lib.format.open_memmap(self.tmp / f"{name}.npy", mode="w+", dtype=kind, shape=shape))
         if resume_key is not None:
@@ -135,6 +139,7 @@ class PreparedWriter:
         n, n_leads, length = self.signals.shape
         _validate(meta, kind, classes, leads, n, n_leads, self.labels.shape[1])
         check_patient_splits(meta)
+        _check_finite(self.signals, meta)
         self.signals.flush()
         self.labels.flush()
         del self.signals, self.labels
@@ -193,7 +198,13 @@ class PreparedDataset:
                 f"{self.path} is not a prepared dataset (no manifest.json). "
                 "Create one with `ecglab prepare synthetic --out DIR` or `ecglab prepare NAME --source DIR --out DIR`."
             )
-        self.manifest = json.loads(manifest_path.read_text())
+        try:
+            self.manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{manifest_path}: not a readable manifest ({exc}); prepare the dataset again (--force).") from None
+        missing = [k for k in MANIFEST_KEYS if k not in self.manifest]
+        if missing:
+            raise DatasetError(f"{manifest_path}: the manifest lacks {missing}; prepare the dataset again (--force).")
         try:
             self.signals = np.load(self.path / "signals.npy", mmap_mode="r")
             self.labels = np.load(self.path / "labels.npy", mmap_mode="r")
@@ -244,6 +255,33 @@ def _shrink_npy(path: Path, n_rows: int) -> None:
         handle.seek(0)
         handle.write(prefix + len(header).to_bytes(size_bytes, "little") + header)
         handle.truncate(offset + int(np.prod(new_shape)) * dtype.itemsize)
+
+
+MANIFEST_KEYS = ("name", "kind", "classes", "fs", "leads", "length")
+
+
+def _check_replaceable(out: Path) -> None:
+    """--force rebuilds a prepared dataset; it never deletes a file or a folder of something else."""
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"--out {out} is a file; expected a directory for the prepared dataset.")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
+        raise DatasetError(f"--out {out} is a non-empty folder that is not a prepared dataset; refusing to replace it. "
+                           "Choose another --out.")
+
+
+def _check_finite(signals: np.ndarray, meta: pd.DataFrame, budget_bytes: int = 1 << 17) -> None:
+    """NaN or infinite samples would poison training much later; name the records now.
+
+    Reads the memmap in chunks of a fixed byte budget, so memory stays constant for any dataset size."""
+    rows = max(1, budget_bytes // max(1, int(np.prod(signals.shape[1:]))))
+    bad = []
+    for start in range(0, len(signals), rows):
+        finite = np.isfinite(signals[start:start + rows]).reshape(min(rows, len(signals) - start), -1).all(axis=1)
+        bad.extend(start + np.flatnonzero(~finite))
+    if bad:
+        names = meta["record_id"].astype(str).iloc[bad[:5]].tolist()
+        raise DatasetError(f"{len(bad)} records hold NaN or infinite samples (e.g. {names}); expected finite voltages. "
+                           "Fix or exclude those records (loaders skip unreadable records; --strict stops at them).")
 
 
 def _validate(meta, kind, classes, leads, n, n_leads, n_classes) -> None:
