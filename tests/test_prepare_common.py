@@ -345,3 +345,13 @@ def test_fingerprint_memory_does_not_grow_with_the_number_of_files(tmp_path):
     peak(small)
     growth = peak(large) - peak(small)
     assert growth < 16_000, growth  # measured ~1 kB; the former sorted list of every path: ~1.5 MB
+
+
+def test_changed_options_are_named_and_config_owned_data_is_rebuilt(tmp_path):
+    from ecglab.datasets.registry import prepare
+    from ecglab.errors import DatasetError
+
+    prepare("synthetic", tmp_path / "s", n=30, progress=False)
+    with pytest.raises(DatasetError, match=r"was prepared with n=30 \(now 40\)"):
+        prepare("synthetic", tmp_path / "s", n=40, progress=False)
+    assert len(prepare("synthetic", tmp_path / "s", n=40, progress=False, rebuild_if_changed=True)) == 40

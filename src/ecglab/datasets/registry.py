@@ -172,6 +172,7 @@ def _check_options(builder: DatasetBuilder, options: dict) -> None:
 
 
 def prepare(name: str, out: str | Path, source: str | Path | None = None, *, force: bool = False,
+            rebuild_if_changed: bool = False,
             strict: bool = False, workers: int = 0, progress: bool = True, **options) -> PreparedDataset:
     """Prepare dataset ``name`` into ``out``; a cache hit when the same arguments and source were used."""
     builder = get_builder(name)
@@ -197,6 +198,22 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
         if existing is not None and existing.manifest.get("prepare") == stamp:
             existing.reused = True
             return existing
-        raise DatasetError(f"{out} already exists and was prepared with other arguments or source; pass --force to rebuild it.")
+        if existing is None or not rebuild_if_changed:
+            raise DatasetError(f"{out} already exists and {_stamp_difference(existing, stamp)}; "
+                               "pass --force to rebuild it, or choose another --out.")
     ctx = PrepareContext(out, source, force, strict, workers, progress, stamp)
     return builder.fn(ctx, **options)
+
+
+def _stamp_difference(existing, stamp: dict) -> str:
+    """What differs between an existing dataset's preparation and the one asked for, in words."""
+    if existing is None:
+        return "is not a prepared dataset"
+    old = existing.manifest.get("prepare") or {}
+    if old.get("dataset") != stamp["dataset"]:
+        return f"holds {old.get('dataset')!r}, not {stamp['dataset']!r}"
+    before, now = old.get("options", {}), stamp["options"]
+    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    if changed:
+        return "was prepared with " + ", ".join(f"{k}={before.get(k)!r} (now {now.get(k)!r})" for k in changed)
+    return "was prepared from another source or version of it"

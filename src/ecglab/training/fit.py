@@ -44,7 +44,8 @@ def ensure_dataset(data: DataConfig) -> PreparedDataset:
     if data.prepare is not None:
         from ecglab.datasets.registry import prepare
 
-        return prepare(data.prepare.dataset, path, data.prepare.source, **data.prepare.options)
+        # the config owns this dataset: when its preparation options change, it is rebuilt
+        return prepare(data.prepare.dataset, path, data.prepare.source, rebuild_if_changed=True, **data.prepare.options)
     if not path.exists():
         raise DatasetError(f"data.path {path} does not exist; prepare it first (`ecglab prepare …`) or add a data.prepare section.")
     return PreparedDataset(path)
