@@ -46,7 +46,6 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(0, help="processes for reading (0 = one per core)"),
     ):
         """Prepare a dataset once into a fast memory-mapped form that training reads."""
-        from ecglab.cli.common import console
         from ecglab.datasets.registry import prepare as run_prepare
 
         given = dict(task=task, n=n, fs=fs, seed=seed, split=split, records=records, lead=lead, beats=beats,

@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ecglab.datasets.aami import AAMI_CLASSES
 from ecglab.errors import EcglabError
 from ecglab.evaluation import plots
 from ecglab.evaluation.bootstrap import DEFAULT_NAMES, bootstrap_metrics
@@ -17,7 +18,7 @@ from ecglab.evaluation.calibration import (TEMPERATURE_BOUNDS, apply_temperature
                                            fit_temperature, negative_log_likelihood)
 from ecglab.evaluation.groups import metrics_by_group
 from ecglab.evaluation.metrics import compute_metrics, validate_predictions
-from ecglab.evaluation.tables import (AAMI_CLASSES, HEADLINE_NAMES, aami_table, fmt, format_metrics_table, group_table,
+from ecglab.evaluation.tables import (HEADLINE_NAMES, aami_table, fmt, format_metrics_table, group_table,
                                       headline_table)
 from ecglab.evaluation.thresholds import tune_thresholds
 

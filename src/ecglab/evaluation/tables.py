@@ -8,8 +8,6 @@ import numpy as np
 
 from ecglab.errors import EcglabError
 
-AAMI_CLASSES = ["N", "S", "V", "F", "Q"]
-
 HEADLINE_NAMES = {
     "macro_auroc": "macro AUROC",
     "macro_auprc": "macro AUPRC",

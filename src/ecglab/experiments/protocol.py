@@ -28,11 +28,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ecglab.errors import ConfigError
-from ecglab.training.config import RunConfig, apply_override, validate_config
+from ecglab.training.config import RunConfig, apply_override, read_config_file, validate_config
 
 EXPERIMENT_SECTIONS = ("benchmark", "tune")
 
@@ -80,16 +79,7 @@ class Benchmark:
 
 def read_protocol(path: str | Path) -> dict:
     """The raw YAML mapping of an experiment config."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found; expected a YAML file such as configs/ptbxl-benchmark.yaml.")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (data, model, …, benchmark, tune).")
-    return raw
+    return read_config_file(path)
 
 
 def split_sections(raw: dict, overrides: list[str] | None = None) -> tuple[dict, dict]:

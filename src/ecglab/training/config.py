@@ -125,20 +125,24 @@ class RunConfig(_Strict):
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None) -> RunConfig:
     """Read a YAML config (or start from ``base``), apply ``a.b=value`` overrides, validate."""
-    raw: dict = dict(base or {})
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} not found; expected a YAML file such as configs/mitbih-kachuee.yaml.")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of sections (data, model, loss, optim, trainer).")
+    raw: dict = read_config_file(path) if path is not None else dict(base or {})
     for item in overrides or []:
         apply_override(raw, item)
     return validate_config(raw, source=str(path) if path else "config")
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The raw YAML mapping of a config file (run, benchmark or tuning), with clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found; expected a YAML file such as configs/mitbih-kachuee.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (data, model, loss, optim, trainer, …).")
+    return raw
 
 
 def apply_override(raw: dict, item: str) -> None:

@@ -60,7 +60,7 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
 
     from ecglab.training.data import ECGDataModule
     from ecglab.training.losses import build_loss
-    from ecglab.training.module import ECGModule, PretrainModule
+    from ecglab.training.module import ECGModule
 
     config = with_init_architecture(config)
     run_dir = config.run_dir
