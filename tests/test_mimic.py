@@ -156,7 +156,7 @@ def test_the_cache_follows_the_index_tables_and_the_labels_file(tree, tmp_path):
     assert build(source, tmp_path / "out", labels=str(tmp_path / "icd.csv"), codes="I48").reused
     # ... but the labels file and the index tables are
     os.utime(tmp_path / "icd.csv", (2, 2))
-    with pytest.raises(DatasetError, match="--force"):
+    with pytest.raises(DatasetError, match="another version of the file given as --labels; pass --force"):
         build(source, tmp_path / "out", labels=str(tmp_path / "icd.csv"), codes="I48")
     rebuilt = build(source, tmp_path / "out", labels=str(tmp_path / "icd.csv"), codes="I48", force=True)
     assert not rebuilt.reused

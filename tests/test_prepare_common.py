@@ -249,8 +249,8 @@ def test_empty_splits_are_warned_about_and_recorded(tmp_path, capsys, monkeypatc
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert code == 0 and manifest["warnings"] == [
         "split val is empty: the split rule (split column) assigned none of the selected records to it (rows per split: "
-        "train 6, test 2). Training needs train and val, evaluation needs test; prepare more records or patients, or "
-        "choose another --split."]
+        "train 6, test 2). Training needs train and val, evaluation needs test; prepare more records or patients (or, "
+        "where the dataset offers one, another --split)."]
     assert "warning: split val is empty" in out
 
 

@@ -66,7 +66,7 @@ def empty_split_warning(meta: pd.DataFrame, rule: str | None = None) -> str | No
     found = ", ".join(f"{split} {count}" for split, count in counts.items())
     return (f"split{'s' if len(empty) > 1 else ''} {' and '.join(empty)} {'are' if len(empty) > 1 else 'is'} empty: "
             f"{why} (rows per split: {found}). Training needs train and val, evaluation needs test; "
-            "prepare more records or patients, or choose another --split.")
+            "prepare more records or patients (or, where the dataset offers one, another --split).")
 
 
 class PreparedWriter:

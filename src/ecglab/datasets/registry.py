@@ -216,4 +216,8 @@ def _stamp_difference(existing, stamp: dict) -> str:
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
     if changed:
         return "was prepared with " + ", ".join(f"{k}={before.get(k)!r} (now {now.get(k)!r})" for k in changed)
+    old_files, new_files = old.get("files", {}), stamp["files"]
+    files = sorted(k for k in set(old_files) | set(new_files) if old_files.get(k) != new_files.get(k))
+    if files:
+        return "was prepared from another version of the file given as " + ", ".join(f"--{k}" for k in files)
     return "was prepared from another source or version of it"
