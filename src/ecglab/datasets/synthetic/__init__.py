@@ -10,9 +10,10 @@ Two tasks, one command::
 * ``beat``: MLII rhythm strips with AAMI N/S/V/F/Q beats (:mod:`.rhythm_strips`), cut into
   beats by :func:`ecglab.signal.beats.extract_beats`, the segmentation real data uses.
 
-Difficulty is calibrated so that a figure means something: on 2,000 records at 100 Hz a
-resnet1d trained for 3 epochs reaches a test macro AUROC above 0.9, while logistic regression
-on the raw samples stays well below. The knobs are module constants: disease severity ranges
+Difficulty is calibrated so that a figure means something: disease severities start near zero
+and normal variation is wide, so mild cases overlap normal ones as in real data. On 2,000 records
+at 100 Hz the demo's resnet1d (10 epochs) reaches test macro AUROC 0.968 and logistic regression on
+the raw samples 0.553; neither saturates. The knobs are module constants: disease severity ranges
 in :mod:`.twelve_lead`, between-patient variability there and in :mod:`.rhythm_strips`, and
 recording noise in :mod:`.noise`.
 """
