@@ -83,3 +83,12 @@ def test_predict_finds_a_shipped_bundle_by_name(shared_data, capsys):
     assert out[0]["beat_counts"]["N"] > 1000
     assert main(["predict", "no-such-model", str(shared_data / "mitbih" / "116.hea")]) == 2
     assert "shipped: mitbih-kachuee-ds1" in capsys.readouterr().err
+
+
+def test_export_of_a_shipped_model_writes_to_the_working_directory(tmp_path, monkeypatch):
+    from ecglab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "mitbih-kachuee-ds1"]) == 0
+    assert (tmp_path / "mitbih-kachuee-ds1.onnx").stat().st_size > 100_000
+    assert not (find_pretrained("mitbih-kachuee-ds1") / "model.onnx").exists()

@@ -61,21 +61,24 @@ def register(app: typer.Typer) -> None:
                "    ecglab export runs/ptbxl/bundle --format onnx --out ptbxl_resnet.onnx",
     )
     def export(
-        bundle: Path = typer.Argument(..., help="model bundle directory"),
+        bundle: Path = typer.Argument(..., help="model bundle directory, run directory, or a shipped model's name"),
         format: str = typer.Option("onnx", "--format", help="export format: onnx"),
-        out: Optional[Path] = typer.Option(None, "--out", help="output file (default BUNDLE/model.onnx, which --backend onnx then uses)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output file (default BUNDLE/model.onnx, which --backend onnx then uses; ./NAME.onnx for a shipped model)"),
         opset: int = typer.Option(17, help="ONNX opset version"),
     ):
         """Export a bundle's model to a single ONNX file with a dynamic batch axis."""
         from ecglab.errors import EcglabError
-        from ecglab.inference.bundle import load_bundle
+        from ecglab.inference.bundle import load_bundle, resolve_bundle
         from ecglab.inference.onnx import export_onnx
         from ecglab.inference.predictor import ONNX_FILE
 
         if format != "onnx":
             raise EcglabError(f"unknown export format {format!r}; expected 'onnx'.")
-        model, spec = load_bundle(bundle)
-        path = export_onnx(model, out or bundle / ONNX_FILE, len(spec.leads), spec.input_length,
+        bundle_dir = resolve_bundle(bundle)
+        model, spec = load_bundle(bundle_dir)
+        shipped = bundle_dir != bundle and not Path(bundle).exists()  # by name: keep the installed package untouched
+        default = Path(f"{bundle}.onnx") if shipped else bundle_dir / ONNX_FILE
+        path = export_onnx(model, out or default, len(spec.leads), spec.input_length,
                            n_meta=len(spec.meta_features), opset=opset)
         print(f"wrote {path} ({spec.architecture}, input (batch, {len(spec.leads)}, {spec.input_length})"
               + (f", meta (batch, {len(spec.meta_features)})" if spec.meta_features else "") + ")")
