@@ -14,13 +14,13 @@ from ecglab.signal.preprocess import Preprocessing
 from ecglab.training.config import RunConfig
 
 
-def predict_loader(module, loader) -> tuple[np.ndarray, np.ndarray]:
-    """(y_true uint8, y_prob float32) over a loader, windows aggregated as in validation."""
-    module.eval()
+def predict_loader(model, loader, probabilities) -> tuple[np.ndarray, np.ndarray]:
+    """(y_true uint8, y_prob float32) over a loader; ``probabilities(x, meta)`` scores a batch."""
+    model.eval()
     probs, labels = [], []
     with torch.inference_mode():
         for x, y, meta in loader:
-            probs.append(module.predict_proba(x, meta).float().numpy())
+            probs.append(probabilities(x, meta).float().numpy())
             labels.append(y.numpy().astype(np.uint8))
     return np.concatenate(labels), np.concatenate(probs)
 
@@ -29,10 +29,10 @@ def evaluate_after_training(module, datamodule, dataset: PreparedDataset, config
     from ecglab.evaluation import tune_thresholds
     from ecglab.training.fit import RunResult
 
-    y_val, p_val = predict_loader(module, datamodule.val_dataloader())
+    y_val, p_val = predict_loader(module, datamodule.val_dataloader(), module.predict_proba)
     split = config.data.test_split if datamodule.test_index is not None else config.data.val_split
     index = datamodule.test_index if datamodule.test_index is not None else datamodule.val_index
-    y_test, p_test = (predict_loader(module, datamodule.test_dataloader()) if datamodule.test_index is not None
+    y_test, p_test = (predict_loader(module, datamodule.test_dataloader(), module.predict_proba) if datamodule.test_index is not None
                       else (y_val, p_val))
     thresholds = tune_thresholds(y_val, p_val) if dataset.kind == "multilabel" else None
     baseline = _baseline(datamodule, dataset, index, y_test, config) if config.report.baseline else None
@@ -132,11 +132,6 @@ def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source
                           f"{dataset.path} has {dataset.classes}, {dataset.leads} at {dataset.fs:g} Hz.")
     meta = meta_matrix(dataset.meta, spec.meta_features)
     rows = RecordDataset(dataset.signals, np.asarray(dataset.labels), dataset.split_indices(split), meta)
-    model.eval()
-    y, p = [], []
-    with torch.inference_mode():
-        for x, target, m in DataLoader(rows, batch_size=batch_size):
-            p.append(windowed_probabilities(model, x, m if m.shape[-1] else None, spec.kind, spec.input_length,
-                                            spec.window_stride or spec.input_length, spec.aggregate).numpy())
-            y.append(target.numpy().astype(np.uint8))
-    return np.concatenate(y), np.concatenate(p)
+    stride = spec.window_stride or spec.input_length
+    return predict_loader(model, DataLoader(rows, batch_size=batch_size), lambda x, m: windowed_probabilities(
+        model, x, m if m.shape[-1] else None, spec.kind, spec.input_length, stride, spec.aggregate))
