@@ -11,9 +11,15 @@ once per backend, and timed on
 and the largest difference between the two backends' probabilities is reported. Prints a Markdown
 table (docs/SERVING.md holds the last one).
 
+With ``--folder N``: batch prediction of a folder of N WFDB files (12-lead, 10 s at 500 Hz, as PTB-XL's
+records500) end to end, as ``ecglab predict BUNDLE FOLDER`` runs it: find the files, read, resample to
+the model's 100 Hz, filter, predict; records/s per backend, and where the time of one record goes
+(docs/PERFORMANCE.md holds the last table).
+
     python benchmarks/inference.py                              # resnet1d, kachuee and every other zoo model
     python benchmarks/inference.py --models resnet1d,kachuee --threads 2 --repeats 31
     python benchmarks/inference.py --load resnet1d       # 200 requests, 8 clients, against `ecglab serve` on 127.0.0.1
+    python benchmarks/inference.py --folder 500 --models resnet1d,inception1d --threads 2
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import numpy as np
 import torch
 
 from ecglab.datasets.synthetic import generate_beat_recordings, generate_records
-from ecglab.inference.bundle import BundleSpec, build_model, save_bundle
+from ecglab.inference.bundle import BundleSpec, build_model, load_bundle, load_spec, save_bundle
 from ecglab.inference.onnx import export_onnx
 from ecglab.inference.predictor import ONNX_FILE, Predictor
 from ecglab.models import list_models, model_info
@@ -123,6 +129,61 @@ def load_test(name: str, folder: Path, n_requests: int = 200, clients: int = 8, 
             f"p99 {np.percentile(ms, 99):.0f} ms; {len(results) / wall:.1f} requests/s")
 
 
+def write_folder(folder: Path, n: int) -> Path:
+    """``n`` synthetic 12-lead, 10 s records at 500 Hz as WFDB files (16-bit, as PTB-XL ships them)."""
+    import wfdb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    signals, _, _ = generate_records(n, fs=500.0, seed=1)
+    for i, signal in enumerate(signals):
+        wfdb.wrsamp(f"ecg{i:05d}", fs=500, units=["mV"] * 12, sig_name=STANDARD_12_LEADS, p_signal=signal.T.astype(np.float64),
+                    fmt=["16"] * 12, write_dir=str(folder))
+    return folder
+
+
+def folder_benchmark(name: str, files: Path, threads: int, workdir: Path) -> dict:
+    """Records/s of the ``ecglab predict`` loop over ``files`` per backend, and the time per record of each stage."""
+    from ecglab.records import read_record
+    from ecglab.records.detect import record_files
+
+    bundle, _ = make_bundle(name, workdir)
+    torch.set_num_threads(threads)
+    spec = load_spec(bundle)
+    export_onnx(load_bundle(bundle)[0], bundle / ONNX_FILE, len(spec.leads), spec.input_length)
+    paths = record_files([files])
+    row = {"model": name, "files": len(paths)}
+    for backend in ("torch", "onnx"):
+        predictor = Predictor.load(bundle, backend, threads=threads)
+        predictor.predict_file(paths[0])  # warm-up
+        start = time.perf_counter()
+        for path in paths:
+            predictor.predict_file(path)
+        row[f"{backend}_per_s"] = len(paths) / (time.perf_counter() - start)
+    stages = {}
+    start = time.perf_counter()
+    records = [read_record(path) for path in paths]
+    stages["read"] = time.perf_counter() - start
+    start = time.perf_counter()
+    inputs = [predictor.model_input(record) for record in records]
+    stages["preprocess"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for item in inputs:
+        predictor.predict_proba(item.x, item.meta)
+    stages["onnx forward"] = time.perf_counter() - start
+    row["stages_ms"] = {k: 1000 * v / len(paths) for k, v in stages.items()}
+    return row
+
+
+def folder_markdown(rows: list[dict]) -> str:
+    lines = ["| model | files | torch (records/s) | onnxruntime (records/s) | onnx ÷ torch | per record: read, preprocess, onnx forward (ms) |",
+             "|---|---:|---:|---:|---:|---|"]
+    for r in rows:
+        stages = ", ".join(f"{v:.1f}" for v in r["stages_ms"].values())
+        lines.append(f"| {r['model']} | {r['files']} | {r['torch_per_s']:.0f} | {r['onnx_per_s']:.0f} | "
+                     f"{r['onnx_per_s'] / r['torch_per_s']:.2f}× | {stages} |")
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict], threads: int) -> str:
     header = ["model", "input", "torch: 1 record (ms)", "onnxruntime: 1 record (ms)", "speed-up",
               f"torch: batch {BATCH} (inputs/s)", f"onnxruntime: batch {BATCH} (inputs/s)", "max abs diff of p"]
@@ -142,7 +203,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads for PyTorch and ONNX Runtime alike")
     parser.add_argument("--repeats", type=int, default=15, help="timed single-record predictions (median reported)")
     parser.add_argument("--load", metavar="MODEL", help="instead: load-test `ecglab serve` with this record model on loopback")
+    parser.add_argument("--folder", type=int, metavar="N", help="instead: predict a folder of N WFDB files end to end")
     args = parser.parse_args()
+    if args.folder:
+        with tempfile.TemporaryDirectory() as folder:
+            files = write_folder(Path(folder) / "files", args.folder)
+            rows = [folder_benchmark(name, files, args.threads, Path(folder)) for name in (args.models or "resnet1d").split(",")]
+        print(f"\nPyTorch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs; WFDB 12 × 10 s at 500 Hz\n")
+        print(folder_markdown(rows))
+        return
     if args.load:
         torch.set_num_threads(args.threads)
         with tempfile.TemporaryDirectory() as folder:

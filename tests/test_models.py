@@ -292,3 +292,23 @@ def test_cli_describes_one_model_and_rejects_unknown_ones(capsys, monkeypatch):
     assert "unknown model 'resnet2000'" in capsys.readouterr().err
     assert main(["models", "--help"]) == 0
     assert "ecglab models xresnet1d101" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kernel,stride,dilation,groups", [(39, 1, 1, 1), (9, 2, 1, 1), (11, 1, 2, 4), (5, 1, 1, 1)])
+def test_the_channels_last_conv1d_matches_torch_in_values_and_gradients(kernel, stride, dilation, groups):
+    from torch import nn
+
+    from ecglab.models.layers import Conv1d
+
+    torch.manual_seed(0)
+    ours = Conv1d(8, 16, kernel, stride=stride, padding=dilation * (kernel - 1) // 2, dilation=dilation, groups=groups)
+    reference = nn.Conv1d(8, 16, kernel, stride=stride, padding=dilation * (kernel - 1) // 2, dilation=dilation, groups=groups)
+    reference.load_state_dict(ours.state_dict())  # the same parameters under the same names
+    x = torch.randn(3, 8, 120, requires_grad=True)
+    y, y_ref = ours(x), reference(x)
+    torch.testing.assert_close(y, y_ref, rtol=1e-4, atol=1e-5)
+    grad = torch.randn_like(y)
+    got = torch.autograd.grad(y, (x, ours.weight, ours.bias), grad)
+    expected = torch.autograd.grad(y_ref, (x, reference.weight, reference.bias), grad)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

@@ -10,12 +10,39 @@ from torch import nn
 from ecglab.errors import ConfigError
 
 
+class Conv1d(nn.Conv1d):
+    """``nn.Conv1d`` whose long kernels run on the CPU as 2-D convolutions in channels-last layout.
+
+    For kernels of :data:`LONG_KERNEL` taps or more, oneDNN's channels-last 2-D kernels train up to
+    twice as fast as its 1-D ones, layout conversion included; for short kernels the strided output
+    slows the batch norms and additions after them more than the convolution gains, so those stay
+    as they are (benchmarks/compute.py, docs/PERFORMANCE.md). Parameters, state dicts, results (to
+    rounding) and ONNX graphs are those of ``nn.Conv1d``; other devices use it as is.
+    """
+
+    def _conv_forward(self, x, weight, bias):
+        if (self.kernel_size[0] < LONG_KERNEL or x.device.type != "cpu" or isinstance(self.padding, str)
+                or self.padding_mode != "zeros" or _exporting()):
+            return super()._conv_forward(x, weight, bias)
+        x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        y = nn.functional.conv2d(x, weight.unsqueeze(2), bias, (1, self.stride[0]), (0, self.padding[0]),
+                                 (1, self.dilation[0]), self.groups)
+        return y.squeeze(2)
+
+
+LONG_KERNEL = 9
+
+
+def _exporting() -> bool:
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.jit.is_scripting()
+
+
 class ConvBnAct(nn.Sequential):
     """Conv1d ('same' padding for odd kernels) → optional BatchNorm → optional ReLU."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, dilation: int = 1,
                  bn: bool = True, act: bool = True, bias: bool | None = None):
-        layers = [nn.Conv1d(in_ch, out_ch, kernel, stride=stride, padding=dilation * (kernel - 1) // 2,
+        layers = [Conv1d(in_ch, out_ch, kernel, stride=stride, padding=dilation * (kernel - 1) // 2,
                             dilation=dilation, bias=(not bn) if bias is None else bias)]
         if bn:
             layers.append(nn.BatchNorm1d(out_ch))

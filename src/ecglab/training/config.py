@@ -27,6 +27,19 @@ class PrepareConfig(_Strict):
     options: dict = Field(default_factory=dict)
 
 
+class AugmentConfig(_Strict):
+    """Training-time augmentation (ecglab.training.augment); all off by default."""
+
+    amplitude: float = Field(0.0, ge=0)  # sd of the log gain, drawn per lead
+    baseline: float = Field(0.0, ge=0)  # largest baseline-wander amplitude, in the signals' units (mV)
+    noise: float = Field(0.0, ge=0)  # sd of additive Gaussian noise, in the signals' units
+    lead_dropout: float = Field(0.0, ge=0, lt=1)  # probability that a lead is zeroed (one is always kept)
+
+    @property
+    def active(self) -> bool:
+        return any((self.amplitude, self.baseline, self.noise, self.lead_dropout))
+
+
 class DataConfig(_Strict):
     path: str
     prepare: PrepareConfig | None = None
@@ -40,6 +53,7 @@ class DataConfig(_Strict):
     batch_size: int = Field(64, ge=1)
     num_workers: int = Field(0, ge=0)
     balanced_sampling: bool = False
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
 class ModelConfig(_Strict):
@@ -79,6 +93,7 @@ class TrainerConfig(_Strict):
     precision: Literal["32-true", "32", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "64",
                        "transformer-engine"] = "32-true"
     deterministic: bool = True
+    compile: bool = False  # torch.compile the model's forward (pays a compile time up front; see docs/PERFORMANCE.md)
     checkpoint_every_n_steps: int = Field(50, ge=1)  # mid-epoch checkpoints, so a crash loses little
     gradient_clip_val: float | None = Field(None, gt=0)  # clip the gradient norm (recurrent models like it)
     limit_train_batches: float | int = 1.0

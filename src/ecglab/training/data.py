@@ -8,27 +8,64 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from ecglab.datasets.metadata import fit_meta_features, meta_matrix
-from ecglab.datasets.prepared import PreparedDataset
+from ecglab.datasets.prepared import RESIDENT_BYTES, PreparedDataset, release_pages
 from ecglab.errors import ConfigError
-from ecglab.training.config import DataConfig
+from ecglab.training.augment import augment_batch
+from ecglab.training.config import AugmentConfig, DataConfig
 
 
 class RecordDataset(Dataset):
-    """Rows ``index`` of a memory-mapped dataset; with ``crop``, a random window of that length."""
+    """Rows ``index`` of a memory-mapped dataset; with ``crop``, a random window of that length, and
+    with ``augment`` (training), randomly transformed copies.
 
-    def __init__(self, signals, labels, index: np.ndarray, meta: np.ndarray, crop: int | None = None):
+    A loader fetches a whole batch at once (:meth:`__getitems__`, with :func:`record_loader`): one
+    read per record of just the samples needed, one stack, no per-record tensors to collate. Pages
+    read through the memory map are released every :data:`RESIDENT_BYTES`, so an epoch over a
+    dataset larger than memory does not make the process hold all of it.
+    """
+
+    def __init__(self, signals, labels, index: np.ndarray, meta: np.ndarray, crop: int | None = None,
+                 augment: AugmentConfig | None = None, fs: float | None = None):
         self.signals, self.labels, self.index, self.meta, self.crop = signals, labels, index, meta, crop
+        self.augment = augment if augment is not None and augment.active else None
+        self.fs = fs
+        self._bytes_since_release = 0
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, i):
-        row = self.index[i]
-        x = np.array(self.signals[row], dtype=np.float32)  # a writable copy of the read-only memmap row
-        if self.crop and x.shape[-1] > self.crop:
-            start = int(torch.randint(0, x.shape[-1] - self.crop + 1, (1,)))
-            x = x[:, start:start + self.crop]
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[row].astype(np.float32)), torch.from_numpy(self.meta[row])
+        x, y, meta = self.__getitems__([i])
+        return x[0], y[0], meta[0]
+
+    def __getitems__(self, positions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows = self.index[np.asarray(positions)]
+        length = self.signals.shape[-1]
+        crop = self.crop if self.crop and length > self.crop else length
+        starts = torch.randint(0, length - crop + 1, (len(rows),)).tolist() if crop < length else [0] * len(rows)
+        # a float32 copy of only the cropped samples: the memmap is read-only and may be float16
+        x = np.stack([self.signals[row, :, start:start + crop] for row, start in zip(rows, starts)]).astype(np.float32, copy=False)
+        self._release_pages(x.nbytes)
+        x = torch.from_numpy(x)
+        if self.augment is not None:
+            x = augment_batch(x, self.augment, self.fs)
+        return x, torch.from_numpy(self.labels[rows].astype(np.float32)), torch.from_numpy(self.meta[rows])
+
+    def _release_pages(self, nbytes: int) -> None:
+        self._bytes_since_release += nbytes
+        if self._bytes_since_release >= RESIDENT_BYTES:
+            release_pages(self.signals)
+            self._bytes_since_release = 0
+
+
+def already_batched(batch):
+    """The collate function of loaders over :meth:`RecordDataset.__getitems__`, which returns batches."""
+    return batch
+
+
+def record_loader(rows: RecordDataset, batch_size: int, **kwargs) -> DataLoader:
+    """A DataLoader that fetches ``rows`` a batch at a time."""
+    return DataLoader(rows, batch_size=batch_size, collate_fn=already_batched, **kwargs)
 
 
 def balanced_weights(labels: np.ndarray) -> np.ndarray:
@@ -65,16 +102,16 @@ class ECGDataModule(L.LightningDataModule):
     def train_labels(self) -> np.ndarray:
         return self.labels[self.train_index]
 
-    def _dataset(self, index, crop=None) -> RecordDataset:
-        return RecordDataset(self.dataset.signals, self.labels, index, self.meta, crop)
+    def _dataset(self, index, crop=None, augment=None) -> RecordDataset:
+        return RecordDataset(self.dataset.signals, self.labels, index, self.meta, crop, augment, self.dataset.fs)
 
     def _loader(self, dataset, shuffle=False, sampler=None, drop_last=False) -> DataLoader:
         workers = self.config.num_workers
-        return DataLoader(dataset, batch_size=self.config.batch_size, shuffle=shuffle, sampler=sampler,
-                          num_workers=workers, persistent_workers=workers > 0, drop_last=drop_last)
+        return record_loader(dataset, self.config.batch_size, shuffle=shuffle, sampler=sampler, num_workers=workers,
+                             persistent_workers=workers > 0, drop_last=drop_last)
 
     def train_dataloader(self) -> DataLoader:
-        dataset = self._dataset(self.train_index, crop=self.window)
+        dataset = self._dataset(self.train_index, crop=self.window, augment=self.config.augment)
         # a last batch of exactly one breaks BatchNorm; drop only that one record, nothing else
         drop_last = len(dataset) % self.config.batch_size == 1 and len(dataset) > 1
         if not self.config.balanced_sampling:

@@ -120,11 +120,9 @@ def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "test", o
 def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source: str | Path = "the bundle",
                        batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(y_true uint8, y_prob) of a loaded bundle on one split, windowed and aggregated as the bundle says."""
-    from torch.utils.data import DataLoader
-
     from ecglab.datasets.metadata import meta_matrix
     from ecglab.errors import BundleError
-    from ecglab.training.data import RecordDataset
+    from ecglab.training.data import RecordDataset, record_loader
     from ecglab.training.module import windowed_probabilities
 
     if spec.classes != dataset.classes or spec.leads != dataset.leads or abs(spec.fs - dataset.fs) > 1e-6:
@@ -133,5 +131,5 @@ def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source
     meta = meta_matrix(dataset.meta, spec.meta_features)
     rows = RecordDataset(dataset.signals, np.asarray(dataset.labels), dataset.split_indices(split), meta)
     stride = spec.window_stride or spec.input_length
-    return predict_loader(model, DataLoader(rows, batch_size=batch_size), lambda x, m: windowed_probabilities(
+    return predict_loader(model, record_loader(rows, batch_size), lambda x, m: windowed_probabilities(
         model, x, m if m.shape[-1] else None, spec.kind, spec.input_length, stride, spec.aggregate))

@@ -79,6 +79,8 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
     datamodule = ECGDataModule(dataset, config.data)
     model = build_model(config, dataset, n_meta=len(datamodule.meta_features))
+    if config.trainer.compile:
+        model.compile()  # in place: parameter names, checkpoints and bundles stay as without it
     loss = build_loss(config.loss, dataset.kind, datamodule.train_labels)
     module = ECGModule(model, dataset.kind, loss, config.optim, datamodule.window, datamodule.stride, config.data.aggregate)
     trainer = _trainer(config, checkpoint_dir, run_dir, callbacks or [])
