@@ -119,6 +119,21 @@ def test_imap_streams_in_order_and_skips_by_name(tmp_path):
         strict.map(_square_or_fail, items, names=[f"item-{i}" for i in items])
 
 
+def test_large_batches_and_large_results_do_not_deadlock(tmp_path):
+    # each item and each result is far larger than a pipe's buffer: a caller blocked sending the next
+    # item while a worker is blocked sending its result would wait forever
+    import threading
+
+    ctx = PrepareContext(tmp_path / "out", None, workers=2, progress=False)
+    items = [np.full(300_000, i, dtype=np.float64) for i in range(24)]
+    done = {}
+    thread = threading.Thread(target=lambda: done.update(results=ctx.map(np.negative, items)), daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the reading processes deadlocked"
+    assert [float(r[0]) for r in done["results"]] == [-float(i) for i in range(24)]
+
+
 def _square_or_fail(x):
     if x == 7:
         raise RecordFormatError("seven is unreadable")

@@ -7,7 +7,8 @@ into each worker, the likely cause of rare aborts at exit ("terminate called wit
 exception").
 
 Each worker has a pipe of its own: batch ``k`` goes to worker ``k mod n``, so results come back in
-order without a shared queue. That is what makes an interruption safe. With ``concurrent.futures``
+order without a shared queue; a thread sends while the caller receives, so large batches and large
+results never wait on each other. That is what makes an interruption safe. With ``concurrent.futures``
 on a forkserver, Ctrl-C hung about one run in ten: a worker caught while writing to the shared
 result queue, or while starting, left the pool waiting for it forever. Here workers ignore
 Ctrl-C, and a caller that is interrupted (or stops early) kills them: nothing is shared that a
@@ -17,8 +18,9 @@ killed worker could leave half-written, and the processes are daemons, which nev
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import signal
-from collections import deque
+import threading
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ecglab.errors import DatasetError, EcglabError
@@ -30,22 +32,21 @@ BATCHES_IN_FLIGHT = 2  # per worker: enough to keep it busy, few enough that res
 
 def read_batches(fn: Callable, batches: Iterable[tuple[int, Sequence]], workers: int) -> Iterator[tuple[int, list]]:
     """``(first, outcomes)`` for each ``(first, items)`` batch, in order; ``outcomes[i]`` is
-    :func:`call` of ``fn`` on ``items[i]``. With ``workers`` > 1 they run in reading processes."""
+    :func:`call` of ``fn`` on ``items[i]``. With ``workers`` > 1 they run in reading processes.
+
+    Batches are sent from a thread of their own while this one receives: a worker blocked sending a
+    large result must never wait on a caller blocked sending it the next large batch."""
     if workers <= 1:
         for first, items in batches:
             yield first, call_batch(fn, items)
         return
     processes, connections = _start(workers)
+    feeder = _Feeder(fn, batches, connections, BATCHES_IN_FLIGHT * workers)
     try:
-        pending: deque = deque()
-        for k, (first, items) in enumerate(batches):
-            connection = connections[k % workers]
-            connection.send((fn, items))
-            pending.append((first, connection))
-            if len(pending) >= BATCHES_IN_FLIGHT * workers:
-                yield _receive(*pending.popleft())
-        while pending:
-            yield _receive(*pending.popleft())
+        while (sent := feeder.next_sent()) is not None:
+            result = _receive(*sent)
+            feeder.slots.release()
+            yield result
     except BaseException:  # interrupted, failed or closed early: the batches in hand are not wanted
         for process in processes:
             process.kill()
@@ -54,10 +55,49 @@ def read_batches(fn: Callable, batches: Iterable[tuple[int, Sequence]], workers:
         for connection in connections:
             connection.send(None)
     finally:
+        feeder.stop()
         for process in processes:
             process.join()
         for connection in connections:
             connection.close()
+
+
+class _Feeder:
+    """Sends batch ``k`` to worker ``k mod n`` with at most ``in_flight`` batches unanswered, and
+    queues ``(first, connection)`` in sending order for the receiver."""
+
+    def __init__(self, fn: Callable, batches: Iterable, connections: list, in_flight: int):
+        self.slots, self.sent, self._stopped = threading.Semaphore(in_flight), queue.Queue(), threading.Event()
+        self._thread = threading.Thread(target=self._feed, args=(fn, batches, connections), daemon=True,
+                                        name="ecglab-feeder")
+        self._thread.start()
+
+    def _feed(self, fn, batches, connections) -> None:
+        try:
+            for k, (first, items) in enumerate(batches):
+                self.slots.acquire()
+                if self._stopped.is_set():
+                    return
+                connection = connections[k % len(connections)]
+                connection.send((fn, items))
+                self.sent.put((first, connection))
+        except BaseException as exc:  # a failing batch source, or workers killed while sending
+            if not self._stopped.is_set():
+                self.sent.put(exc)
+        finally:
+            self.sent.put(None)
+
+    def next_sent(self) -> tuple | None:
+        """The next batch sent (None when all are); re-raises what stopped the sending."""
+        sent = self.sent.get()
+        if isinstance(sent, BaseException):
+            raise sent
+        return sent
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.slots.release()  # wake a feeder waiting for a slot, so that it sees the stop
+        self._thread.join()
 
 
 def call_batch(fn: Callable, items: Sequence) -> list:
