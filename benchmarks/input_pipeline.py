@@ -11,6 +11,7 @@ and, training the fastest model from the loader, the share of step time spent wa
 
     python benchmarks/input_pipeline.py
     python benchmarks/input_pipeline.py --kinds record --models resnet1d,cnn,kachuee
+    python benchmarks/input_pipeline.py --device cuda            # does the loader keep a GPU fed?
 """
 
 from __future__ import annotations
@@ -59,47 +60,57 @@ def loader_rate(dm: ECGDataModule, epochs: int = 3) -> float:
     return max(rates)
 
 
-def model_rate(name: str, dm: ECGDataModule, steps: int = 3) -> tuple[float, torch.nn.Module]:
-    """Training samples/s of ``name`` on one fixed batch from ``dm`` (no data cost)."""
-    x, y, meta = next(iter(dm.train_dataloader()))
-    torch.manual_seed(0)
-    model = create_model(name, x.shape[1], y.shape[1], x.shape[2], n_meta=meta.shape[1]).train()
+def trainer_step(model: torch.nn.Module, dm: ECGDataModule, device: torch.device):
+    """One optimisation step on a batch (x, y, meta) already on ``device``, as ECGModule takes it."""
     optimizer = torch.optim.AdamW(model.parameters(), fused=True)
-    loss_fn = build_loss(validate_config({"data": {"path": "."}}).loss, dm.dataset.kind, dm.train_labels)
-    meta_in = meta if meta.shape[1] else None
+    loss_fn = build_loss(validate_config({"data": {"path": "."}}).loss, dm.dataset.kind, dm.train_labels).to(device)
 
-    def step():
-        loss = loss_fn(model(x, meta_in), y)
+    def step(x, y, meta):
+        loss = loss_fn(model(x, meta if meta.shape[1] else None), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+    return step
 
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def model_rate(name: str, dm: ECGDataModule, device: torch.device, steps: int = 3) -> tuple[float, torch.nn.Module]:
+    """Training samples/s of ``name`` on one fixed batch from ``dm`` (no data cost)."""
+    batch = [t.to(device) for t in next(iter(dm.train_dataloader()))]
+    x, y, meta = batch
+    torch.manual_seed(0)
+    model = create_model(name, x.shape[1], y.shape[1], x.shape[2], n_meta=meta.shape[1]).to(device).train()
+    step = trainer_step(model, dm, device)
     times = []
     for i in range(steps + 1):
+        synchronize(device)
         start = time.perf_counter()
-        step()
+        step(*batch)
+        synchronize(device)
         if i:
             times.append(time.perf_counter() - start)
     return len(x) / statistics.median(times), model
 
 
-def waiting_share(model: torch.nn.Module, dm: ECGDataModule) -> float:
-    """Training ``model`` for one epoch from the loader: time in ``next(loader)`` ÷ total time."""
-    optimizer = torch.optim.AdamW(model.parameters(), fused=True)
-    loss_fn = build_loss(validate_config({"data": {"path": "."}}).loss, dm.dataset.kind, dm.train_labels)
+def waiting_share(model: torch.nn.Module, dm: ECGDataModule, device: torch.device) -> float:
+    """Training ``model`` for one epoch from the loader: time in ``next(loader)`` (and the copy to the
+    device) ÷ total time."""
+    step = trainer_step(model, dm, device)
     waiting, start = 0.0, time.perf_counter()
     batches = iter(dm.train_dataloader())
     while True:
         before = time.perf_counter()
         try:
-            x, y, meta = next(batches)
+            batch = [t.to(device, non_blocking=True) for t in next(batches)]
         except StopIteration:
             break
         waiting += time.perf_counter() - before
-        loss = loss_fn(model(x, meta if meta.shape[1] else None), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        step(*batch)
+    synchronize(device)
     return waiting / (time.perf_counter() - start)
 
 
@@ -107,22 +118,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, from {sorted(KINDS)}")
     parser.add_argument("--models", help="comma-separated zoo names (default: every registered model)")
+    parser.add_argument("--device", default="cpu", help="where the models train: cpu or cuda")
     args = parser.parse_args()
+    device = torch.device(args.device)
     names = args.models.split(",") if args.models else list_models()
     lines = ["| input | loader alone (samples/s) | fastest model in training (samples/s) | loader ÷ fastest model | "
              "step time waiting for data |", "|---|---:|---|---:|---:|"]
     with tempfile.TemporaryDirectory() as folder:
         for kind in args.kinds.split(","):
             dm = datamodule(kind, Path(folder))
-            rates = {name: model_rate(name, dm) for name in names}
+            rates = {name: model_rate(name, dm, device) for name in names}
             fastest = max(rates, key=lambda n: rates[n][0])
             loader = loader_rate(dm)
-            share = waiting_share(rates[fastest][1], dm)
+            share = waiting_share(rates[fastest][1], dm, device)
             print(f"{kind}: loader {loader:.0f}/s; models " + ", ".join(f"{n} {r:.0f}" for n, (r, _) in rates.items()),
                   flush=True)
             lines.append(f"| {kind} (batch 64, {len(dm.train_index)} training records) | {loader:,.0f} | "
                          f"{fastest}: {rates[fastest][0]:,.0f} | {loader / rates[fastest][0]:.1f}× | {share:.1%} |")
-    print(f"\nPyTorch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, num_workers=0, "
+    print(f"\nPyTorch {torch.__version__}, models on {args.device}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, num_workers=0, "
           f"augmentation {AUGMENT}\n")
     print("\n".join(lines))
 

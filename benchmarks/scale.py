@@ -14,6 +14,8 @@ projection to MIMIC-IV-ECG's 800,000 records.
 
     python benchmarks/scale.py                                         # 10,000 and 100,000 records
     python benchmarks/scale.py --sizes 2000,10000 --mimic 500          # a quick look
+    python benchmarks/scale.py --sizes 21799 --workers 8 --mimic 0 --set trainer.accelerator=gpu \
+        --set trainer.precision=bf16-mixed --set data.num_workers=4      # a PTB-XL-sized epoch on a GPU
 
 Needs disk for the largest dataset (100,000 records: 4.8 GB); everything is written under --dir
 (default: a temporary folder, removed at the end).
@@ -45,9 +47,12 @@ def run_measured(command: list[str]) -> dict:
     process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     peaks = {"tree": 0, "main": 0}
+    gpu_busy: list[float] = []
 
     def sample():
         while process.poll() is None:
+            if shutil.which("nvidia-smi") and len(gpu_busy) < time.perf_counter() - start:  # about once a second
+                gpu_busy.append(gpu_utilisation())
             try:
                 family = [process, *process.children(recursive=True)]
                 rss = [p.memory_info().rss for p in family]
@@ -64,7 +69,14 @@ def run_measured(command: list[str]) -> dict:
     sampler.join()
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{output[-3000:]}")
-    return {"seconds": wall, "tree_mb": peaks["tree"] / 2**20, "main_mb": peaks["main"] / 2**20, "output": output}
+    return {"seconds": wall, "tree_mb": peaks["tree"] / 2**20, "main_mb": peaks["main"] / 2**20, "output": output,
+            "gpu_busy": sum(gpu_busy) / len(gpu_busy) if gpu_busy else None}
+
+
+def gpu_utilisation() -> float:
+    """The first GPU's utilisation (%) as nvidia-smi reports it now."""
+    query = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+    return float(subprocess.run(query, capture_output=True, text=True).stdout.split()[0])
 
 
 def prepare_synthetic(folder: Path, n: int, workers: int) -> dict:
@@ -74,8 +86,9 @@ def prepare_synthetic(folder: Path, n: int, workers: int) -> dict:
     return {**result, "records_per_s": n / result["seconds"], "path": out}
 
 
-def train_one_epoch(folder: Path, data: Path, model: str) -> dict:
+def train_one_epoch(folder: Path, data: Path, model: str, overrides: list[str]) -> dict:
     """``ecglab train`` for one epoch; training samples/s from the epoch's own timing (see the child below)."""
+    from ecglab.training.config import load_config
     from ecglab.training.demo import demo_config
 
     raw = demo_config(folder)
@@ -86,7 +99,7 @@ def train_one_epoch(folder: Path, data: Path, model: str) -> dict:
     raw["trainer"].update(max_epochs=1)
     raw["report"].update(baseline=False, n_boot=0)
     config = folder / f"epoch-{data.name}.yaml"
-    config.write_text(yaml.safe_dump(raw))
+    config.write_text(yaml.safe_dump(load_config(base=raw, overrides=overrides).model_dump(mode="json")))
     result = run_measured([sys.executable, __file__, "--child-train", str(config)])
     timing = json.loads(result["output"].strip().splitlines()[-1])
     return {**result, **timing}
@@ -138,6 +151,8 @@ def main() -> None:
     parser.add_argument("--model", default="resnet1d", help="zoo model for the training epoch")
     parser.add_argument("--mimic", type=int, default=2000, help="studies in the MIMIC-like tree (0: skip)")
     parser.add_argument("--dir", help="working folder (default: a temporary one, removed at the end)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="training config override, e.g. trainer.accelerator=gpu (repeatable)")
     parser.add_argument("--child-train", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_train:
@@ -152,9 +167,10 @@ def main() -> None:
                 print(f"prepare n={n:,} workers={w}: {prep['seconds']:.0f} s, {prep['records_per_s']:.0f} records/s, "
                       f"peak RSS tree {prep['tree_mb']:.0f} MB, main {prep['main_mb']:.0f} MB", flush=True)
                 rows.append(("prepare", n, w, prep))
-            epoch = train_one_epoch(folder, prep["path"], args.model)
+            epoch = train_one_epoch(folder, prep["path"], args.model, args.set)
+            busy = "" if epoch["gpu_busy"] is None else f", GPU busy {epoch['gpu_busy']:.0f} % on average"
             print(f"train n={n:,}: {epoch['seconds']:.0f} s in all, {epoch['train_samples_per_s']:.0f} samples/s, "
-                  f"peak RSS {epoch['tree_mb']:.0f} MB", flush=True)
+                  f"peak RSS {epoch['tree_mb']:.0f} MB{busy}", flush=True)
             rows.append(("train", n, 0, epoch))
             for path in folder.glob(f"synthetic-{n}-w*/"):  # 4.8 GB at 100,000 records: keep one size on disk at a time
                 shutil.rmtree(path)

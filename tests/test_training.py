@@ -260,3 +260,16 @@ def test_exponential_decay_follows_the_kachuee_schedule(tmp_path, multilabel_dat
         optimizer.step()
         scheduler.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.75 ** 2)
+
+
+def test_compiled_training_gives_an_ordinary_bundle_and_augmentation_trains(tmp_path, multilabel_data):
+    from ecglab.inference.predictor import Predictor
+
+    cfg = toy_config(tmp_path, multilabel_data, trainer={"max_epochs": 2, "compile": True},
+                     data={"augment": {"amplitude": 0.1, "noise": 0.05, "baseline": 0.1, "lead_dropout": 0.2}})
+    result = train(cfg)
+    model, spec = load_bundle(result.bundle_dir)  # an uncompiled model: same parameter names
+    assert not any("_orig_mod" in key for key in model.state_dict())
+    assert result.metrics["macro_auroc"] > 0.6
+    record_probs = Predictor.load(result.bundle_dir).predict_proba(np.zeros((2, 2, 100), np.float32))
+    assert record_probs.shape == (2, 2) and np.isfinite(record_probs).all()

@@ -64,7 +64,9 @@ def already_batched(batch):
 
 
 def record_loader(rows: RecordDataset, batch_size: int, **kwargs) -> DataLoader:
-    """A DataLoader that fetches ``rows`` a batch at a time."""
+    """A DataLoader that fetches ``rows`` a batch at a time (into page-locked memory when a GPU is
+    there to copy it to)."""
+    kwargs.setdefault("pin_memory", torch.cuda.is_available())
     return DataLoader(rows, batch_size=batch_size, collate_fn=already_batched, **kwargs)
 
 

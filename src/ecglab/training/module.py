@@ -36,6 +36,11 @@ class ECGModule(L.LightningModule):
         self.window, self.stride, self.aggregate = window, stride, aggregate
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # every loader yields (x, y, meta) tensors: Lightning's generic walk over nested collections
+        # costs more per step than a small model's whole forward pass (benchmarks/trainer_overhead.py)
+        return tuple(t.to(device, non_blocking=True) for t in batch)
+
     def _meta(self, meta: torch.Tensor) -> torch.Tensor | None:
         return meta if meta.shape[-1] > 0 else None
 
