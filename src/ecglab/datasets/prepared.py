@@ -15,6 +15,7 @@ is an error, when writing and when opening.
 from __future__ import annotations
 
 import json
+import mmap
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,15 +270,33 @@ def _check_replaceable(out: Path) -> None:
                            "Choose another --out.")
 
 
+RESIDENT_BYTES = 64 << 20  # how much of a memmap a pass over it maps before it releases the pages
+
+
+def release_pages(array: np.ndarray) -> None:
+    """Unmap a memmap's pages from this process; anything else is left alone. Pages read or written
+    through a file mapping count as the process's resident memory until unmapped, so a pass over a
+    large dataset would otherwise hold all of it. The data stay in the file (and the page cache):
+    written pages are still written back, and touching them again maps them again."""
+    mapping = getattr(array, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
+
+
 def _check_finite(signals: np.ndarray, meta: pd.DataFrame, budget_bytes: int = 1 << 17) -> None:
     """NaN or infinite samples would poison training much later; name the records now.
 
-    Reads the memmap in chunks of a fixed byte budget, so memory stays constant for any dataset size."""
+    Reads the memmap in chunks of a fixed byte budget and releases the pages read every
+    :data:`RESIDENT_BYTES`, so memory stays constant for any dataset size."""
     rows = max(1, budget_bytes // max(1, int(np.prod(signals.shape[1:]))))
+    chunk_bytes = max(1, rows * signals.itemsize * int(np.prod(signals.shape[1:])))
+    rows_resident = rows * max(1, RESIDENT_BYTES // chunk_bytes)
     bad = []
-    for start in range(0, len(signals), rows):
-        finite = np.isfinite(signals[start:start + rows]).reshape(min(rows, len(signals) - start), -1).all(axis=1)
-        bad.extend(start + np.flatnonzero(~finite))
+    for block in range(0, len(signals), rows_resident):
+        for start in range(block, min(block + rows_resident, len(signals)), rows):
+            finite = np.isfinite(signals[start:start + rows]).reshape(min(rows, len(signals) - start), -1).all(axis=1)
+            bad.extend(start + np.flatnonzero(~finite))
+        release_pages(signals)
     if bad:
         names = meta["record_id"].astype(str).iloc[bad[:5]].tolist()
         raise DatasetError(f"{len(bad)} records hold NaN or infinite samples (e.g. {names}); expected finite voltages. "

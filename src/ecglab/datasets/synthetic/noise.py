@@ -27,17 +27,23 @@ def add_noise(rng: np.random.Generator, signals: np.ndarray, fs: float, scale: f
     t = np.arange(length) / fs
     freq = rng.uniform(*WANDER_HZ, size=(n, WANDER_SOURCES, 1))
     phase = rng.uniform(0, 2 * np.pi, size=(n, WANDER_SOURCES, 1))
-    sources = np.sin(2 * np.pi * freq * t + phase).astype(np.float32)
-    mixing = (WANDER_MV * rng.standard_normal((n, n_leads, WANDER_SOURCES))).astype(np.float32)
+    mixing = WANDER_MV * rng.standard_normal((n, n_leads, WANDER_SOURCES))
     offset = ELECTRODE_OFFSET_MV * rng.standard_normal((n, n_leads, 1))
-    noise = np.matmul(mixing, sources) + offset.astype(np.float32)
 
     line_hz = rng.choice(POWERLINE_HZ, size=(n, 1, 1))
     line_amp = rng.uniform(0, POWERLINE_MV, size=(n, n_leads, 1)) * (line_hz < fs / 2)
     line_phase = rng.uniform(0, 2 * np.pi, size=(n, 1, 1))
-    noise += (line_amp * np.sin(2 * np.pi * line_hz * t + line_phase)).astype(np.float32)
+    # Wander and hum are both a few waveforms per record weighted into each lead: one product makes
+    # both, with no (n, leads, T) temporary but the result (large records at high rates add up).
+    waveforms = np.sin(2 * np.pi * np.concatenate([freq, line_hz], axis=1) * t
+                       + np.concatenate([phase, line_phase], axis=1)).astype(np.float32)
+    noise = np.matmul(np.concatenate([mixing, line_amp], axis=2).astype(np.float32), waveforms)
+    noise += offset.astype(np.float32)
 
     muscle_sd = rng.uniform(*MUSCLE_MV, size=(n, 1, 1)).astype(np.float32)
-    noise += muscle_sd * rng.standard_normal((n, n_leads, length), dtype=np.float32)
-    signals += np.float32(scale) * noise
+    muscle = rng.standard_normal((n, n_leads, length), dtype=np.float32)
+    muscle *= muscle_sd
+    noise += muscle
+    noise *= np.float32(scale)
+    signals += noise
     return signals

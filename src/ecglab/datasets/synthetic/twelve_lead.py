@@ -18,6 +18,9 @@ Coordinates: x points to the patient's left, y down (inferior), z forward (anter
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -28,6 +31,9 @@ from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS
 
 CLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]
+# Records synthesised together: this bounds memory, and each chunk has random streams of its own,
+# seeded by (seed, first row), so that a record never depends on how the chunks were scheduled.
+CHUNK = 500
 # Label sets and their frequencies, shaped after PTB-XL's superclass co-occurrence: NORM is
 # exclusive, MI often comes with STTC, HYP with STTC. Marginals: NORM .44, MI .26, STTC .255,
 # CD .23, HYP .12.
@@ -105,22 +111,23 @@ def generate_records(n: int, fs: float = 100.0, duration: float = 10.0, seed: in
                      noise: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """``n`` synthetic 12-lead records: signals (n, 12, T) float32 mV, labels (n, 5) uint8 over
     :data:`CLASSES`, meta (record_id, patient_id, split, age, sex). Deterministic in ``seed``."""
+    labels, meta, chunks = plan_records(n, fs, duration, seed, noise)
+    signals = np.empty((n, len(STANDARD_12_LEADS), chunks.length), dtype=np.float32)
+    for chunk in chunks:
+        signals[chunk.rows] = synthesize_chunk(chunk)
+    return signals, labels, meta
+
+
+def plan_records(n: int, fs: float = 100.0, duration: float = 10.0, seed: int = 0,
+                 noise: bool = True) -> tuple[np.ndarray, pd.DataFrame, "RecordChunks"]:
+    """The patient-level draws of :func:`generate_records` (labels, meta) and the chunks whose
+    :func:`synthesize_chunk` gives the signals, for callers that write records as they come."""
     if n < 1 or fs < 50 or duration < 2 or seed < 0:
         raise DatasetError(f"expected n >= 1 records, fs >= 50 Hz, duration >= 2 s and seed >= 0; "
                            f"found n={n}, fs={fs}, duration={duration}, seed={seed}.")
-    patient_rng, record_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    patients = _draw_patients(patient_rng, n)
+    # the seed's first child stream: a seed keeps the patients, labels and splits in docs/DATASETS.md
+    patients = _draw_patients(np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0]), n)
     who = np.repeat(np.arange(len(patients["labels"])), patients["records"])
-    length = int(round(duration * fs))
-    signals = np.empty((n, len(STANDARD_12_LEADS), length), dtype=np.float32)
-    waves = _record_waves(record_rng, patients, who, duration)
-    times = np.arange(length) / fs
-    chunk = 500  # bounds memory at high sampling rates
-    for start in range(0, n, chunk):
-        rows = slice(start, min(start + chunk, n))
-        signals[rows] = _synthesize(times, {k: v[rows] for k, v in waves.items()})
-        if noise:
-            add_noise(np.random.default_rng([seed, start]), signals[rows], fs)
     meta = pd.DataFrame({
         "record_id": [f"S{i:05d}" for i in range(n)],
         "patient_id": [f"P{p:05d}" for p in who],
@@ -128,7 +135,60 @@ def generate_records(n: int, fs: float = 100.0, duration: float = 10.0, seed: in
         "age": patients["age"][who],
         "sex": patients["sex"][who],
     })
-    return signals, patients["labels"][who], meta
+    return patients["labels"][who], meta, RecordChunks(patients["hearts"], who, fs, duration, seed, noise)
+
+
+@dataclass(frozen=True, eq=False)
+class RecordChunk:
+    """What records ``start…`` need to be synthesised, picklable for a worker process: their
+    patients' hearts (one row per record) and the recording settings."""
+
+    start: int
+    hearts: dict
+    fs: float
+    duration: float
+    length: int  # samples per lead
+    seed: int
+    noise: bool
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.start, self.start + len(self.hearts["rr"]))
+
+    def __str__(self) -> str:
+        return f"records {self.rows.start}-{self.rows.stop - 1}"
+
+
+class RecordChunks(Sequence):
+    """The chunks of :data:`CHUNK` records of a plan, made when asked for: a chunk slices its
+    patients' arrays then, so the sequence holds no more than the patients themselves."""
+
+    def __init__(self, hearts: dict, who: np.ndarray, fs: float, duration: float, seed: int, noise: bool):
+        self.hearts, self.who = hearts, who
+        self.length = int(round(duration * fs))
+        self.settings = {"fs": fs, "duration": duration, "length": self.length, "seed": seed, "noise": noise}
+
+    def __len__(self) -> int:
+        return -(-len(self.who) // CHUNK)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"chunk {index} of {len(self)}")
+        start = index % len(self) * CHUNK
+        who = self.who[start:start + CHUNK]
+        return RecordChunk(start, {name: values[who] for name, values in self.hearts.items()}, **self.settings)
+
+
+def synthesize_chunk(chunk: RecordChunk) -> np.ndarray:
+    """The (rows, 12, T) float32 signals of one chunk. Its random draws are seeded by (seed, start)
+    alone, so a record is the same whichever process makes it and whatever else is made."""
+    waves = _record_waves(np.random.default_rng([chunk.seed, 1, chunk.start]), chunk.hearts, chunk.duration)
+    signals = _synthesize(np.arange(chunk.length) / chunk.fs, waves)
+    if chunk.noise:
+        add_noise(np.random.default_rng([chunk.seed, 2, chunk.start]), signals, chunk.fs)
+    return signals
 
 
 def _draw_patients(rng: np.random.Generator, n_records: int) -> dict:
@@ -145,7 +205,7 @@ def _draw_patients(rng: np.random.Generator, n_records: int) -> dict:
     age = np.clip(rng.normal(50 + 8 * n_findings, 15), 18, 95).round().astype(int)
     male = rng.random(n_patients) < 0.45 + 0.08 * (n_findings > 0) + 0.1 * labels[:, 1]
     return {"records": counts, "labels": labels, "age": age, "sex": np.where(male, "M", "F"),
-            "split": split_patients(rng, n_patients), **_patient_hearts(rng, labels.astype(bool))}
+            "split": split_patients(rng, n_patients), "hearts": _patient_hearts(rng, labels.astype(bool))}
 
 
 def _patient_hearts(rng: np.random.Generator, labels: np.ndarray) -> dict:
@@ -224,23 +284,24 @@ def _repolarisation(rng: np.random.Generator, heart: dict, sttc: np.ndarray, hyp
     vectors[:, T] *= np.where(sttc, rng.uniform(*STTC_T_FACTOR, len(sttc)), 1.0)[:, None]
 
 
-def _record_waves(rng: np.random.Generator, patients: dict, who: np.ndarray, duration: float) -> dict:
-    """Per record: wave vectors as seen by each lead (n, K, 12), and per-beat centres, widths, sizes."""
-    n = len(who)
+def _record_waves(rng: np.random.Generator, hearts: dict, duration: float) -> dict:
+    """Per record, from its patient's heart (one row per record): wave vectors as seen by each lead
+    (n, K, 12), and per-beat centres, widths, sizes."""
+    n = len(hearts["rr"])
     rotation = _rotations(np.deg2rad(RECORD_AXIS_SD_DEG) * rng.standard_normal((n, 3)))
-    vectors = np.einsum("nij,nkj->nki", rotation, patients["vectors"][who])
+    vectors = np.einsum("nij,nkj->nki", rotation, hearts["vectors"])
     gains = np.ones((n, 12))
     gains[:, 6:] = np.exp(ELECTRODE_GAIN_SD * rng.standard_normal((n, 6)))
     leads = vectors @ lead_vectors().T * gains[:, None, :]
-    mean_rr = patients["rr"][who] * np.exp(RECORD_RATE_SD * rng.standard_normal(n))
+    mean_rr = hearts["rr"] * np.exp(RECORD_RATE_SD * rng.standard_normal(n))
     rr = sinus_rr(rng, mean_rr, beats_needed(duration, 60.0 / 140))
     r_peaks = beat_times(rng, rr)
-    offsets = np.repeat(patients["centers"][who][:, None, :], rr.shape[1], axis=1)
+    offsets = np.repeat(hearts["centers"][:, None, :], rr.shape[1], axis=1)
     offsets[:, :, [ST, T]] *= np.sqrt(rr)[:, :, None]  # repolarisation follows the interval before the beat
-    offsets[:, :, P] = -patients["pr"][who][:, None]
+    offsets[:, :, P] = -hearts["pr"][:, None]
     breathing = 1.0 + BEAT_AMPLITUDE_SD * np.sin(2 * np.pi * rng.uniform(0.15, 0.35, (n, 1)) * r_peaks
                                                  + rng.uniform(0, 2 * np.pi, (n, 1)))
-    return {"leads": leads, "centers": r_peaks[:, :, None] + offsets, "widths": patients["widths"][who],
+    return {"leads": leads, "centers": r_peaks[:, :, None] + offsets, "widths": hearts["widths"],
             "sizes": breathing}
 
 
