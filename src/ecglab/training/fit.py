@@ -234,6 +234,7 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
                               save_top_k=1, enable_version_counter=False),
         EarlyStopping(monitor=MONITOR, mode="max", patience=t.patience, check_finite=False, check_on_train_epoch_end=False),
         LearningRateMonitor(logging_interval="epoch"),
+        *_progress_bar(t.progress),
         *extra_callbacks,
     ]
     # flush the CSV log at every logging step: a killed run must not lose the rows before its checkpoint
@@ -248,6 +249,31 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
     except (MisconfigurationException, ValueError, RuntimeError) as exc:
         raise ConfigError(f"Lightning rejected the trainer settings (accelerator={t.accelerator}, devices={t.devices}, "
                           f"strategy={t.strategy}, precision={t.precision}): {exc}") from None
+
+
+REDRAW_SECONDS = 0.25
+
+
+def _progress_bar(enabled: bool) -> list:
+    """Lightning's rich bar gathers every logged metric and redraws at each training batch, which
+    costs more than a small model's whole step (benchmarks/trainer_overhead.py); this one redraws
+    at most every :data:`REDRAW_SECONDS` and at the end of the epoch."""
+    if not enabled:
+        return []
+    import time
+
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    class ThrottledProgressBar(RichProgressBar):
+        drawn_at = 0.0
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            now = time.monotonic()
+            if now - self.drawn_at >= REDRAW_SECONDS or batch_idx + 1 == self.total_train_batches:
+                self.drawn_at = now
+                super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    return [ThrottledProgressBar()]
 
 
 def _mid_epoch_checkpoint(**kwargs):
@@ -305,6 +331,7 @@ def _pretrain(model, datamodule, config: RunConfig, epochs: int) -> None:
                         strategy=t.strategy, precision=t.precision, deterministic=t.deterministic,
                         logger=[_appending_csv_logger(config.run_dir)], log_every_n_steps=10,  # pretrain_loss in metrics.csv
                         enable_checkpointing=False, enable_progress_bar=t.progress, enable_model_summary=False,
+                        callbacks=_progress_bar(t.progress),
                         limit_train_batches=t.limit_train_batches, limit_val_batches=0)
     trainer.fit(PretrainModule(model, config.optim), train_dataloaders=datamodule.train_dataloader())
 
