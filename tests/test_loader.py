@@ -114,3 +114,15 @@ def test_augment_settings_are_validated():
         validate_config({"data": {"path": "x", "augment": {"lead_dropout": 1.0}}})
     with pytest.raises(ConfigError, match="unknown key 'data.augment.jitter'"):
         validate_config({"data": {"path": "x", "augment": {"jitter": 0.1}}})
+
+
+def test_the_heap_is_trimmed_every_sixteenth_evaluation_batch(monkeypatch):
+    from ecglab.training import heap
+
+    calls = []
+    monkeypatch.setattr(heap, "_TRIM", calls.append)
+    for batch_index in range(40):
+        heap.trim_heap(batch_index)
+    assert calls == [0, 0]  # after batches 15 and 31
+    monkeypatch.setattr(heap, "_TRIM", None)  # not glibc: nothing happens
+    heap.trim_heap(15)

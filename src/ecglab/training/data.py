@@ -45,7 +45,7 @@ class RecordDataset(Dataset):
         starts = torch.randint(0, length - crop + 1, (len(rows),)).tolist() if crop < length else [0] * len(rows)
         # a float32 copy of only the cropped samples: the memmap is read-only and may be float16
         x = np.stack([self.signals[row, :, start:start + crop] for row, start in zip(rows, starts)]).astype(np.float32, copy=False)
-        self._release_pages(x.nbytes)
+        self._release_pages(len(rows) * self.signals[0].nbytes)  # a crop of every lead touches about every page of its row
         x = torch.from_numpy(x)
         if self.augment is not None:
             x = augment_batch(x, self.augment, self.fs)

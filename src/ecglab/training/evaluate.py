@@ -12,6 +12,7 @@ from ecglab.datasets.prepared import PreparedDataset
 from ecglab.signal.beats import BeatSpec
 from ecglab.signal.preprocess import Preprocessing
 from ecglab.training.config import RunConfig
+from ecglab.training.heap import trim_heap
 
 
 def predict_loader(model, loader, probabilities) -> tuple[np.ndarray, np.ndarray]:
@@ -19,9 +20,10 @@ def predict_loader(model, loader, probabilities) -> tuple[np.ndarray, np.ndarray
     model.eval()
     probs, labels = [], []
     with torch.inference_mode():
-        for x, y, meta in loader:
+        for batch_index, (x, y, meta) in enumerate(loader):
             probs.append(probabilities(x, meta).float().numpy())
             labels.append(y.numpy().astype(np.uint8))
+            trim_heap(batch_index)
     return np.concatenate(labels), np.concatenate(probs)
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from ecglab.inference.windows import window_starts
 from ecglab.training.config import OptimConfig
+from ecglab.training.heap import trim_heap
 
 MONITOR = "val_macro_auroc"
 
@@ -70,6 +71,9 @@ class ECGModule(L.LightningModule):
         x, y, meta = batch
         probs = self.predict_proba(x, meta)
         self._val_outputs.append((probs.detach(), y.detach()))
+
+    def on_validation_batch_end(self, outputs, batch, batch_idx, dataloader_idx=0):
+        trim_heap(batch_idx)
 
     def on_validation_epoch_end(self):
         from ecglab.evaluation.metrics import compute_metrics
