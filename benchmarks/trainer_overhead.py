@@ -77,10 +77,12 @@ def hand_loop(raw: dict) -> float:
     config = validate_config(raw)
     dataset = ensure_dataset(config.data)
     L.seed_everything(config.trainer.seed, verbose=False)
+    torch.use_deterministic_algorithms(config.trainer.deterministic)  # as Lightning sets it for `train`
     datamodule = ECGDataModule(dataset, config.data)
     model = build_model(config, dataset, n_meta=len(datamodule.meta_features)).train()
     loss_fn = build_loss(config.loss, dataset.kind, datamodule.train_labels)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay,
+                                  fused=True)  # as ECGModule configures it
     loader = datamodule.train_dataloader()
     ends = []
     for epoch in range(2):

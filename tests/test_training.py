@@ -273,3 +273,14 @@ def test_compiled_training_gives_an_ordinary_bundle_and_augmentation_trains(tmp_
     assert result.metrics["macro_auroc"] > 0.6
     record_probs = Predictor.load(result.bundle_dir).predict_proba(np.zeros((2, 2, 100), np.float32))
     assert record_probs.shape == (2, 2) and np.isfinite(record_probs).all()
+
+
+def test_half_precision_training_logs_a_finite_epoch_loss_and_evaluates(tmp_path, multilabel_data):
+    import pandas as pd
+
+    cfg = toy_config(tmp_path, multilabel_data, trainer={"max_epochs": 1, "precision": "bf16-true"})
+    result = train(cfg)
+    history = pd.read_csv(result.run_dir / "logs" / "metrics.csv")
+    epoch_loss = history["train_loss_epoch"].dropna()
+    assert len(epoch_loss) == 1 and np.isfinite(epoch_loss).all() and 0 < float(epoch_loss.iloc[0]) < 5
+    assert 0 <= result.metrics["macro_auroc"] <= 1

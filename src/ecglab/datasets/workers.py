@@ -79,9 +79,12 @@ class _Feeder:
                 if self._stopped.is_set():
                     return
                 connection = connections[k % len(connections)]
-                connection.send((fn, items))
+                try:
+                    connection.send((fn, items))
+                except OSError:  # the worker is gone
+                    raise _stopped_abruptly() from None
                 self.sent.put((first, connection))
-        except BaseException as exc:  # a failing batch source, or workers killed while sending
+        except BaseException as exc:  # a failing batch source, or a worker gone while sending
             if not self._stopped.is_set():
                 self.sent.put(exc)
         finally:
@@ -145,14 +148,18 @@ def _serve(connection) -> None:
             connection.send((False, exc))
 
 
+def _stopped_abruptly() -> DatasetError:
+    return DatasetError(
+        "a reading process stopped abruptly. Reading processes start fresh and import the main script: a "
+        "script that calls prepare() must do so under `if __name__ == \"__main__\":`. Otherwise a process may "
+        "have run out of memory: try fewer --workers.")
+
+
 def _receive(first: int, connection) -> tuple[int, list]:
     try:
         ok, value = connection.recv()
     except (EOFError, OSError):
-        raise DatasetError(
-            "a reading process stopped abruptly. Reading processes start fresh and import the main script: a "
-            "script that calls prepare() must do so under `if __name__ == \"__main__\":`. Otherwise a process may "
-            "have run out of memory: try fewer --workers.") from None
+        raise _stopped_abruptly() from None
     if not ok:
         raise value
     return first, value

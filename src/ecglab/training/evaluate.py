@@ -18,10 +18,11 @@ from ecglab.training.heap import trim_heap
 def predict_loader(model, loader, probabilities) -> tuple[np.ndarray, np.ndarray]:
     """(y_true uint8, y_prob float32) over a loader; ``probabilities(x, meta)`` scores a batch."""
     model.eval()
+    dtype = next(model.parameters()).dtype  # a model trained at a *-true precision keeps that dtype
     probs, labels = [], []
     with torch.inference_mode():
         for batch_index, (x, y, meta) in enumerate(loader):
-            probs.append(probabilities(x, meta).float().numpy())
+            probs.append(probabilities(x.to(dtype), meta.to(dtype)).float().numpy())
             labels.append(y.numpy().astype(np.uint8))
             trim_heap(batch_index)
     return np.concatenate(labels), np.concatenate(probs)

@@ -18,7 +18,7 @@ TRIM_EVERY = 16  # batches: at most ~200 MB of free pages build up between two t
 def _malloc_trim():
     try:
         return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to give back this way
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl; Windows refuses CDLL(None)): nothing to do
         return None
 
 

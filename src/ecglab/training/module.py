@@ -41,7 +41,8 @@ class ECGModule(L.LightningModule):
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # every loader yields (x, y, meta) tensors: Lightning's generic walk over nested collections
         # costs more per step than a small model's whole forward pass (benchmarks/trainer_overhead.py)
-        return tuple(t.to(device, non_blocking=True) for t in batch)
+        # (non-blocking only to CUDA: copies to MPS that way can arrive corrupted, pytorch#139550)
+        return tuple(t.to(device, non_blocking=device.type == "cuda") for t in batch)
 
     def _meta(self, meta: torch.Tensor) -> torch.Tensor | None:
         return meta if meta.shape[-1] > 0 else None
@@ -54,7 +55,7 @@ class ECGModule(L.LightningModule):
         loss = self.loss(self.model(x, self._meta(meta)), y)
         # Lightning's log() costs about a millisecond, more than a small model's whole step: the step
         # loss is logged only on the steps the logger writes, and the epoch mean is kept here
-        self._loss_sum = self._loss_sum + loss.detach() * len(x)
+        self._loss_sum = self._loss_sum + loss.detach().float() * len(x)  # fp32: a half-precision sum overflows
         self._loss_count += len(x)
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             self.log("train_loss_step", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=len(x))
@@ -83,6 +84,7 @@ class ECGModule(L.LightningModule):
         self._val_outputs.clear()
         if self.trainer.world_size > 1:
             probs, labels = self.all_gather(probs).flatten(0, 1), self.all_gather(labels).flatten(0, 1)
+        labels = labels.float()  # *-true precisions hand the labels over in half precision
         y_true, y_prob = labels.cpu().numpy().astype(np.uint8), probs.float().cpu().numpy()
         classes = [str(i) for i in range(y_true.shape[1])]
         metrics = compute_metrics(y_true, y_prob, self.kind, classes)
