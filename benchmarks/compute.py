@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from contextlib import contextmanager, nullcontext
 
 import torch
@@ -30,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ecglab.models import create_model, layers
 from ecglab.models.summary import BEAT, N_CLASSES, RECORD
+from timing import median_seconds, timings
 
 MODELS = ("resnet1d", "xresnet1d101", "inception1d", "kachuee")
 BEAT_MODELS = {"kachuee"}
@@ -40,27 +39,9 @@ def input_shape(name: str) -> tuple[int, int]:
     return BEAT if name in BEAT_MODELS else RECORD
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def autocast(device: torch.device, precision: str):
     dtype = AUTOCAST.get(precision)
     return torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
-
-
-def best_seconds(fn, device: torch.device, repeats: int = 5) -> float:
-    """The fastest of ``repeats`` timed calls after two untimed ones."""
-    times = []
-    for i in range(repeats + 2):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        if i >= 2:
-            times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def peak_flops(device: torch.device, precision: str, size: int) -> dict[str, float]:
@@ -71,14 +52,14 @@ def peak_flops(device: torch.device, precision: str, size: int) -> dict[str, flo
     the faster of the two is the machine's practical peak."""
     dtype = AUTOCAST.get(precision, torch.float32)
     a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
-    peaks = {"matmul": 2 * size**3 / best_seconds(lambda: a @ b, device)}
+    peaks = {"matmul": 2 * size**3 / min(timings(lambda: a @ b, 5, device=device))}
     if device.type == "cpu" and dtype == torch.float32 and torch.backends.mkldnn.is_available():
         from torch.utils import mkldnn
 
         linear = mkldnn.to_mkldnn(torch.nn.Linear(size, size, bias=False))
         x = a.to_mkldnn()
         with torch.no_grad():
-            peaks["oneDNN matmul"] = 2 * size**3 / best_seconds(lambda: linear(x), device)
+            peaks["oneDNN matmul"] = 2 * size**3 / min(timings(lambda: linear(x), 5, device=device))
     return peaks
 
 
@@ -131,16 +112,8 @@ def _throughput(name, batch, steps, device, precision, compile_model, fused) -> 
     x = torch.randn(batch, *input_shape(name), device=device)
     y = (torch.rand(batch, N_CLASSES, device=device) < 0.3).float()
     step = training_step(model, optimizer, x, y, device, precision)
-    for _ in range(3):  # warm-up: compilation, allocator, oneDNN primitive caches
-        step()
-    times = []
-    for _ in range(steps):
-        synchronize(device)
-        start = time.perf_counter()
-        step()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return batch / statistics.median(times)
+    # three warm-up steps: compilation, allocator, oneDNN primitive caches
+    return batch / median_seconds(step, steps, warmup=3, device=device)
 
 
 def markdown(rows: list[dict], peak: float, unit: str) -> str:

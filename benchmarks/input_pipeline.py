@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from ecglab.training.data import ECGDataModule
 from ecglab.training.demo import demo_config
 from ecglab.training.fit import ensure_dataset
 from ecglab.training.losses import build_loss
+from timing import median_seconds, synchronize
 
 AUGMENT = {"amplitude": 0.1, "baseline": 0.1, "noise": 0.02, "lead_dropout": 0.1}
 KINDS = {"record": {"task": "record", "n": 2000, "window": 250, "meta": ["age", "sex"]},
@@ -73,11 +73,6 @@ def trainer_step(model: torch.nn.Module, dm: ECGDataModule, device: torch.device
     return step
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def model_rate(name: str, dm: ECGDataModule, device: torch.device, steps: int = 3) -> tuple[float, torch.nn.Module]:
     """Training samples/s of ``name`` on one fixed batch from ``dm`` (no data cost)."""
     batch = [t.to(device) for t in next(iter(dm.train_dataloader()))]
@@ -85,15 +80,7 @@ def model_rate(name: str, dm: ECGDataModule, device: torch.device, steps: int = 
     torch.manual_seed(0)
     model = create_model(name, x.shape[1], y.shape[1], x.shape[2], n_meta=meta.shape[1]).to(device).train()
     step = trainer_step(model, dm, device)
-    times = []
-    for i in range(steps + 1):
-        synchronize(device)
-        start = time.perf_counter()
-        step(*batch)
-        synchronize(device)
-        if i:
-            times.append(time.perf_counter() - start)
-    return len(x) / statistics.median(times), model
+    return len(x) / median_seconds(lambda: step(*batch), steps, warmup=1, device=device), model
 
 
 def waiting_share(model: torch.nn.Module, dm: ECGDataModule, device: torch.device) -> float:
