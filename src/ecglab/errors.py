@@ -32,3 +32,8 @@ class BundleError(EcglabError):
 
 class Interrupted(EcglabError):
     """A long run was interrupted (Ctrl-C); the message says how to continue it."""
+
+
+class InputTooLargeError(RecordFormatError):
+    """An input declares or would decode to more than the configured limits (leads × samples,
+    archive members, JSON depth or size); raised before anything of that size is allocated."""
