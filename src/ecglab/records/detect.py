@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecglab.errors import RecordFormatError
+from ecglab.records.limits import InputLimits, resolve_limits
 from ecglab.records.record import Record
 
 ACCEPTED_FORMATS = ("WFDB (.hea + .dat/.mat), EDF/EDF+/BDF, CSV/TSV with a header of lead names, NumPy .npy/.npz, "
@@ -60,12 +61,13 @@ FORMAT_NAMES = {"wfdb": "WFDB", "edf": "EDF", "dicom": "DICOM waveform", "aecg":
                 "npy": "NumPy .npy", "npz": "NumPy .npz", "csv": "CSV"}
 
 
-def read_detected(path: str | Path, fmt: str, fs: float | None = None, leads: list[str] | None = None):
+def read_detected(path: str | Path, fmt: str, fs: float | None = None, leads: list[str] | None = None,
+                  limits: InputLimits | None = None):
     """Read ``path`` with the reader of ``fmt`` (from :func:`detect_format`); a reader's error says
     which format the content looked like. ``leads``, when given, name the file's leads in order
     (replacing stored names); ``meta["source"]`` is the path, for messages."""
     try:
-        record = _read(Path(path), fmt, fs, leads)
+        record = _read(Path(path), fmt, fs, leads, resolve_limits(limits))
         if leads is not None and len(leads) != len(record.leads):
             raise RecordFormatError(f"{path}: {len(leads)} lead names were given ({', '.join(leads)}) but the file "
                                     f"holds {len(record.leads)} leads ({', '.join(record.leads)}).")
@@ -76,7 +78,7 @@ def read_detected(path: str | Path, fmt: str, fs: float | None = None, leads: li
     return Record(record.signal, record.fs, list(leads or record.leads), meta, record.annotations)
 
 
-def _read(path: Path, fmt: str, fs: float | None, leads: list[str] | None):
+def _read(path: Path, fmt: str, fs: float | None, leads: list[str] | None, limits: InputLimits):
     if fmt == "wfdb":
         from ecglab.records.wfdb_reader import read_wfdb
 
