@@ -1,17 +1,22 @@
 # Every target bootstraps its own virtual environment, so a fresh clone needs only python3.
+# .venv is installed from constraints.txt, the versions the tests passed with; `make lock`
+# regenerates that file from the newest releases, and `make test-latest` tests against them
+# in .venv-latest without touching the lock.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+LATEST := .venv-latest
+# torch first and pinned: any looser spec pulls several GB of CUDA wheels
+TORCH := torch==2.13.0
 
-.PHONY: demo test install clean
+.PHONY: demo test test-latest lock install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first and pinned: any looser spec pulls several GB of CUDA wheels
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[all,dev]"
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -c constraints.txt -e ".[all,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,5 +27,25 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The newest release of every dependency, as a user's `pip install ecglab` gets them today.
+$(LATEST)/.installed-stamp: pyproject.toml
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q --upgrade pip
+	$(LATEST)/bin/python -m pip install -q $(TORCH)
+	$(LATEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[all,dev]"
+	touch $@
+
+test-latest:
+	rm -f $(LATEST)/.installed-stamp
+	$(MAKE) $(LATEST)/.installed-stamp
+	$(LATEST)/bin/python -m pytest -q
+
+# Pin what test-latest installed (run it first, and commit constraints.txt only if it passed).
+lock: $(LATEST)/.installed-stamp
+	{ echo "# The versions make test passed with; regenerate with make test-latest && make lock."; \
+	  $(LATEST)/bin/python -m pip freeze --exclude-editable --exclude ecglab | sed 's/+cpu$$//'; } > constraints.txt
+	@echo "constraints.txt: $$(wc -l < constraints.txt) pins"
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(LATEST) runs .pytest_cache

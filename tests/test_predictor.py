@@ -147,6 +147,22 @@ def test_metadata_is_encoded_filled_and_scaled():
     assert meta_input({}, [], 3) is None
 
 
+@pytest.mark.parametrize("dtype", [object, "string", "str"])
+def test_sex_is_encoded_whatever_the_string_dtype(dtype):
+    """pandas 3 reads strings as ``str``, parquet as ``string`` or ``object``: the codes must not depend on it."""
+    import pandas as pd
+
+    from ecglab.datasets.metadata import encode_column, fit_meta_features
+
+    try:
+        column = pd.Series(["M", "F", " female ", None, "unknown", "42"], dtype=dtype)
+    except TypeError:
+        pytest.skip(f"this pandas has no {dtype!r} dtype")
+    np.testing.assert_array_equal(encode_column(column), [0.0, 1.0, 1.0, np.nan, np.nan, 42.0])
+    sex = fit_meta_features(pd.DataFrame({"sex": pd.Series(["M", "F", "F", "F"], dtype=dtype)}), ["sex"])[0]
+    assert (sex.mean, sex.std) == (0.75, pytest.approx(np.std([0, 1, 1, 1])))
+
+
 def test_record_metadata_reaches_the_model(tmp_path):
     features = [MetaFeature(name="age", fill=60, mean=60, std=15)]
     bundle = record_bundle(tmp_path / "meta", meta_features=features)

@@ -17,11 +17,25 @@ _SEX_CODES = {"m": 0.0, "male": 0.0, "man": 0.0, "f": 1.0, "female": 1.0, "woman
 
 
 def encode_column(values) -> np.ndarray:
-    """One meta column as float64, NaN where missing or unreadable."""
-    series = pd.Series(values)
-    if series.dtype == object:
-        series = series.map(lambda v: _SEX_CODES.get(v.strip().lower(), v) if isinstance(v, str) else v)
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    """One meta column as float64, NaN where missing or unreadable.
+
+    Decided value by value, never by the column's dtype: pandas 2 holds strings as ``object``,
+    pandas 3 as ``str``, and a column read from parquet may be either."""
+    column = pd.Series(values, dtype=object)
+    return np.fromiter(map(_encode_value, column), dtype=np.float64, count=len(column))
+
+
+def _encode_value(value) -> float:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _SEX_CODES:
+            return _SEX_CODES[text]
+        value = text
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return np.nan
+    return number if np.isfinite(number) else np.nan
 
 
 def fit_meta_features(meta: pd.DataFrame, names: list[str]) -> list[MetaFeature]:
