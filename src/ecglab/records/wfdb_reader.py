@@ -10,6 +10,7 @@ channels that are not voltages are left out (:mod:`ecglab.records.units`).
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -134,8 +135,9 @@ def _check_record(base: Path, limits: InputLimits) -> None:
         sig_len = sum(s.sig_len or 0 for s in segments)
         limits.check(n_sig, sig_len * max([s.max_spf for s in segments] or [1]), str(path))
         return
+    limits.check(header.n_sig, (header.sig_len or 0) * header.max_spf, str(path))  # before looking at the files
     _check_files(base, header)
-    limits.check(header.n_sig, (header.sig_len or 0) * header.max_spf, str(path))
+    limits.check(header.n_sig, (header.sig_len or 0) * header.max_spf, str(path))  # a length taken from the file size
 
 
 def _parse_header(path: Path, limits: InputLimits, segment_of: Path | None = None) -> _Header | list[str]:
@@ -145,14 +147,15 @@ def _parse_header(path: Path, limits: InputLimits, segment_of: Path | None = Non
         raise RecordFormatError(f"{where}: the WFDB header is not there.")
     with open(path, "rb") as handle:
         text = handle.read(_HEADER_MAX_BYTES + 1).decode("ascii", errors="ignore")
-    lines = [line.split() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    if not lines or len(lines[0]) < 2:
+    lines = (line.split() for line in io.StringIO(text) if line.strip() and not line.lstrip().startswith("#"))
+    record = next(lines, [])
+    if len(record) < 2:
         raise RecordFormatError(f"{where}: no record line (expected 'NAME N_SIGNALS [FS [N_SAMPLES]]').")
-    record = lines[0]
     n_sig = _whole(record[1], "number of signals", where)
-    limits.check(n_sig, 0, where)  # first: a header declaring 100,000 signals is refused by its count
+    limits.check(n_sig, 0, where)  # first, from the record line alone: 100,000 declared signals cost nothing
     if len(text) > _HEADER_MAX_BYTES:
         raise RecordFormatError(f"{where}: the header is over {_HEADER_MAX_BYTES:,} bytes; expected a few kB.")
+    lines = [record, *lines]
     if len(record) > 2 and not _FS_FIELD.match(record[2]):
         raise RecordFormatError(f"{where}: the sampling rate field {record[2]!r} is not a number "
                                 "(expected e.g. '500' on the record line: NAME N_SIGNALS FS N_SAMPLES).")
