@@ -100,9 +100,10 @@ def register(app: typer.Typer) -> None:
         """Draw an ECG on grid paper (25 mm/s, 10 mm/mV): 12 leads in 3 × 4 plus a lead-II rhythm strip."""
         from ecglab.cli.common import parse_list
         from ecglab.records import read_record
-        from ecglab.viz.ecg_paper import page_seconds, plot_ecg
 
         record = read_record(file, fs=fs, leads=parse_list(leads))
+        from ecglab.viz.ecg_paper import page_seconds, plot_ecg  # matplotlib: not before a refused file
+
         page_seconds(record, start, seconds)  # a bad --start or --seconds fails before the model runs
         prediction = None
         if bundle is not None:

@@ -3,30 +3,37 @@
 The rhythm waveforms are the ``<sequenceSet>`` directly under the first ``<series>``: one
 ``TIME_ABSOLUTE``/``TIME_RELATIVE`` sequence whose ``<increment>`` gives the sampling interval,
 and one sequence per lead whose value is ``origin + scale × digits`` in the unit of ``scale``.
-Derived series (median beats) are ignored. Parsed with the standard library only; ElementTree
-never fetches external entities.
+Derived series (median beats) are ignored. Parsed with defusedxml when it is installed; else with
+the standard library after refusing any document type declaration (aECG needs none; entity
+declarations are what XML bombs are made of), and ElementTree never fetches external entities.
+The file size and each lead's text are bounded by :class:`InputLimits` before numbers are decoded.
 """
 
 from __future__ import annotations
 
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 
-from ecglab.errors import RecordFormatError
+from ecglab.errors import InputTooLargeError, RecordFormatError
+from ecglab.records.limits import InputLimits, resolve_limits
 from ecglab.records.record import Record, normalize_lead_name
+from ecglab.records.units import mv_per_unit
 
-_TO_MV = {"uv": 1e-3, "mv": 1.0, "v": 1e3}
+_BYTES_PER_VALUE = 2  # the least text one sample takes in <digits>: one digit and a space
 _TO_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 
 
-def read_aecg(path: str | Path) -> Record:
+def read_aecg(path: str | Path, limits: InputLimits | None = None) -> Record:
     path = Path(path)
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as exc:
-        raise RecordFormatError(f"{path}: not well-formed XML ({exc}); expected an HL7 aECG document.") from None
+    limits = resolve_limits(limits)
+    size = path.stat().st_size
+    if size > _BYTES_PER_VALUE * limits.max_values + (1 << 20):
+        raise InputTooLargeError(f"{path}: {size:,} bytes of XML could hold {size // _BYTES_PER_VALUE:,} samples; "
+                                 f"at most {limits.max_values:,} values are read (ECGLAB_MAX_VALUES raises the limit).")
+    root = _parse(path)
     if _local(root.tag) != "AnnotatedECG":
         raise RecordFormatError(f"{path}: the XML root is <{_local(root.tag)}>, expected <AnnotatedECG> (HL7 aECG).")
     series = _first(root, "series")
@@ -34,7 +41,7 @@ def read_aecg(path: str | Path) -> Record:
         (s for c in _children(series, "component") for s in _children(c, "sequenceSet")), None)
     if sequence_set is None:
         raise RecordFormatError(f"{path}: no <series>/<component>/<sequenceSet> holding the rhythm waveforms.")
-    fs, leads, rows = None, [], []
+    fs, leads, rows, values = None, [], [], 0
     for component in _children(sequence_set, "component"):
         for sequence in _children(component, "sequence"):
             code = _attr(sequence, "code", "code")
@@ -46,6 +53,8 @@ def read_aecg(path: str | Path) -> Record:
             else:
                 leads.append(normalize_lead_name(code))
                 rows.append(_lead_values(path, code, value))
+                values += len(rows[-1])
+                limits.check(len(rows), values // len(rows), str(path))
     if fs is None:
         raise RecordFormatError(f"{path}: no TIME_ABSOLUTE or TIME_RELATIVE sequence, so the sampling rate is unknown.")
     if not rows:
@@ -55,6 +64,24 @@ def read_aecg(path: str | Path) -> Record:
         raise RecordFormatError(f"{path}: the leads hold different numbers of samples {lengths}; expected equal lengths.")
     meta = {"record_id": path.stem, "sex": _gender(root), "age": _age(root, series)}
     return Record(np.stack(rows).astype(np.float32), fs, leads, meta)
+
+
+def _parse(path: Path):
+    """The document's root element; a document type declaration is refused unless defusedxml parses."""
+    try:
+        from defusedxml.ElementTree import parse
+    except ImportError:
+        parse = ET.parse
+        with open(path, "rb") as handle:
+            if b"<!DOCTYPE" in handle.read(1 << 16):  # the prolog comes first
+                raise RecordFormatError(f"{path}: the XML declares a document type (<!DOCTYPE>); an HL7 aECG needs "
+                                        "none, and its entity declarations are refused.")
+    try:
+        return parse(path).getroot()
+    except ET.ParseError as exc:
+        raise RecordFormatError(f"{path}: not well-formed XML ({exc}); expected an HL7 aECG document.") from None
+    except ValueError as exc:  # defusedxml's refusals of entities and DTDs
+        raise RecordFormatError(f"{path}: the XML is refused ({type(exc).__name__}: {exc}).") from None
 
 
 def _sampling_rate(path: Path, value) -> float:
@@ -72,9 +99,11 @@ def _lead_values(path: Path, code: str, value) -> np.ndarray:
     digits = _child(value, "digits")
     if digits is None or not (digits.text or "").strip():
         raise RecordFormatError(f"{path}: lead {code} has no <digits>.")
-    try:
-        numbers = np.array(digits.text.split(), dtype=np.float64)
-    except ValueError:
+    try:  # parsed by numpy, not split into a list of Python strings of ~50 bytes per sample
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)  # numpy's way of saying it stopped at a non-number
+            numbers = np.fromstring(digits.text, dtype=np.float64, sep=" ")
+    except (ValueError, DeprecationWarning):
         raise RecordFormatError(f"{path}: lead {code}: <digits> must hold whitespace-separated integers.") from None
     origin, scale = _child(value, "origin"), _child(value, "scale")
     try:
@@ -83,9 +112,9 @@ def _lead_values(path: Path, code: str, value) -> np.ndarray:
     except (TypeError, ValueError):
         raise RecordFormatError(f"{path}: lead {code}: <origin>/<scale> values must be numbers.") from None
     unit = next((e.get("unit") for e in (scale, origin) if e is not None and e.get("unit")), "uV")
-    if unit.lower() not in _TO_MV:
+    if mv_per_unit(unit) is None:
         raise RecordFormatError(f"{path}: lead {code}: unknown voltage unit {unit!r}; expected uV, mV or V.")
-    return (offset + factor * numbers) * _TO_MV[unit.lower()]
+    return (offset + factor * numbers) * mv_per_unit(unit)
 
 
 def _gender(root) -> str | None:

@@ -11,11 +11,11 @@ from pathlib import Path
 from ecglab.errors import RecordFormatError
 from ecglab.records.limits import InputLimits, resolve_limits
 from ecglab.records.record import Record
+from ecglab.records.wfdb_reader import WFDB_SUFFIXES
 
 ACCEPTED_FORMATS = ("WFDB (.hea + .dat/.mat), EDF/EDF+/BDF, CSV/TSV with a header of lead names, NumPy .npy/.npz, "
                     "DICOM 12-lead waveform, HL7 aECG XML")
 
-WFDB_SUFFIXES = (".hea", ".dat", ".mat", ".atr", ".xyz")
 _SNIFF_BYTES = 4096
 
 
@@ -71,8 +71,8 @@ def read_detected(path: str | Path, fmt: str, fs: float | None = None, leads: li
         if leads is not None and len(leads) != len(record.leads):
             raise RecordFormatError(f"{path}: {len(leads)} lead names were given ({', '.join(leads)}) but the file "
                                     f"holds {len(record.leads)} leads ({', '.join(record.leads)}).")
-    except RecordFormatError as exc:
-        raise RecordFormatError(f"{exc} (The content looked like {FORMAT_NAMES.get(fmt, fmt)}; "
+    except RecordFormatError as exc:  # the same kind (InputTooLargeError stays one), the format added
+        raise type(exc)(f"{exc} (The content looked like {FORMAT_NAMES.get(fmt, fmt)}; "
                                 f"accepted formats: {ACCEPTED_FORMATS}.)") from None
     meta = dict(record.meta, source=str(path))
     return Record(record.signal, record.fs, list(leads or record.leads), meta, record.annotations)
@@ -82,34 +82,35 @@ def _read(path: Path, fmt: str, fs: float | None, leads: list[str] | None, limit
     if fmt == "wfdb":
         from ecglab.records.wfdb_reader import read_wfdb
 
-        return read_wfdb(path)
+        return read_wfdb(path, limits=limits)
     if fmt in ("npy", "npz"):
         from ecglab.records.table_reader import read_numpy
 
-        return read_numpy(path, fs=fs, leads=leads)
+        return read_numpy(path, fs=fs, leads=leads, limits=limits)
     if fmt == "csv":
         from ecglab.records.table_reader import read_csv
 
-        return read_csv(path, fs=fs)
+        return read_csv(path, fs=fs, limits=limits)
     if fmt == "edf":
         from ecglab.records.edf_reader import read_edf
 
-        return read_edf(path)
+        return read_edf(path, limits=limits)
     if fmt == "dicom":
         from ecglab.records.dicom_reader import read_dicom
 
-        return read_dicom(path)
+        return read_dicom(path, limits=limits)
     if fmt == "aecg":
         from ecglab.records.aecg_reader import read_aecg
 
-        return read_aecg(path)
+        return read_aecg(path, limits=limits)
     raise ValueError(f"no reader for format {fmt!r}; detect_format returns one of {sorted(FORMAT_NAMES)}.")
 
 
 def record_files(paths) -> list[Path]:
     """One path per record among ``paths``; a directory stands for the record files directly in it.
     In a directory, files of no accepted format (a README, a RECORDS list) are passed over, and a
-    table counts only with a .csv or .tsv extension."""
+    table counts only with a .csv or .tsv extension and when it looks like signals
+    (:func:`~ecglab.records.table_reader.is_signal_table`; a labels.csv does not)."""
     found = []
     for path in map(Path, paths):
         if not path.is_dir():
@@ -127,7 +128,11 @@ def _accepted(path: Path) -> bool:
         fmt = detect_format(path)
     except RecordFormatError:
         return False
-    return fmt != "csv" or path.suffix.lower() in (".csv", ".tsv")
+    if fmt != "csv":
+        return True
+    from ecglab.records.table_reader import is_signal_table
+
+    return path.suffix.lower() in (".csv", ".tsv") and is_signal_table(path)
 
 
 def group_record_files(paths) -> list[Path]:

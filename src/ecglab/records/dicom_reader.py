@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.errors import RecordFormatError
+from ecglab.records.limits import InputLimits, resolve_limits
 from ecglab.records.record import Record
+from ecglab.records.units import voltage_channels
 
-_UNIT_TO_MV = {"uv": 1e-3, "mv": 1.0, "v": 1e3}
 
-
-def read_dicom(path: str | Path) -> Record:
+def read_dicom(path: str | Path, limits: InputLimits | None = None) -> Record:
     import pydicom
 
     path = Path(path)
@@ -37,8 +37,10 @@ def read_dicom(path: str | Path) -> Record:
         fs = float(group.SamplingFrequency)
         raw = group.WaveformData
         bytes_per_sample = int(group.WaveformBitsAllocated) // 8
-    except AttributeError as exc:
-        raise RecordFormatError(f"{path}: the waveform group lacks a required attribute ({exc}).") from None
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise RecordFormatError(f"{path}: the waveform group lacks a required attribute or holds a non-numeric "
+                                f"count or rate ({exc}).") from None
+    resolve_limits(limits).check(n_channels, n_samples, str(path))
     expected = n_channels * n_samples * bytes_per_sample
     if len(raw) < expected:
         raise RecordFormatError(f"{path}: the waveform data is truncated: {n_channels} channels × {n_samples} samples "
@@ -50,15 +52,19 @@ def read_dicom(path: str | Path) -> Record:
     channels = group.ChannelDefinitionSequence
     if len(channels) != n_channels:
         raise RecordFormatError(f"{path}: {n_channels} waveform channels declared but {len(channels)} channel definitions.")
-    leads, scale = [], []
-    for i, channel in enumerate(channels):
-        leads.append(_channel_name(channel, i))
-        units = channel.get("ChannelSensitivityUnitsSequence")
-        unit = str(units[0].CodeValue).lower() if units else "uv"
-        scale.append(_UNIT_TO_MV.get(unit.replace("µ", "u"), 1e-3))
-    signal = (signal * np.asarray(scale)[:, None]).astype(np.float32)
+    names = [_channel_name(channel, i) for i, channel in enumerate(channels)]
+    keep, scales, dropped = voltage_channels(names, [_unit(channel) for channel in channels], str(path))
+    signal = (signal[keep] * np.asarray(scales)[:, None]).astype(np.float32)
     meta = {"record_id": path.stem, "sex": ds.get("PatientSex") or None, "age": _age(ds.get("PatientAge"))}
-    return Record(signal, fs, leads, meta)
+    if dropped:
+        meta["dropped_channels"] = dropped
+    return Record(signal, fs, [names[i] for i in keep], meta)
+
+
+def _unit(channel) -> str:
+    """The channel's sensitivity unit code; absent, uV (what ECG waveform IODs use)."""
+    units = channel.get("ChannelSensitivityUnitsSequence")
+    return str(units[0].CodeValue) if units else "uV"
 
 
 def _channel_name(channel, i: int) -> str:

@@ -8,21 +8,24 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.errors import RecordFormatError
+from ecglab.records.limits import InputLimits, resolve_limits
 from ecglab.records.record import Record
-from ecglab.records.wfdb_reader import _UNIT_TO_MV
+from ecglab.records.units import voltage_channels
 from ecglab.signal.resample import resample
 
 
-def read_edf(path: str | Path) -> Record:
-    """All signal channels in mV; channels at a lower rate are resampled to the highest one.
+def read_edf(path: str | Path, limits: InputLimits | None = None) -> Record:
+    """All voltage channels in mV; channels at a lower rate are resampled to the highest one.
 
     Labels such as 'ECG II' or 'EKG V1' become lead names ('II', 'V1'); the EDF+ annotation
-    channel is not a signal. The patient code and sex of the header go into ``meta``.
+    channel is not a signal, and channels in other units (mmHg, %, bpm) are left out
+    (``meta["dropped_channels"]``). The fixed header is checked against ``limits`` and the file
+    size before pyedflib reads it. The patient code and sex of the header go into ``meta``.
     """
     import pyedflib
 
     path = Path(path)
-    _check_size(path)
+    _check_header(path, resolve_limits(limits))
     try:
         reader = pyedflib.EdfReader(str(path))
     except OSError as exc:
@@ -31,15 +34,16 @@ def read_edf(path: str | Path) -> Record:
     try:
         if reader.signals_in_file == 0:
             raise RecordFormatError(f"{path}: the EDF file holds no signal channels.")
-        rates = [float(rate) for rate in reader.getSampleFrequencies()]
+        labels = [label.strip() for label in reader.getSignalLabels()]
+        units = [str(reader.getPhysicalDimension(i)) for i in range(reader.signals_in_file)]
+        keep, scales, dropped = voltage_channels(labels, units, str(path))
+        rates = [float(reader.getSampleFrequency(i)) for i in keep]
         fs = max(rates)
-        channels = []
-        for i, rate in enumerate(rates):
-            unit = str(reader.getPhysicalDimension(i)).strip().lower()
-            channels.append(resample(reader.readSignal(i) * _UNIT_TO_MV.get(unit, 1.0), rate, fs))
-        leads = [re.sub(r"^(?:ECG|EKG)[\s_-]*", "", label.strip(), flags=re.IGNORECASE) or label
-                 for label in reader.getSignalLabels()]
+        channels = [resample(reader.readSignal(i) * scale, rate, fs) for i, scale, rate in zip(keep, scales, rates)]
+        leads = [re.sub(r"^(?:ECG|EKG)[\s_-]*", "", labels[i], flags=re.IGNORECASE) or labels[i] for i in keep]
         meta = {"record_id": path.stem}
+        if dropped:
+            meta["dropped_channels"] = dropped
         patient = str(reader.getPatientCode()).strip()
         if patient:
             meta["patient_id"] = patient
@@ -52,22 +56,31 @@ def read_edf(path: str | Path) -> Record:
     return Record(np.stack([channel[:n_samples] for channel in channels]).astype(np.float32), fs, leads, meta)
 
 
-def _check_size(path: Path) -> None:
-    """A truncated file is said plainly here: pyedflib's C library prints its own size complaint to
-    stdout before raising. The size follows from the fixed header (Kemp et al. 1992):
-    header bytes, number of data records, and per signal the samples in one data record."""
+def _check_header(path: Path, limits: InputLimits) -> None:
+    """What the fixed header (Kemp et al. 1992) declares, checked before decoding: the signal count
+    and samples (number of data records × samples per data record) against ``limits``, and the
+    file size, so that a truncated file is said plainly (pyedflib's C library prints its own size
+    complaint to stdout before raising)."""
     size = path.stat().st_size
     with open(path, "rb") as handle:
         head = handle.read(256)
         try:
             header_bytes, n_records, n_signals = int(head[184:192]), int(head[236:244]), int(head[252:256])
-            handle.seek(256 + n_signals * 216)
-            per_record = sum(int(handle.read(8)) for _ in range(n_signals))
         except ValueError:
             return  # a malformed header: pyedflib says what is wrong with it
+        limits.check(n_signals, 0, str(path))  # before reading n_signals fields
+        handle.seek(256 + n_signals * 216)
+        try:
+            per_record = [int(handle.read(8)) for _ in range(n_signals)]
+        except ValueError:
+            return
     bytes_per_sample = 3 if head.startswith(b"\xffBIOSEMI") else 2
-    expected = header_bytes + n_records * per_record * bytes_per_sample
+    record_bytes = sum(per_record) * bytes_per_sample
+    if n_records < 0 and record_bytes:  # -1: still being recorded; the file size tells
+        n_records = (size - header_bytes) // record_bytes
+    limits.check(n_signals, max(per_record, default=0) * n_records, str(path))
+    expected = header_bytes + n_records * record_bytes
     if n_records > 0 and size < expected:
         raise RecordFormatError(f"{path}: the file is truncated: its header declares {n_records} data records of "
-                                f"{per_record} samples after {header_bytes} header bytes ({expected} bytes), "
+                                f"{sum(per_record)} samples after {header_bytes} header bytes ({expected} bytes), "
                                 f"but the file holds {size} bytes.")
