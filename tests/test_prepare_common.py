@@ -99,6 +99,21 @@ def test_same_arguments_are_a_cache_hit_and_force_rebuilds(tmp_path):
     assert rebuilt.manifest["prepare"]["options"]["fs"] == 50
 
 
+def test_a_force_rebuild_that_fails_mid_way_leaves_the_old_dataset_loadable(tmp_path, monkeypatch):
+    root = write_npy_folder(tmp_path / "src", n=4)
+    prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+
+    def interrupted(writer, n_rows):
+        writer.signals[:] = np.nan  # half-written new rows
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PreparedWriter, "truncate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=50, force=True)
+    old = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    assert old.reused and old.signals.shape == (4, 12, 1000) and np.isfinite(old.signals).all()
+
+
 def test_float16_storage(tmp_path):
     root = write_npy_folder(tmp_path / "src", n=4)
     half = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS, dtype="float16")
