@@ -43,3 +43,25 @@ def test_help_answers_fast_without_heavy_imports():
     wall = time.perf_counter() - start
     assert "RESULT 0 []" in result.stderr, result.stderr
     assert wall < 5  # the target is well under 2 s; generous here because CI machines are shared
+
+
+def test_the_predict_table_never_prints_numbers_that_contradict_the_call(capsys):
+    import numpy as np
+
+    from ecglab.cli.use import show_prediction
+    from ecglab.inference.predictor import Prediction
+
+    classes = ["AF", "NORM", "MI", "STTC"]
+    probabilities = np.array([0.497, 0.4969, 0.8, 0.5], dtype=np.float32)
+    thresholds = [0.4965, 0.4971, 0.5, 0.5]  # at two decimals both read 0.50: 0.497 "≥ 0.50" was shown positive
+    decisions = probabilities >= np.asarray(thresholds, dtype=np.float32)  # as the Predictor decides
+    show_prediction(Prediction(record_id="r1", model="m", kind="multilabel", input="record", classes=classes,
+                               probabilities=probabilities, thresholds=thresholds, decisions=decisions, n_windows=1,
+                               tuned_thresholds=True))
+    rows = {}
+    for line in capsys.readouterr().out.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if cells[0] in classes:
+            rows[cells[0]] = cells[1:]
+    assert rows == {"AF": ["0.4970", "0.4965", "yes"], "NORM": ["0.4969", "0.4971", "no"],
+                    "MI": ["0.8000", "0.5000", "yes"], "STTC": ["0.5000", "0.5000", "yes"]}
