@@ -12,7 +12,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command(
         epilog="Examples:\n\n"
-               "    ecglab predict runs/ptbxl/bundle records100/00000/00009_lr.hea\n\n"
+               "    ecglab predict runs/ptbxl/bundle records100/00000/00004_lr.hea\n\n"
                "    ecglab predict mitbih-kachuee-ds1 mitbih/208.hea --json > 208.json   (a shipped model, by name)\n\n"
                "    ecglab predict runs/mitbih/bundle ptbxl/00004_hr.hea   (lead II stands in for MLII)\n\n"
                "    ecglab predict runs/ptbxl/bundle exports/   (every record file in the folder)\n\n"
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(
         epilog="Examples:\n\n"
-               "    ecglab plot records100/00000/00009_lr.hea --out ecg.png\n\n"
+               "    ecglab plot records100/00000/00004_lr.hea --out ecg.png\n\n"
                "    ecglab plot mitbih/208.hea --bundle runs/mitbih/bundle --out 208.pdf --seconds 10",
     )
     def plot(
