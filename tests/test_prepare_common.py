@@ -233,6 +233,20 @@ def test_merge_refuses_incomplete_or_foreign_shards(tmp_path):
         streaming.merge_shards(tmp_path / "m", [whole.path], progress=False)
 
 
+def test_an_interrupted_merge_leaves_no_partial_directory(tmp_path, monkeypatch):
+    root = write_npy_folder(tmp_path / "src", n=8)
+    shards = [prepare("folder", tmp_path / f"s{i}", root, workers=1, progress=False, fs=FS, shard=f"{i}/2").path
+              for i in (1, 2)]
+
+    def interrupted(signals, meta):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prepared, "_check_finite", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        streaming.merge_shards(tmp_path / "m", shards, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s1", "s2", "src"]
+
+
 def test_cli_prepare_and_merge(tmp_path, capsys):
     from ecglab.cli import main
 

@@ -250,6 +250,16 @@ def merge_shards(out: str | Path, shard_dirs: Sequence[str | Path], *, force: bo
     n_records = sum(len(shard) for shard in shards)
     length, n_leads = first["length"], len(first["leads"])
     writer = PreparedWriter(out, n_records, n_leads, length, len(first["classes"]), dtype=first["dtype"], overwrite=True)
+    try:
+        return _merge_into(writer, shards, first, stamp, progress)
+    except BaseException:  # a merge does not resume: its partial directory is of no use
+        writer.abort()
+        raise
+
+
+def _merge_into(writer: PreparedWriter, shards: list[PreparedDataset], first: dict, stamp: dict,
+                progress: bool) -> PreparedDataset:
+    n_records, n_leads, length = writer.signals.shape
     chunk = chunk_rows(n_leads, length)
     row = 0
     with _progress(progress) as bar:
