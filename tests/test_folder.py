@@ -117,6 +117,26 @@ def test_strict_failure_keeps_the_partial_directory_for_resuming_and_says_so(fol
     assert not (tmp_path / ".out.partial").exists()
 
 
+def test_a_patient_in_two_given_splits_is_refused_before_reading_and_leaves_nothing(folder, tmp_path):
+    table = pd.read_csv(folder / "labels.csv")
+    table["split"] = ["train", "val", "test", "train", "train", "train", "train"]  # p1 (wf, ta) in train and test
+    table.to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.raises(DatasetError, match=r"p1 in \['test', 'train'\]"):
+        prepare("folder", tmp_path / "out", folder, workers=1, progress=False, fs=FS, labels=str(tmp_path / "labels.csv"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv"]
+
+
+def test_no_readable_record_is_refused_and_leaves_no_partial_directory(tmp_path):
+    root = tmp_path / "src"
+    root.mkdir()
+    for name in ("a", "b"):
+        (root / f"{name}.edf").write_bytes(b"0       " + b"garbage" * 20)
+    pd.DataFrame({"record": ["a", "b"], "labels": "AF"}).to_csv(root / "labels.csv", index=False)
+    with pytest.raises(DatasetError, match="none of the 2 records could be read"):
+        prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS, lead="I")  # --lead: straight to reading
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
 def _wfdb(root, name, leads, seed):
     wfdb.wrsamp(name, fs=FS, units=["mV"] * len(leads), sig_name=leads, fmt=["16"] * len(leads), write_dir=str(root),
                 p_signal=np.random.default_rng(seed).normal(0, 0.4, (10 * FS, len(leads))))

@@ -16,7 +16,7 @@ import wfdb
 from ecglab.datasets import mimic, streaming
 from ecglab.datasets.mimic import split_icd
 from ecglab.datasets.registry import prepare
-from ecglab.errors import DatasetError
+from ecglab.errors import DatasetError, Interrupted
 from ecglab.records import STANDARD_12_LEADS
 
 MIMIC_LEADS = ["I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6"]  # aVF before aVL, as in MIMIC
@@ -178,7 +178,7 @@ def test_resume_after_an_interruption_reads_only_what_is_left(tree, tmp_path, mo
         return original(*args, **kwargs)
 
     monkeypatch.setattr(wfdb, "rdrecord", counting)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="the same command continues"):  # Ctrl-C, with where the partial work is
         build(tree, tmp_path / "out", task="machine", standardize="global")
     assert not (tmp_path / "out").exists() and (tmp_path / ".out.partial" / "progress.json").exists()
     calls.update(n=0, stop_at=0)
@@ -204,7 +204,7 @@ def test_resume_during_global_standardisation_does_not_standardise_twice(tree, t
         return out
 
     monkeypatch.setattr(streaming, "standardize", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="the same command continues"):  # Ctrl-C, with where the partial work is
         build(tree, tmp_path / "out", task="machine", standardize="global")
     monkeypatch.setattr(streaming, "standardize", original)
     resumed = build(tree, tmp_path / "out", task="machine", standardize="global")

@@ -4,15 +4,16 @@ the training split only, caching, --force, the streaming writer's resume and tru
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ecglab.datasets import options, streaming
+from ecglab.datasets import folder, options, prepared, streaming
 from ecglab.datasets.prepared import PreparedWriter
 from ecglab.datasets.registry import PrepareContext, prepare
-from ecglab.errors import DatasetError, RecordFormatError
+from ecglab.errors import DatasetError, Interrupted, RecordFormatError
 from ecglab.signal.filters import bandpass
 from ecglab.signal.resample import resample
 
@@ -99,6 +100,56 @@ def test_same_arguments_are_a_cache_hit_and_force_rebuilds(tmp_path):
     assert rebuilt.manifest["prepare"]["options"]["fs"] == 50
 
 
+def test_a_force_rebuild_that_fails_mid_way_leaves_the_old_dataset_loadable(tmp_path, monkeypatch):
+    root = write_npy_folder(tmp_path / "src", n=4)
+    prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+
+    def interrupted(writer, n_rows):
+        writer.signals[:] = np.nan  # half-written new rows
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PreparedWriter, "truncate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=50, force=True)
+    old = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    assert old.reused and old.signals.shape == (4, 12, 1000) and np.isfinite(old.signals).all()
+
+
+def test_ctrl_c_keeps_the_partial_directory_says_where_and_the_same_command_continues(tmp_path, monkeypatch):
+    root = write_npy_folder(tmp_path / "src", n=4)
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 1)  # progress saved after every record
+    read = []
+
+    def read_until_interrupted(item, **options):
+        if len(read) == 2 and "ctrl-c" not in read:
+            read.append("ctrl-c")
+            raise KeyboardInterrupt
+        read.append(item[0])
+        return np.load(item[0])[:, :1000]
+
+    monkeypatch.setattr(folder, "read_file", read_until_interrupted)
+    with pytest.raises(Interrupted, match=r"The 2 records saved so far stay in \S*\.out\.partial .*the same command "
+                                          r"continues from there, and --force or deleting that directory starts afresh"):
+        prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    assert (tmp_path / ".out.partial").is_dir()
+    resumed = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    assert [Path(item).name for item in read[3:]] == ["r02.npy", "r03.npy"]  # not r00, r01 again
+    np.testing.assert_array_equal(resumed.signals[0], raw(root, 0))
+    assert not (tmp_path / ".out.partial").exists()
+
+
+def test_a_refusal_after_reading_removes_the_partial_directory(tmp_path, monkeypatch):
+    root = write_npy_folder(tmp_path / "src", n=4)
+
+    def refuse(signals, meta):
+        raise DatasetError("1 records hold NaN or infinite samples")
+
+    monkeypatch.setattr(prepared, "_check_finite", refuse)
+    with pytest.raises(DatasetError, match="NaN"):
+        prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
 def test_float16_storage(tmp_path):
     root = write_npy_folder(tmp_path / "src", n=4)
     half = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS, dtype="float16")
@@ -180,6 +231,20 @@ def test_merge_refuses_incomplete_or_foreign_shards(tmp_path):
     whole = prepare("folder", tmp_path / "whole", root, workers=1, progress=False, fs=FS)
     with pytest.raises(DatasetError, match="not a shard"):
         streaming.merge_shards(tmp_path / "m", [whole.path], progress=False)
+
+
+def test_an_interrupted_merge_leaves_no_partial_directory(tmp_path, monkeypatch):
+    root = write_npy_folder(tmp_path / "src", n=8)
+    shards = [prepare("folder", tmp_path / f"s{i}", root, workers=1, progress=False, fs=FS, shard=f"{i}/2").path
+              for i in (1, 2)]
+
+    def interrupted(signals, meta):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prepared, "_check_finite", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        streaming.merge_shards(tmp_path / "m", shards, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s1", "s2", "src"]
 
 
 def test_cli_prepare_and_merge(tmp_path, capsys):

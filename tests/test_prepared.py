@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,44 @@ def test_crash_mid_write_leaves_previous_dataset_intact(tmp_path):
     writer.signals[:] = 1.0
     writer.abort()
     assert float(np.abs(PreparedDataset(tmp_path / "ds").signals).max()) == 0.0
+
+
+def _fail_to_move(monkeypatch, directory, error):
+    """Make renaming ``directory`` raise ``error``, as a full disk or a Ctrl-C at that moment would."""
+    rename = Path.rename
+
+    def failing(self, target):
+        if self == directory:
+            raise error
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+
+
+@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
+def test_force_that_fails_while_putting_the_new_dataset_in_place_keeps_the_old_one(tmp_path, monkeypatch, error):
+    write_prepared(tmp_path / "ds", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6), **_manifest())
+    _fail_to_move(monkeypatch, PreparedWriter.partial_dir(tmp_path / "ds"), error)
+    with pytest.raises(type(error)):
+        write_prepared(tmp_path / "ds", np.ones((6, 2, 10)), np.zeros((6, 2)), _meta(6), overwrite=True, **_manifest())
+    old = PreparedDataset(tmp_path / "ds")
+    assert len(old) == 6 and float(np.abs(old.signals).max()) == 0.0
+    assert [p.name for p in tmp_path.iterdir()] == ["ds"]
+
+
+def test_force_replaces_the_old_dataset_and_leaves_no_copy_of_it(tmp_path):
+    write_prepared(tmp_path / "ds", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6), **_manifest())
+    write_prepared(tmp_path / "ds", np.ones((8, 2, 10)), np.zeros((8, 2)), _meta(8), overwrite=True, **_manifest())
+    assert float(PreparedDataset(tmp_path / "ds").signals.min()) == 1.0
+    assert [p.name for p in tmp_path.iterdir()] == ["ds"]
+
+
+def test_a_swap_killed_between_its_renames_is_completed_by_the_next_run(tmp_path):
+    write_prepared(tmp_path / "ds", np.zeros((6, 2, 10)), np.zeros((6, 2)), _meta(6), **_manifest())
+    (tmp_path / "ds").rename(PreparedWriter.replaced_dir(tmp_path / "ds"))  # kill -9 after moving the old one aside
+    write_prepared(tmp_path / "ds", np.ones((6, 2, 10)), np.zeros((6, 2)), _meta(6), overwrite=True, **_manifest())
+    assert float(PreparedDataset(tmp_path / "ds").signals.min()) == 1.0
+    assert [p.name for p in tmp_path.iterdir()] == ["ds"]
 
 
 def test_shape_mismatches_are_explained(tmp_path):

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(..., help="dataset: synthetic, ptbxl, mitbih, ..."),
         out: Path = typer.Option(..., "--out", help="directory to write the prepared dataset into"),
         source: Optional[Path] = typer.Option(None, "--source", help="the dataset's files, in their release layout"),
-        task: Optional[str] = typer.Option(None, help="synthetic: record|beat; ptbxl: all|diagnostic|subdiagnostic|superdiagnostic|form|rhythm; ptbdb: record|beat; cinc: scored|all; mimic-iv-ecg: icd|machine"),
+        task: Optional[str] = typer.Option(None, help="synthetic: record|beat; ptbxl: all|diagnostic|subdiagnostic|superdiagnostic|form|rhythm; ptbdb: mi|all; cinc: scored|all; mimic-iv-ecg: icd|machine"),
         n: Optional[int] = typer.Option(None, "--n", help="synthetic: number of records (record task) or of patients (beat task)"),
         fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of the prepared signals (Hz); defaults: ptbxl 100 (100 or 500 read the native files), cinc 500, mimic-iv-ecg 100, folder 500"),
         seed: Optional[int] = typer.Option(None, help="random seed (synthetic data, random splits)"),

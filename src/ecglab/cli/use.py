@@ -12,7 +12,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command(
         epilog="Examples:\n\n"
-               "    ecglab predict runs/ptbxl/bundle records100/00000/00009_lr.hea\n\n"
+               "    ecglab predict runs/ptbxl/bundle records100/00000/00004_lr.hea\n\n"
                "    ecglab predict mitbih-kachuee-ds1 mitbih/208.hea --json > 208.json   (a shipped model, by name)\n\n"
                "    ecglab predict runs/mitbih/bundle ptbxl/00004_hr.hea   (lead II stands in for MLII)\n\n"
                "    ecglab predict runs/ptbxl/bundle exports/   (every record file in the folder)\n\n"
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command(
         epilog="Examples:\n\n"
-               "    ecglab plot records100/00000/00009_lr.hea --out ecg.png\n\n"
+               "    ecglab plot records100/00000/00004_lr.hea --out ecg.png\n\n"
                "    ecglab plot mitbih/208.hea --bundle runs/mitbih/bundle --out 208.pdf --seconds 10",
     )
     def plot(
@@ -142,18 +142,20 @@ def show_prediction(prediction) -> None:
     from ecglab.cli.common import console
 
     counts = prediction.beat_counts
+    by_threshold = prediction.decision_rule == "threshold"
+    digits = agreeing_decimals(prediction.probabilities, prediction.thresholds, prediction.decisions) if by_threshold else 3
     title = f"{prediction.record_id}: {', '.join(prediction.positive) or 'no positive class'}"
     table = Table(title=title, title_justify="left")
     table.add_column("class")
     table.add_column("probability", justify="right")
-    table.add_column("threshold" if prediction.decision_rule == "threshold" else "rule", justify="right")
+    table.add_column("threshold" if by_threshold else "rule", justify="right")
     table.add_column("positive", justify="center")
     if counts is not None:
         table.add_column("beats", justify="right")
     for i, name in enumerate(prediction.classes):
-        threshold = f"{prediction.thresholds[i]:.2f}" if prediction.decision_rule == "threshold" else prediction.decision_rule
-        row = [name, f"{prediction.probabilities[i]:.3f}", threshold,
-               "[green]yes[/]" if prediction.decisions[i] else ""]
+        threshold = f"{prediction.thresholds[i]:.{digits}f}" if by_threshold else prediction.decision_rule
+        row = [name, f"{prediction.probabilities[i]:.{digits}f}", threshold,
+               "[green]yes[/]" if prediction.decisions[i] else "no"]
         if counts is not None:
             row.append(str(counts[name]))
         table.add_row(*row)
@@ -161,3 +163,19 @@ def show_prediction(prediction) -> None:
     out.print(table)
     for note in prediction.notes:
         out.print(f"[dim]{note}[/]")
+
+
+def agreeing_decimals(probabilities, thresholds, decisions, least: int = 3, most: int = 9) -> int:
+    """The fewest decimals (from ``least``) at which every printed probability compares with its printed
+    threshold as the model's decision did: 0.497 called positive against 0.4965 must not read "0.497 | 0.50".
+    The comparison is in float32, as the Predictor decides; ``most`` decimals tell any two float32 near 0.5 apart."""
+    import numpy as np
+
+    probabilities = np.asarray(probabilities, dtype=np.float32).astype(float)
+    thresholds = np.asarray(thresholds, dtype=np.float32).astype(float)
+    decisions = np.asarray(decisions, dtype=bool)
+    for digits in range(least, most):
+        shown = [(float(f"{p:.{digits}f}"), float(f"{t:.{digits}f}")) for p, t in zip(probabilities, thresholds)]
+        if all((p >= t) == decided for (p, t), decided in zip(shown, decisions)):
+            return digits
+    return most

@@ -8,7 +8,8 @@ Layout::
     meta.parquet    record_id, patient_id, split, and whatever else the source has (age, sex, ...)
 
 It is written into a hidden sibling directory and renamed into place at the end, so a crash
-never leaves a half-written dataset behind. Splits are by patient: a patient_id in two splits
+never leaves a half-written dataset behind; a dataset it replaces (--force) is moved aside and
+deleted only once the new one is in place. Splits are by patient: a patient_id in two splits
 is an error, when writing and when opening.
 """
 
@@ -111,6 +112,12 @@ class PreparedWriter:
         out = Path(out)
         return out.parent / f".{out.name}.partial"
 
+    @staticmethod
+    def replaced_dir(out: Path) -> Path:
+        """The hidden sibling an old dataset is moved to while --force puts the new one in its place."""
+        out = Path(out)
+        return out.parent / f".{out.name}.replaced"
+
     def _reopen(self, resume_key: str, shapes: dict) -> bool:
         key_file = self.tmp / _RESUME_KEY
         if not key_file.is_file() or key_file.read_text() != resume_key:
@@ -156,9 +163,7 @@ class PreparedWriter:
             "format_version": FORMAT_VERSION, "ecglab_version": __version__, **(extra or {}),
         }
         (self.tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
-        if self.out.exists():
-            shutil.rmtree(self.out)
-        self.tmp.rename(self.out)
+        _publish(self.tmp, self.out)
         return PreparedDataset(self.out)
 
     def abort(self) -> None:
@@ -259,6 +264,28 @@ def _shrink_npy(path: Path, n_rows: int) -> None:
 
 
 MANIFEST_KEYS = ("name", "kind", "classes", "fs", "leads", "length")
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` to ``out``. An old dataset there is moved aside first and deleted
+    only once the new one is in place: a failure or Ctrl-C at any step leaves one complete dataset
+    at ``out`` (the old one if the new could not be put there)."""
+    aside = PreparedWriter.replaced_dir(out)
+    if aside.exists():  # an earlier run stopped mid-swap: restore its old dataset or drop the spare copy
+        if out.exists():
+            shutil.rmtree(aside)
+        else:
+            aside.rename(out)
+    if not out.exists():
+        tmp.rename(out)
+        return
+    out.rename(aside)
+    try:
+        tmp.rename(out)
+    except BaseException:
+        aside.rename(out)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _check_replaceable(out: Path) -> None:

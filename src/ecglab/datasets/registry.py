@@ -187,7 +187,8 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
     # the stamp holds the builder's defaults too, so that a changed default is not served from the cache
     defaults = {k: p.default for k, p in inspect.signature(builder.fn).parameters.items()
                 if k != "ctx" and p.default is not inspect.Parameter.empty}
-    fingerprint = source_fingerprint(source, builder.index_files, exclude=(out, PreparedWriter.partial_dir(out)))
+    siblings = (out, PreparedWriter.partial_dir(out), PreparedWriter.replaced_dir(out))
+    fingerprint = source_fingerprint(source, builder.index_files, exclude=siblings)
     stamp = {"dataset": name, "options": json.loads(json.dumps({**defaults, **options}, default=str)),
              "source": str(source) if source else None, "fingerprint": fingerprint, "files": option_files(options)}
     if out.exists() and not force:

@@ -8,7 +8,8 @@ records over the process pool of ``ctx.imap`` straight into the preallocated mem
 After every chunk a small progress file (records done, rows written, records skipped) is saved
 in the partial directory; re-running the same command continues where an interrupted run
 stopped. A ``--strict`` run that stops at an unreadable record is such an interruption: its
-partial directory is kept too, and the error says where it is and how to drop it.
+partial directory is kept too, and the error (as that of a Ctrl-C) says where it is and how to
+drop it. A refusal the same command would repeat (no record readable, NaN samples) removes it.
 
 ``--shard i/n`` prepares one contiguous block of the table (splits are decided on the whole
 table first, so every shard agrees), and :func:`merge_shards` joins the shards into the dataset
@@ -28,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from ecglab.datasets.options import global_statistics, parse_shard
-from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, empty_split_warning
+from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, check_patient_splits, empty_split_warning
 from ecglab.datasets.registry import Skipped, _progress
-from ecglab.errors import DatasetError
+from ecglab.errors import DatasetError, Interrupted
 from ecglab.signal.preprocess import Preprocessing, standardize
 
 CHUNK_BYTES = 64 * 2**20  # signal bytes held in memory at once while writing
@@ -100,6 +101,7 @@ def write_records(ctx, table: RecordTable, read: Callable, *, length: int, spec:
     and counted; global standardisation (``spec.standardize == "global"``) takes its statistics
     from the rows whose split is ``train``, and in a shard waits for :func:`merge_shards`.
     """
+    check_patient_splits(table.meta)  # before hours of reading, not after
     part = parse_shard(shard)
     extra = dict(extra or {})
     if part:
@@ -114,29 +116,54 @@ def write_records(ctx, table: RecordTable, read: Callable, *, length: int, spec:
     progress = _Progress.open(writer.tmp, writer.resumed)
     # keep what the builder skipped before streaming (e.g. unreadable headers), then what an interrupted run skipped
     ctx.skipped[:] = ctx.skipped + [Skipped(name, reason) for _, name, reason in progress.skipped]
-    try:
+    with _stage(writer, progress, manifest["name"], resumable_errors=True):  # a --strict stop at an unreadable record
         _read_into(ctx, writer, table, read, progress, chunk, manifest["name"])
-    except DatasetError as exc:  # --strict stopped at an unreadable record
-        raise DatasetError(f"{exc} {_kept_for_resuming(writer, progress)}") from None
+    with _stage(writer, progress, manifest["name"], resumable_errors=False):
+        meta = _readable_meta(table, progress)
+        if spec.standardize == "global" and not part:
+            spec = _standardize_globally(writer, meta, spec, progress, chunk)
+    try:
+        writer.truncate(progress.rows_written)
+        for leftover in (PROGRESS_FILE, JOURNAL_FILE):
+            (writer.tmp / leftover).unlink(missing_ok=True)
+        return ctx.finish(writer, meta, preprocessing=spec.model_dump(), extra=extra, **manifest)
+    except BaseException:  # a refusal (NaN samples, say) or a stop: once truncated, the rows cannot be resumed
+        writer.abort()
+        raise
+
+
+@contextlib.contextmanager
+def _stage(writer: PreparedWriter, progress: _Progress, name: str, resumable_errors: bool):
+    """Ctrl-C keeps the partial directory, and the message says where it is. So does a
+    :class:`DatasetError` when ``resumable_errors`` (the same command continues after it); any other
+    is a refusal the same command would repeat, and the partial directory goes with it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"preparing {name} was interrupted. {_kept_for_resuming(writer, progress)}") from None
+    except DatasetError as exc:
+        if resumable_errors:
+            kept = _kept_for_resuming(writer, progress, " (without --strict it skips the unreadable records)")
+            raise DatasetError(f"{exc} {kept}") from None
+        writer.abort()
+        raise
+
+
+def _readable_meta(table: RecordTable, progress: _Progress) -> pd.DataFrame:
+    """The meta rows of the records read; none is an error."""
     kept = np.ones(len(table), dtype=bool)
     kept[[position for position, _, _ in progress.skipped]] = False
     if not kept.any():
         reasons = "; ".join(f"{name}: {reason}" for _, name, reason in progress.skipped[:3])
         raise DatasetError(f"none of the {len(table)} records could be read ({reasons}).")
-    meta = table.meta[kept].reset_index(drop=True)
-    if spec.standardize == "global" and not part:
-        spec = _standardize_globally(writer, meta, spec, progress, chunk)
-    writer.truncate(progress.rows_written)
-    for leftover in (PROGRESS_FILE, JOURNAL_FILE):
-        (writer.tmp / leftover).unlink(missing_ok=True)
-    return ctx.finish(writer, meta, preprocessing=spec.model_dump(), extra=extra, **manifest)
+    return table.meta[kept].reset_index(drop=True)
 
 
-def _kept_for_resuming(writer: PreparedWriter, progress: _Progress) -> str:
+def _kept_for_resuming(writer: PreparedWriter, progress: _Progress, how: str = "") -> str:
     size = writer.signals.size * writer.signals.itemsize / 2**30
     return (f"The {progress.rows_written} records saved so far stay in {writer.tmp} (its signals.npy is preallocated "
-            f"for all records, {size:.2f} GB): the same command continues from there (without --strict it skips "
-            f"the unreadable records), and --force or deleting that directory starts afresh.")
+            f"for all records, {size:.2f} GB): the same command continues from there{how}, and --force or deleting "
+            "that directory starts afresh.")
 
 
 def _read_into(ctx, writer: PreparedWriter, table: RecordTable, read: Callable, progress: _Progress,
@@ -223,6 +250,16 @@ def merge_shards(out: str | Path, shard_dirs: Sequence[str | Path], *, force: bo
     n_records = sum(len(shard) for shard in shards)
     length, n_leads = first["length"], len(first["leads"])
     writer = PreparedWriter(out, n_records, n_leads, length, len(first["classes"]), dtype=first["dtype"], overwrite=True)
+    try:
+        return _merge_into(writer, shards, first, stamp, progress)
+    except BaseException:  # a merge does not resume: its partial directory is of no use
+        writer.abort()
+        raise
+
+
+def _merge_into(writer: PreparedWriter, shards: list[PreparedDataset], first: dict, stamp: dict,
+                progress: bool) -> PreparedDataset:
+    n_records, n_leads, length = writer.signals.shape
     chunk = chunk_rows(n_leads, length)
     row = 0
     with _progress(progress) as bar:

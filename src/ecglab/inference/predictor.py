@@ -1,7 +1,7 @@
 """The Predictor: a model bundle applied to any Record, exactly as the training data was prepared.
 
     >>> predictor = Predictor.load("runs/ptbxl/bundle")
-    >>> prediction = predictor.predict(read_record("00009_lr.hea"))
+    >>> prediction = predictor.predict(read_record("records100/00000/00004_lr.hea"))
     >>> prediction.positive, prediction.to_dict()
 
 Leads are selected by name; an equivalent lead stands in for a missing one (lead II for MLII:
