@@ -30,7 +30,7 @@ from ecglab.inference.bundle import resolve_bundle
 from ecglab.inference.explain import MAX_STEPS, explain
 from ecglab.inference.predictor import Predictor
 from ecglab.records import InputLimits
-from ecglab.serve.guards import BodyLimit, HostAllowList, PendingBudget, default_allowed_hosts
+from ecglab.serve.guards import JSON_BYTES_PER_VALUE, BodyLimit, HostAllowList, PendingBudget, default_allowed_hosts
 from ecglab.serve.uploads import (MAX_FILES, SignalRequest, display_payload, form_fields, record_from_files,
                                   record_from_json)
 
@@ -181,6 +181,7 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # added innermost first: the Host check runs before CORS, and both before a body is read
     app.add_middleware(BodyLimit, max_bytes=int(max_upload_mb * 1e6), read_timeout_s=read_timeout_s,
+                       max_json_bytes=limits.max_values * JSON_BYTES_PER_VALUE,
                        budget=PendingBudget(int(max_pending_mb * 1e6)))
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
@@ -208,7 +209,7 @@ def model_names(bundles: list[str | Path]) -> list[str]:
         trails.append(parts[1:] if len(parts) > 1 and parts[0] == "bundle" else parts)
     names = ["-".join(reversed(trail[:1])) for trail in trails]
     for depth in range(2, max(map(len, trails)) + 1):
-        if len(set(names)) == len(names):
+        if len(set(names)) == len(set(trails)):
             break
         names = ["-".join(reversed(trail[:depth])) for trail in trails]
     seen: dict[str, int] = {}

@@ -15,6 +15,10 @@ from starlette.middleware.trustedhost import parse_host_header
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 ANY_ADDRESS = ("0.0.0.0", "::", "")
+# A JSON number with its separator takes 2 bytes ("0,") to ~12 ("-0.1234567, "): a JSON body may hold
+# this many bytes per value a record may hold, so a body of zeros cannot declare far more values than
+# allowed and make the server scan it before refusing.
+JSON_BYTES_PER_VALUE = 12
 
 
 def default_allowed_hosts(bound_host: str) -> list[str]:
@@ -73,7 +77,8 @@ class PendingBudget:
 class BodyLimit:
     """A request body is read here, whole, before the app sees it, and answered early when it is:
 
-    - larger than ``max_bytes`` → 413 (counted, so a missing or lying Content-Length does not help);
+    - larger than ``max_bytes`` (``max_json_bytes`` for JSON) → 413 (counted, so a missing or lying
+      Content-Length does not help);
     - not complete within ``read_timeout_s`` of the request → 408, so a client trickling its body
       holds neither memory nor a worker for longer;
     - more than the ``budget`` of bodies in flight allows → 503 with Retry-After.
@@ -82,15 +87,22 @@ class BodyLimit:
     them (or what was decoded from them) until then.
     """
 
-    def __init__(self, app, max_bytes: int, read_timeout_s: float, budget: PendingBudget):
-        self.app, self.max_bytes, self.read_timeout_s, self.budget = app, max_bytes, read_timeout_s, budget
+    def __init__(self, app, max_bytes: int, max_json_bytes: int, read_timeout_s: float, budget: PendingBudget):
+        self.app, self.read_timeout_s, self.budget = app, read_timeout_s, budget
+        upload = (max_bytes, "(server option --max-upload-mb)")
+        json_limit = (max_json_bytes, f"for JSON ({JSON_BYTES_PER_VALUE} bytes for each value of --max-values; "
+                                      "send larger records as files)")
+        self.limits = {"upload": upload, "json": min(upload, json_limit)}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._too_large(send)
+        headers = Headers(scope=scope)
+        is_json = headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
+        max_bytes, why = self.limits["json" if is_json else "upload"]
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            return await _too_large(send, max_bytes, why)
         held = 0
         try:
             chunks, deadline = [], time.monotonic() + self.read_timeout_s
@@ -103,8 +115,8 @@ class BodyLimit:
                 if message["type"] == "http.disconnect":
                     return None
                 chunk = message.get("body", b"")
-                if held + len(chunk) > self.max_bytes:
-                    return await self._too_large(send)
+                if held + len(chunk) > max_bytes:
+                    return await _too_large(send, max_bytes, why)
                 if not self.budget.take(len(chunk)):
                     return await send_json(send, 503, "the server is busy with other uploads; try again in a few "
                                                       "seconds.", headers=((b"retry-after", b"2"),))
@@ -118,9 +130,9 @@ class BodyLimit:
         finally:
             self.budget.give(held)
 
-    async def _too_large(self, send):
-        await send_json(send, 413, f"the upload is larger than the limit of {self.max_bytes / 1e6:g} MB "
-                                   "(server option --max-upload-mb).")
+
+async def _too_large(send, max_bytes: int, why: str) -> None:
+    await send_json(send, 413, f"the request body is larger than the limit of {max_bytes / 1e6:g} MB {why}.")
 
 
 def _replay(body: bytes, receive):

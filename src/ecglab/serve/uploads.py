@@ -34,6 +34,7 @@ FS_RANGE = (25.0, 20000.0)
 # A signal request nests three levels ({"signal": [[...]]}); a few more leave room for extra fields,
 # while a body of 100,000 '[' is refused before a parser recurses into it.
 MAX_JSON_DEPTH = 8
+MAX_JSON_STRINGS = 1000
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
@@ -75,13 +76,18 @@ def record_from_json(body: bytes, limits: InputLimits) -> Record:
 
 
 def check_json_shape(body: bytes, limits: InputLimits) -> None:
-    """Refuse a JSON body nested deeper than MAX_JSON_DEPTH or holding more numbers than ``limits``
-    allow, from its bytes alone (strings blanked, then brackets and commas counted)."""
+    """Refuse a JSON body nested deeper than MAX_JSON_DEPTH, holding more than MAX_JSON_STRINGS strings
+    or more numbers than ``limits`` allow, from its bytes alone (strings counted and blanked, then
+    brackets and commas counted)."""
+    strings = (body.count(b'"') - body.count(b'\\"')) // 2  # unescaped quotes, counted at C speed
+    if strings > MAX_JSON_STRINGS:
+        raise RecordFormatError(f"the JSON body holds {strings:,} strings; a signal request holds at most "
+                                f"{MAX_JSON_STRINGS:,} (keys, lead names, metadata), and its signal only numbers.")
     skeleton = _JSON_STRING.sub(b'""', body)
     steps = np.frombuffer(skeleton.translate(None, _NOT_A_BRACKET), np.uint8)
     depth = int(np.cumsum(np.where((steps == ord("[")) | (steps == ord("{")), 1, -1)).max(initial=0))
     if depth > MAX_JSON_DEPTH:
-        raise RecordFormatError(f"the JSON body nests {depth} levels deep; a signal request needs 3 "
+        raise RecordFormatError(f"the JSON body nests {depth:,} levels deep; a signal request needs 3 "
                                 f"({{\"signal\": [[...], ...]}}), at most {MAX_JSON_DEPTH} are read.")
     values = skeleton.count(b",") + 1
     if values > limits.max_values:
@@ -126,7 +132,7 @@ def form_fields(fs, leads, limits: InputLimits) -> tuple[float | None, list[str]
             raise RecordFormatError(f"fs must be a number (Hz) from {FS_RANGE[0]:g} to {FS_RANGE[1]:g}, found {fs[:40]!r}.")
     names = [x.strip() for x in leads.split(",") if x.strip()] if isinstance(leads, str) else []
     if len(names) > limits.max_leads:
-        raise InputTooLargeError(f"leads names {len(names):,} leads; at most {limits.max_leads} are read.")
+        raise InputTooLargeError(f"the leads field names {len(names):,} leads; at most {limits.max_leads} are read.")
     return rate, names or None
 
 
