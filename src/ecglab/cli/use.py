@@ -117,22 +117,45 @@ def register(app: typer.Typer) -> None:
         epilog="Examples:\n\n"
                "    ecglab serve runs/ptbxl/bundle\n\n"
                "    ecglab serve runs/ptbxl/bundle runs/mitbih/bundle --port 8080 --max-upload-mb 20\n\n"
+               "    ecglab serve runs/ptbxl/bundle --host 0.0.0.0 --allowed-hosts ecg.example.org --cors-origin https://app.example.org\n\n"
                "Then open http://127.0.0.1:8000/ (web page) or http://127.0.0.1:8000/docs (REST API).",
     )
     def serve(
-        bundles: List[Path] = typer.Argument(..., help="one or more model bundle directories"),
+        bundles: List[Path] = typer.Argument(..., help="one or more model bundle directories (served as their directory's "
+                                                        "name, or their run's for runs/NAME/bundle)"),
         host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0 exposes it to the network)"),
         port: int = typer.Option(8000, help="port"),
         max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", help="largest accepted upload (MB); larger → 413"),
-        workers: int = typer.Option(2, help="inference threads"),
+        max_values: Optional[int] = typer.Option(None, "--max-values", min=1,
+                                                 help="most leads × samples of one request's record; more → 413 "
+                                                      "(default 2,000,000: 12 leads × 5.5 min at 500 Hz)"),
+        max_pending_mb: float = typer.Option(200.0, "--max-pending-mb", help="request bodies held at once (MB); "
+                                             "more → 503 with Retry-After"),
+        read_timeout: float = typer.Option(60.0, "--read-timeout", min=0.1, help="seconds a request body may take to "
+                                           "arrive; slower → 408"),
+        allowed_hosts: Optional[List[str]] = typer.Option(None, "--allowed-hosts", help="Host header names served besides "
+                                                          "localhost, 127.0.0.1, ::1 and --host (repeat, or comma-separated; '*' for any)"),
+        cors_origin: Optional[List[str]] = typer.Option(None, "--cors-origin", help="web origin allowed to call the API "
+                                                        "from a browser, e.g. https://app.example.org (repeat; default none)"),
+        max_connections: int = typer.Option(100, "--max-connections", min=1, help="open connections at once; more → 503"),
+        workers: int = typer.Option(2, help="inference threads (also the most records decoded at once)"),
     ):
         """Serve models over HTTP: a web page at / and a REST API (OpenAPI docs at /docs)."""
         import uvicorn
 
-        from ecglab.serve.app import create_app
+        from dataclasses import replace
 
-        app = create_app(bundles, max_upload_mb=max_upload_mb, workers=workers)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        from ecglab.cli.common import parse_list
+        from ecglab.serve.app import SERVER_LIMITS, create_app
+        from ecglab.serve.guards import default_allowed_hosts
+
+        hosts = default_allowed_hosts(host) + [h for entry in allowed_hosts or [] for h in parse_list(entry)]
+        app = create_app(bundles, max_upload_mb=max_upload_mb, workers=workers,
+                         limits=SERVER_LIMITS if max_values is None else replace(SERVER_LIMITS, max_values=max_values),
+                         allowed_hosts=hosts, cors_origins=cors_origin or [], read_timeout_s=read_timeout,
+                         max_pending_mb=max_pending_mb)
+        uvicorn.run(app, host=host, port=port, log_level="info", limit_concurrency=max_connections,
+                    timeout_keep_alive=5)
 
 
 def show_prediction(prediction) -> None:

@@ -18,20 +18,31 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from ecglab import __version__
-from ecglab.errors import EcglabError
+from ecglab.errors import ConfigError, EcglabError, InputTooLargeError
+from ecglab.inference.bundle import resolve_bundle
 from ecglab.inference.explain import MAX_STEPS, explain
 from ecglab.inference.predictor import Predictor
-from ecglab.serve.uploads import MAX_FILES, BodyLimit, SignalRequest, display_payload, record_from_files, record_from_json
+from ecglab.records import InputLimits
+from ecglab.serve.guards import JSON_BYTES_PER_VALUE, BodyLimit, HostAllowList, PendingBudget, default_allowed_hosts
+from ecglab.serve.uploads import (MAX_FILES, SignalRequest, display_payload, form_fields, record_from_files,
+                                  record_from_json)
 
 STATIC = Path(__file__).parent / "static"
 EXAMPLES = STATIC / "examples"
-ERRORS = {413: {"description": "the upload is larger than --max-upload-mb"},
+# Sized so that one request stays near 100 MB while being read and predicted (docs/SERVING.md has the
+# measurements): 2 M values are 12 leads × 5.5 min at 500 Hz, or a 30-min 2-lead Holter strip at 360 Hz.
+SERVER_LIMITS = InputLimits(max_values=2_000_000, max_leads=64)
+ERRORS = {400: {"description": "a malformed request, or a Host header the server does not serve"},
+          408: {"description": "the request body did not arrive within --read-timeout"},
+          413: {"description": "the upload is larger than --max-upload-mb, or its record than --max-values"},
+          503: {"description": "too many uploads in flight (--max-pending-mb); retry after the Retry-After seconds"},
           415: {"description": "neither multipart/form-data nor application/json"},
           404: {"description": "no served model of that name"},
           422: {"description": "the input cannot be read as an ECG, or does not suit the model"}}
@@ -76,7 +87,16 @@ def _request_body(description: str) -> dict:
         "application/json": {"schema": schema}}}}
 
 
-def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: int = 2) -> FastAPI:
+def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: int = 2, *,
+               limits: InputLimits = SERVER_LIMITS, allowed_hosts: list[str] | None = None,
+               cors_origins: list[str] = (), read_timeout_s: float = 60.0, max_pending_mb: float = 200.0) -> FastAPI:
+    """The app serving ``bundles``. ``limits`` bound the record of one request; ``allowed_hosts`` the
+    Host headers answered (default: loopback names); ``cors_origins`` the web origins that may call the
+    API from a browser (default none); a body must arrive within ``read_timeout_s`` and the bodies in
+    flight together stay under ``max_pending_mb`` (more → 503)."""
+    if max_pending_mb < max_upload_mb:
+        raise ConfigError(f"--max-pending-mb ({max_pending_mb:g}) must be at least --max-upload-mb ({max_upload_mb:g}), "
+                          "or the largest upload could never be accepted.")
     predictors = _load(bundles)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ecglab-infer")
 
@@ -101,6 +121,15 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
     async def user_error(_request, exc: EcglabError):
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
+    @app.exception_handler(InputTooLargeError)
+    async def too_large(_request, exc: InputTooLargeError):
+        return JSONResponse(status_code=413, content={"detail": str(exc)})
+
+    async def on_record(request: Request, work):
+        """``work(record)`` on the request's record, read and worked on in one pool task: at most
+        ``workers`` decoded records exist at once, however many requests wait."""
+        return await _on_record(request, limits, lambda read: in_pool(lambda: work(read())))
+
     @app.get("/health")
     async def health() -> dict:
         return {"status": "ok", "version": __version__, "models": list(predictors)}
@@ -115,9 +144,9 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
                       model: str | None = Query(None, description="served model name (default: the first)"),
                       display: bool = Query(False, description="also return the first 10 s of the signal for drawing")):
         name, predictor = _pick(predictors, model)
-        record = await _read(request, in_pool)
-        prediction = await in_pool(predictor.predict, record)
-        return {"model": name, "prediction": prediction.to_dict(), "display": display_payload(record) if display else None}
+        return await on_record(request, lambda record: {
+            "model": name, "prediction": predictor.predict(record).to_dict(),
+            "display": display_payload(record) if display else None})
 
     @app.post("/explain", response_model=ExplainResponse, responses=ERRORS,
               openapi_extra=_request_body("a record, as for /predict"))
@@ -127,10 +156,9 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
                              steps: int = Query(16, ge=1, le=MAX_STEPS, description="integration steps"),
                              display: bool = Query(False, description="also return the first 10 s of the signal")):
         name, predictor = _pick(predictors, model)
-        record = await _read(request, in_pool)
-        attribution = await in_pool(explain, predictor, record, target=target, steps=steps)
-        return {"model": name, "attribution": attribution.to_dict(),
-                "display": display_payload(record) if display else None}
+        return await on_record(request, lambda record: {
+            "model": name, "attribution": explain(predictor, record, target=target, steps=steps).to_dict(),
+            "display": display_payload(record) if display else None})
 
     @app.get("/examples")
     async def examples() -> list[dict]:
@@ -151,20 +179,44 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
         return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", media_type="text/javascript")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodyLimit, max_bytes=int(max_upload_mb * 1e6))
+    # added innermost first: the Host check runs before CORS, and both before a body is read
+    app.add_middleware(BodyLimit, max_bytes=int(max_upload_mb * 1e6), read_timeout_s=read_timeout_s,
+                       max_json_bytes=limits.max_values * JSON_BYTES_PER_VALUE,
+                       budget=PendingBudget(int(max_pending_mb * 1e6)))
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["content-type"])
+    app.add_middleware(HostAllowList, allowed=default_allowed_hosts("127.0.0.1") if allowed_hosts is None
+                       else allowed_hosts)
     return app
 
 
 def _load(bundles) -> dict[str, Predictor]:
     if not bundles:
         raise EcglabError("no model bundle given; serve needs at least one bundle directory.")
-    predictors = {}
-    for bundle in map(Path, bundles):
-        name, k = bundle.resolve().name, 2
-        while name in predictors:
-            name, k = f"{bundle.resolve().name}-{k}", k + 1
-        predictors[name] = Predictor.load(bundle, backend="torch")
-    return predictors
+    loaded = [Predictor.load(bundle, backend="torch") for bundle in bundles]
+    return dict(zip(model_names(bundles), loaded))
+
+
+def model_names(bundles: list[str | Path]) -> list[str]:
+    """A name per bundle that tells them apart: its directory's name or, for a directory called
+    'bundle' (``runs/ptbxl/bundle``, as training writes it), its parent's; where two names clash,
+    as many parent directories as needed are put in front ('a-ptbxl', 'b-ptbxl'). The same
+    directory given twice is told apart by a number ('ptbxl-2')."""
+    trails = []
+    for bundle in bundles:
+        parts = resolve_bundle(bundle).resolve().parts[:0:-1]  # innermost first, without the root
+        trails.append(parts[1:] if len(parts) > 1 and parts[0] == "bundle" else parts)
+    names = ["-".join(reversed(trail[:1])) for trail in trails]
+    for depth in range(2, max(map(len, trails)) + 1):
+        if len(set(names)) == len(set(trails)):
+            break
+        names = ["-".join(reversed(trail[:depth])) for trail in trails]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        seen[name] = seen.get(name, 0) + 1
+        names[i] = name if seen[name] == 1 else f"{name}-{seen[name]}"
+    return names
 
 
 def _pick(predictors: dict[str, Predictor], name: str | None):
@@ -175,21 +227,19 @@ def _pick(predictors: dict[str, Predictor], name: str | None):
     return name, predictors[name]
 
 
-async def _read(request: Request, in_pool):
-    """The request's record: multipart files or a JSON signal; anything else is 415."""
+async def _on_record(request: Request, limits: InputLimits, run):
+    """``run(read)``, where ``read()`` makes the request's record from multipart files or a JSON
+    signal; any other content type is 415. The uploaded files stay open (spooled by starlette) until
+    ``run`` is done, so they are copied to disk without a second copy in memory."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        return await in_pool(record_from_json, await request.body())
+        body = await request.body()
+        return await run(lambda: record_from_json(body, limits))
     if content_type == "multipart/form-data":
         async with request.form(max_files=MAX_FILES, max_fields=16) as form:
-            files = [(u.filename, await u.read()) for u in form.getlist("files") if isinstance(u, UploadFile)]
-            fs, leads = form.get("fs"), form.get("leads")
-        try:
-            fs = float(fs) if isinstance(fs, str) and fs.strip() else None
-        except ValueError:
-            raise HTTPException(422, f"fs must be a number (Hz), found {fs!r}.") from None
-        leads = [x.strip() for x in leads.split(",") if x.strip()] if isinstance(leads, str) and leads.strip() else None
-        return await in_pool(record_from_files, files, fs, leads)
+            files = [(u.filename, u.file) for u in form.getlist("files") if isinstance(u, UploadFile)]
+            fs, leads = form_fields(form.get("fs"), form.get("leads"), limits)
+            return await run(lambda: record_from_files(files, fs, leads, limits))
     raise HTTPException(415, f"unsupported content type {content_type or 'none'!r}; send multipart/form-data "
                              "(the record's files in field 'files') or application/json (signal, fs, leads).")
 
