@@ -32,7 +32,7 @@ def read_aecg(path: str | Path, limits: InputLimits | None = None) -> Record:
     size = path.stat().st_size
     if size > _BYTES_PER_VALUE * limits.max_values + (1 << 20):
         raise InputTooLargeError(f"{path}: {size:,} bytes of XML could hold {size // _BYTES_PER_VALUE:,} samples; "
-                                 f"at most {limits.max_values:,} values are read (ECGLAB_MAX_VALUES raises the limit).")
+                                 f"at most {limits.max_values:,} values are read ({limits.how_to_raise}).")
     root = _parse(path)
     if _local(root.tag) != "AnnotatedECG":
         raise RecordFormatError(f"{path}: the XML root is <{_local(root.tag)}>, expected <AnnotatedECG> (HL7 aECG).")

@@ -30,10 +30,12 @@ def _env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class InputLimits:
-    """``max_values``: leads × samples of one record; ``max_leads``: signals of one record."""
+    """``max_values``: leads × samples of one record; ``max_leads``: signals of one record;
+    ``how_to_raise``: what the message tells the user who meets them (an option, a variable)."""
 
     max_values: int = 200_000_000
     max_leads: int = 64
+    how_to_raise: str = "ECGLAB_MAX_VALUES and ECGLAB_MAX_LEADS raise the limits"
 
     @classmethod
     def from_env(cls) -> InputLimits:
@@ -44,11 +46,11 @@ class InputLimits:
         """Refuse a record that declares more leads or values than allowed, naming both sizes."""
         if n_leads > self.max_leads:
             raise InputTooLargeError(f"{source}: declares {n_leads:,} signals; at most {self.max_leads:,} are read "
-                                     "(ECGLAB_MAX_LEADS raises the limit).")
+                                     f"({self.how_to_raise}).")
         if n_leads * n_samples > self.max_values:
             raise InputTooLargeError(f"{source}: declares {n_leads:,} leads × {n_samples:,} samples = "
                                      f"{n_leads * n_samples:,} values; at most {self.max_values:,} are read "
-                                     "(ECGLAB_MAX_VALUES raises the limit).")
+                                     f"({self.how_to_raise}).")
 
 
 def resolve_limits(limits: InputLimits | None) -> InputLimits:

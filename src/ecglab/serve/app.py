@@ -38,7 +38,8 @@ STATIC = Path(__file__).parent / "static"
 EXAMPLES = STATIC / "examples"
 # Sized so that one request stays near 100 MB while being read and predicted (docs/SERVING.md has the
 # measurements): 2 M values are 12 leads × 5.5 min at 500 Hz, or a 30-min 2-lead Holter strip at 360 Hz.
-SERVER_LIMITS = InputLimits(max_values=2_000_000, max_leads=64)
+SERVER_LIMITS = InputLimits(max_values=2_000_000, max_leads=64,
+                            how_to_raise="the server's --max-values sets the values limit")
 ERRORS = {400: {"description": "a malformed request, or a Host header the server does not serve"},
           408: {"description": "the request body did not arrive within --read-timeout"},
           413: {"description": "the upload is larger than --max-upload-mb, or its record than --max-values"},
