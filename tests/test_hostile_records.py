@@ -217,6 +217,14 @@ def test_non_voltage_channels_are_left_out(tmp_path):
     assert record.leads == ["II"] and record.meta["dropped_channels"] == {"ABP": "mmHg", "SpO2": "%"}
 
 
+def test_the_cli_names_left_out_channels_in_one_note_line(tmp_path, capsys):
+    signal = np.random.default_rng(3).normal(size=(2000, 2))
+    header = wrsamp(tmp_path, "icu", fs=250, units=["mV", "mmHg"], sig_name=["II", "ABP"], p_signal=signal, fmt=["16"] * 2)
+    assert main(["plot", str(header), "--out", str(tmp_path / "ecg.png")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "ABP" in line]
+    assert notes == [notes[0]] and notes[0].startswith("note: ") and "(mmHg)" in notes[0]
+
+
 def test_record_without_a_voltage_channel_is_refused(tmp_path):
     header = wrsamp(tmp_path, "bp", fs=125, units=["mmHg", "bpm"], sig_name=["ABP", "HR"],
                     p_signal=np.random.default_rng(4).normal(size=(1000, 2)), fmt=["16"] * 2)

@@ -37,3 +37,8 @@ class Interrupted(EcglabError):
 class InputTooLargeError(RecordFormatError):
     """An input declares or would decode to more than the configured limits (leads × samples,
     archive members, JSON depth or size); raised before anything of that size is allocated."""
+
+
+class EcglabNote(UserWarning):
+    """Something the user should know about an input that was still used (channels left out, …);
+    the CLI prints it as one ``note:`` line."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
-from ecglab.errors import EcglabError, Interrupted
+from ecglab.errors import EcglabError, EcglabNote, Interrupted
 
 
 def run_app(app: typer.Typer, argv: list[str]) -> int:
@@ -16,6 +17,20 @@ def run_app(app: typer.Typer, argv: list[str]) -> int:
     mistake inside a command is an :class:`EcglabError`: one paragraph on stderr, exit 2; an
     interrupted run says how to continue it and exits 130.
     """
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_note
+        return _run(app, argv)
+
+
+def _show_note(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our notes as one line for the user; anything else as Python shows it."""
+    if issubclass(category, EcglabNote):
+        print("note: " + " ".join(str(message).split()), file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _run(app: typer.Typer, argv: list[str]) -> int:
     try:
         app(args=argv, prog_name="ecglab", standalone_mode=True)
     except SystemExit as exc:

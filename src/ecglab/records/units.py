@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import warnings
 
-from ecglab.errors import RecordFormatError
+from ecglab.errors import EcglabNote, RecordFormatError
 
 _TO_MV = {"": 1.0, "mv": 1.0, "millivolt": 1.0, "millivolts": 1.0,
           "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "microvolts": 1e-3,
           "v": 1e3, "volt": 1e3, "volts": 1e3}
 
 
-class DroppedChannelsWarning(UserWarning):
+class DroppedChannelsWarning(EcglabNote):
     """Channels of a record that are not voltages were left out of its signal."""
 
 
