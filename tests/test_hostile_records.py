@@ -110,31 +110,20 @@ def two_lead(tmp_path):
                   adc_gain=[200.0, 200.0], baseline=[0, 0]), signal
 
 
-@pytest.mark.parametrize("field, value, message", [
-    (2, "xyz", "the gain field 'xyz' is not a number"),
-    (1, "16q", "the format field '16q' is not a WFDB format"),
+@pytest.mark.parametrize("line, field, value, message", [
+    (1, 2, "xyz", "signal 1: the gain field 'xyz' is not a number"),
+    (1, 1, "16q", "signal 1: the format field '16q' is not a WFDB format"),
+    (0, 1, "two", "not a WFDB header"),  # told by format detection, before the reader
+    (0, 2, "fast", "sampling rate field 'fast' is not a number"),
+    (0, 3, "1e3", "number of samples field '1e3' is not a whole number"),
 ])
-def test_non_numeric_signal_fields(two_lead, field, value, message):
+def test_non_numeric_header_fields(two_lead, line, field, value, message):
     header, _ = two_lead
     lines = header.read_text().splitlines()
-    fields = lines[1].split()
+    fields = lines[line].split()
     fields[field] = value
-    header.write_text("\n".join([lines[0], " ".join(fields)] + lines[2:]) + "\n")
-    with pytest.raises(RecordFormatError, match=f"signal 1: {message}"):
-        read_record(header)
-
-
-@pytest.mark.parametrize("field, value, message", [
-    (1, "two", "not a WFDB header"),  # told by format detection, before the reader
-    (2, "fast", "sampling rate field 'fast' is not a number"),
-    (3, "1e3", "number of samples field '1e3' is not a whole number"),
-])
-def test_non_numeric_record_fields(two_lead, field, value, message):
-    header, _ = two_lead
-    lines = header.read_text().splitlines()
-    fields = lines[0].split()
-    fields[field] = value
-    header.write_text("\n".join([" ".join(fields)] + lines[1:]) + "\n")
+    lines[line] = " ".join(fields)
+    header.write_text("\n".join(lines) + "\n")
     with pytest.raises(RecordFormatError, match=message):
         read_record(header)
 
