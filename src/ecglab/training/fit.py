@@ -77,7 +77,7 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     # everything that can reject the config is built before the run directory exists
     dataset = ensure_dataset(config.data)
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
-    datamodule = ECGDataModule(dataset, config.data)
+    datamodule = ECGDataModule(dataset, config.data, seed=config.trainer.seed)
     model = build_model(config, dataset, n_meta=len(datamodule.meta_features))
     if config.trainer.compile:
         model.compile()  # in place: parameter names, checkpoints and bundles stay as without it
@@ -226,7 +226,10 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
 
     t = config.trainer
     callbacks = [
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", enable_version_counter=False),
+        # after validation, before last.ckpt is written: last.ckpt must hold the best score so far, or a
+        # run resumed from it forgets that score and takes a later tie for a new best
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", enable_version_counter=False,
+                        save_on_train_epoch_end=False),
         # Lightning's save_last follows the monitored checkpoint (only on improvement); this one is every epoch
         ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1, enable_version_counter=False,
                         save_on_train_epoch_end=False),  # after validation, so a resume never skips an epoch's validation
