@@ -72,7 +72,7 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
         check_resumable(config, run_dir)
     elif checkpoint_dir.exists() and any(checkpoint_dir.iterdir()):
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another name (--set name=…).")
-    _quiet_lightning()
+    _quiet_lightning(frozen_trunk=config.model.freeze == "trunk", resumed=resume)
 
     # everything that can reject the config is built before the run directory exists
     dataset = ensure_dataset(config.data)
@@ -270,6 +270,15 @@ def _progress_bar(enabled: bool) -> list:
     class ThrottledProgressBar(RichProgressBar):
         drawn_at = 0.0
 
+        def _get_train_description(self, current_epoch: int) -> str:
+            # Lightning counts from 0 and shows "Epoch 0/0" for a one-epoch run; people count from 1
+            return f"Epoch {current_epoch + 1}/{self.trainer.max_epochs}"
+
+        def get_metrics(self, trainer, pl_module):
+            items = super().get_metrics(trainer, pl_module)
+            items.pop("v_num", None)  # the logger's version ("_tb"): the run's name is on the screen already
+            return items
+
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             now = time.monotonic()
             if now - self.drawn_at >= REDRAW_SECONDS or batch_idx + 1 == self.total_train_batches:
@@ -339,8 +348,12 @@ def _pretrain(model, datamodule, config: RunConfig, epochs: int) -> None:
     trainer.fit(PretrainModule(model, config.optim), train_dataloaders=datamodule.train_dataloader())
 
 
-def _quiet_lightning() -> None:
+def _quiet_lightning(frozen_trunk: bool = False, resumed: bool = False) -> None:
     """Lightning's tips about workers and GPUs are noise for CPU users; keep real warnings."""
+    if frozen_trunk:  # its BatchNorm layers stay in eval mode on purpose (statistics frozen with the weights)
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
+    if resumed:  # the checkpoints it continues are there on purpose
+        warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")

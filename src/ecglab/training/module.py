@@ -131,9 +131,11 @@ class ECGModule(L.LightningModule):
             val_loss = -(labels * clipped.log()).sum(dim=1).mean()
         else:
             val_loss = nn.functional.binary_cross_entropy(clipped, labels.float())
-        self.log(MONITOR, float("nan") if auroc is None else float(auroc), prog_bar=True, sync_dist=False)
-        self.log("val_loss", val_loss, prog_bar=False, sync_dist=False)
-        self.log("val_macro_f1", float(metrics["macro_f1"]), sync_dist=False)
+        # every rank computed the same values from the gathered predictions: the mean over ranks is
+        # the value itself, and sync_dist keeps the ranks' early-stopping and checkpoint decisions alike
+        self.log(MONITOR, float("nan") if auroc is None else float(auroc), prog_bar=True, sync_dist=True)
+        self.log("val_loss", val_loss, prog_bar=False, sync_dist=True)
+        self.log("val_macro_f1", float(metrics["macro_f1"]), sync_dist=True)
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -165,7 +167,7 @@ class PretrainModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self.model.pretrain_loss(batch[0])
-        self.log("pretrain_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[0]))
+        self.log("pretrain_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[0]), sync_dist=True)
         return loss
 
     def configure_optimizers(self):
