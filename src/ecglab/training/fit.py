@@ -72,7 +72,7 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
         check_resumable(config, run_dir)
     elif checkpoint_dir.exists() and any(checkpoint_dir.iterdir()):
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another name (--set name=…).")
-    _quiet_lightning(frozen_trunk=config.model.freeze == "trunk", resumed=resume)
+    _quiet_lightning(resumed=resume)
 
     # everything that can reject the config is built before the run directory exists
     dataset = ensure_dataset(config.data)
@@ -92,6 +92,8 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
         _pretrain(model, datamodule, config, pretrain_epochs)
     if hasattr(model, "start_classifier_stage"):
         model.start_classifier_stage()
+    if getattr(model, "trunk_frozen", False):  # transfer or a two-stage model: its BatchNorm stays in eval mode on purpose
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
     _fit(trainer, module, datamodule, last if resume else None, run_dir)
     if not trainer.is_global_zero:
         return None
@@ -348,10 +350,8 @@ def _pretrain(model, datamodule, config: RunConfig, epochs: int) -> None:
     trainer.fit(PretrainModule(model, config.optim), train_dataloaders=datamodule.train_dataloader())
 
 
-def _quiet_lightning(frozen_trunk: bool = False, resumed: bool = False) -> None:
+def _quiet_lightning(resumed: bool = False) -> None:
     """Lightning's tips about workers and GPUs are noise for CPU users; keep real warnings."""
-    if frozen_trunk:  # its BatchNorm layers stay in eval mode on purpose (statistics frozen with the weights)
-        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
     if resumed:  # the checkpoints it continues are there on purpose
         warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
