@@ -169,6 +169,16 @@ def test_bootstrap_ci_contains_point_and_narrows_with_more_data():
     assert width(2000) < width(100) / 2
 
 
+def test_bootstrap_interval_contains_its_point_estimate_even_with_few_resamples():
+    # the mean of [0, 1] is 0.5; seed 0's two resamples are rows [1, 1] and [1, 0] (means 1.0 and 0.5),
+    # whose 95 % percentile interval alone is [0.5125, 0.9875], above the point
+    values = np.array([0.0, 1.0])
+    rng = np.random.default_rng(0)
+    assert [values[rng.integers(0, 2, 2)].mean() for _ in range(2)] == [1.0, 0.5]
+    point, low, high = bootstrap_ci(values, values, lambda y, p: float(np.mean(p)), n_boot=2, seed=0)
+    assert (point, low, high) == (0.5, 0.5, pytest.approx(0.9875))
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
 def test_bootstrap_ci_skips_undefined_resamples():
     # One positive in 20: about e^-1 of resamples miss it; roc_auc_score then gives NaN (older

@@ -142,8 +142,8 @@ def test_existing_run_needs_resume_and_resume_needs_checkpoint(tmp_path, trained
         train(toy_config(tmp_path, multilabel_data), resume=True)
 
 
-def _cli(*args, **kwargs):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+def _cli(*args, env=None, **kwargs):
+    env = {**(env or os.environ), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "ecglab.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env, **kwargs)
 
@@ -180,12 +180,33 @@ def test_kill_9_mid_epoch_then_resume_finishes(tmp_path, multilabel_data):
     assert epochs == list(range(6))  # every epoch validated once: nothing lost, nothing repeated
 
 
+NOISE = ("Epoch 0/", "v_num", "_tb", "eval mode", "sync_dist", "Warning", "resumable")
+
+
+def test_a_training_screen_counts_epochs_from_one_and_shows_no_lightning_noise(tmp_path, trained):
+    """A frozen trunk (BatchNorm in eval mode on purpose) with the progress bar on, then resumed for one more epoch."""
+    result, _ = trained
+    data = tmp_path / "three"
+    toy_dataset(data, kind="multiclass")
+    cfg = toy_config(tmp_path, data, model={"name": "resnet1d", "init_from": str(result.bundle_dir), "freeze": "trunk"},
+                     data={"meta_features": ["age", "sex"]}, trainer={"max_epochs": 1, "progress": True},
+                     optim={"scheduler": "plateau"})  # a schedule that lets a resumed run grow longer
+    path = _write_config(tmp_path, cfg)
+    for args, epochs in [((), "Epoch 1/1"), (("--resume", "--set", "trainer.max_epochs=2"), "Epoch 2/2")]:
+        proc = _cli("train", str(path), *args, env={**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+        output, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, output
+        assert epochs in output
+        assert not [noise for noise in NOISE if noise in output], output
+
+
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tmp_path, multilabel_data):
     cfg = toy_config(tmp_path, multilabel_data, trainer={"max_epochs": 1})
     proc = _cli("train", str(_write_config(tmp_path, cfg)), "--devices", "2", "--strategy", "ddp")
     output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, output
+    assert "sync_dist" not in output
     assert (cfg.run_dir / "bundle" / "bundle.json").exists()
     assert yaml.safe_load((cfg.run_dir / "config.yaml").read_text())["trainer"]["devices"] == 2
 

@@ -65,6 +65,11 @@ def test_sampler_is_seeded_only_for_the_default_single_process_study():
     ({"optim.lr": []}, "non-empty list of choices"),
     ({"optim.lr": {"low": 0.1, "high": 1, "lg": True}}, "Extra inputs"),
     ({"optim.lrr": {"low": 0.001, "high": 0.01}}, "unknown key 'optim.lrr'"),
+    ({"optim.weight_decay": {"low": 0.0, "high": 0.1, "log": True}}, r"tune.space.optim.weight_decay: `low > 0` must hold"),
+    ({"optim.lr": {"low": 0.001, "high": 0.01, "log": True, "step": 0.001}}, "step` is not supported when `log`"),
+    ({"loss.gamma": {"low": 0.5, "high": 3.0, "step": 0.7}}, "not divisible by `step`"),
+    ({"model.hparams.depth": [2, 3]}, r"searches model.hparams \['depth'\], which model 'cnn' does not take; "
+                                     r"its hyper-parameters are \[.*'filters'"),
 ])
 def test_space_errors(tmp_path, space, message):
     with pytest.raises(ConfigError, match=message):
@@ -107,6 +112,25 @@ def test_study_continues_from_its_storage(study):
     tmp, _ = study
     again = run_tune(tune_config(tmp, tmp / "records"), trials=1)
     assert [t.number for t in again.study.trials] == [0, 1, 2]
+
+
+def test_a_study_refuses_a_changed_space_unless_forced(study):
+    tmp, _ = study
+    changed = {**SPACE, "optim.lr": {"low": 1.0e-4, "high": 1.0e-2, "log": True}, "loss.gamma": [1.0, 2.0]}
+    with pytest.raises(ConfigError, match=r"another search space \(loss.gamma: absent → \[1.0, 2.0\]; optim.lr: .*'low': 0.001.*"
+                                          r"'low': 0.0001.*--study NAME.*--force"):
+        run_tune(tune_config(tmp, tmp / "records", space=changed), trials=1)
+    assert len(optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp / 'runs' / 'tiny-tune' / 'study.db'}").trials) >= 2
+
+
+def test_command_line_rejects_a_bad_space_before_the_study_starts(tmp_path, capsys):
+    from ecglab.cli import main
+
+    path = tune_config(tmp_path, space={"model.hparams.depth": [2, 3]})
+    assert main(["tune", str(path), "--trials", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "which model 'cnn' does not take" in err and "Traceback" not in err
+    assert not (tmp_path / "runs" / "tiny-tune").exists()
 
 
 def test_run_report_has_subgroups_and_temperature_scaling(study):

@@ -66,7 +66,9 @@ def register(app: typer.Typer) -> None:
                                                          "OUT_DIR/NAME-tune/). The TPE sampler is seeded with trainer.seed "
                                                          "only without it; with a shared storage it is unseeded, so that "
                                                          "the workers do not all propose the same trials"),
-        study: Optional[str] = typer.Option(None, help="study name (default: the config's name); reused if it exists"),
+        study: Optional[str] = typer.Option(None, help="study name (default: the config's name); continued if it exists "
+                                                       "and searches the same space"),
+        force: bool = typer.Option(False, "--force", help="continue an existing study although its search space changed"),
         set_: List[str] = typer.Option([], "--set", help="override a config key: KEY=VALUE (tune.* keys too, "
                                                          "e.g. tune.trials=1)"),
     ):
@@ -74,7 +76,7 @@ def register(app: typer.Typer) -> None:
         from ecglab.cli.common import console
         from ecglab.experiments.tune import OBJECTIVE, run_tune
 
-        result = run_tune(config, trials, storage, study, list(set_))
+        result = run_tune(config, trials, storage, study, list(set_), force=force)
         out = console()
         frame = result.study.trials_dataframe(attrs=("number", "value", "state", "params"))
         out.print(frame.to_string(index=False), markup=False, highlight=False)

@@ -3,6 +3,11 @@
 Records are resampled with replacement; a resample on which the metric is undefined (None, NaN,
 or scikit-learn's ValueError for a single-class column) is skipped, as in the PTB-XL benchmark
 (Strodthoff et al. 2021), which keeps only resamples where every class still has a positive.
+
+An interval always contains its point estimate: the percentile bounds are widened to it where they
+miss it. With few resamples (or a skewed metric near its bound, such as an AUROC near 1) the
+(alpha/2, 1 - alpha/2) quantiles of the resamples can both lie on one side of the value on all
+records, and an interval that excludes its own estimate reads as a contradiction, not as uncertainty.
 """
 
 from __future__ import annotations
@@ -29,18 +34,22 @@ def _resamples(n_records: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         yield rng.integers(0, n_records, n_records)
 
 
-def _interval(values: list[float], alpha: float) -> tuple[float | None, float | None]:
+def _interval(values: list[float], alpha: float, point: float | None) -> tuple[float | None, float | None]:
+    """The percentile interval of ``values``, widened to contain ``point`` (when it is defined)."""
     if not 0 < alpha < 1:
         raise EcglabError(f"alpha must lie in (0, 1); got {alpha}.")
     if not values:
         return None, None
-    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
+    low, high = (float(q) for q in np.quantile(values, [alpha / 2, 1 - alpha / 2]))
+    if _defined(point):
+        low, high = min(low, float(point)), max(high, float(point))
+    return low, high
 
 
 def bootstrap_ci(y_true, y_prob, metric: Callable[..., float | None], n_boot: int = 1000, seed: int = 0,
                  alpha: float = 0.05, **kw) -> tuple[float | None, float | None, float | None]:
-    """``(point, low, high)``: the metric on all records and its (1 - alpha) percentile interval.
+    """``(point, low, high)``: the metric on all records and its (1 - alpha) percentile interval
+    (widened to contain ``point``).
 
     ``metric(y_true, y_prob, **kw) -> float`` (e.g. a macro AUROC). Bounds are None when no
     resample gives a defined value.
@@ -59,7 +68,7 @@ def bootstrap_ci(y_true, y_prob, metric: Callable[..., float | None], n_boot: in
 
     point = evaluate(slice(None))
     values = [v for v in map(evaluate, _resamples(len(y_true), n_boot, seed)) if v is not None]
-    return (point, *_interval(values, alpha))
+    return (point, *_interval(values, alpha, point))
 
 
 def bootstrap_metrics(y_true, y_prob, kind: str, classes: Sequence[str], names: Sequence[str] = DEFAULT_NAMES,
@@ -86,6 +95,6 @@ def bootstrap_metrics(y_true, y_prob, kind: str, classes: Sequence[str], names: 
                 samples[name].append(float(resampled[name]))
     out = {}
     for name in names:
-        low, high = _interval(samples[name], alpha)
+        low, high = _interval(samples[name], alpha, full[name])
         out[name] = {"value": full[name], "low": low, "high": high, "n_resamples": len(samples[name])}
     return out

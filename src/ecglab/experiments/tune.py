@@ -20,12 +20,18 @@ RDB URL (e.g. ``postgresql://…``), which several workers can share: start the 
 machine. The sampler is seeded with ``trainer.seed`` in the default SQLite case only (a repeatable
 search); with ``--storage`` it is unseeded, or every worker would propose the same trials. The best
 trial's config is written to ``NAME-tune/best.yaml``, ready for ``ecglab train``.
+
+The space is checked before any trial runs: bounds as Optuna takes them, and the model's
+hyper-parameter names. A study remembers its space; continuing it with another one is refused
+(its trials would mix two searches) unless ``force`` says so.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +52,14 @@ class Range(BaseModel):
     log: bool = False
     step: float | None = None
     integer: bool = False
+
+    def distribution(self):
+        """Optuna's distribution of this range; its ValueError or warning says what is wrong."""
+        from optuna.distributions import FloatDistribution, IntDistribution
+
+        if self.integer:
+            return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
 
     def suggest(self, trial, key: str):
         if self.integer:
@@ -101,12 +115,58 @@ def load_tune(path: str | Path, overrides: list[str] | None = None) -> tuple[dic
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{path}: tune section: {problems}") from None
-    validate_config(base, str(path))
-    for key in section.space:  # a typo in a searched key fails now, not after the first trial
+    config = validate_config(base, str(path))
+    for key, spec in section.space.items():  # a typo in a searched key fails now, not after the first trial
         probe = copy.deepcopy(base)
-        apply_override(probe, f"{key}={json.dumps(_first_value(section.space[key]))}")
+        apply_override(probe, f"{key}={json.dumps(_first_value(spec))}")
         validate_config(probe, f"{path} (tune key {key!r})")
+        if isinstance(spec, Range):
+            _check_range(spec, key, path)
+    _check_model_hparams(section.space, config, path)
     return base, section
+
+
+def _check_range(spec: Range, key: str, path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. a step that does not divide the range, which Optuna would shrink
+        try:
+            spec.distribution()
+        except (ValueError, UserWarning) as exc:
+            raise ConfigError(f"{path}: tune.space.{key}: {exc}") from None
+
+
+def _check_model_hparams(space: dict, config: RunConfig, path) -> None:
+    """Every searched ``model.hparams.X`` must be a hyper-parameter of every model the search may build."""
+    from ecglab.models.registry import model_info
+
+    searched = sorted(key.removeprefix("model.hparams.") for key in space if key.startswith("model.hparams."))
+    if not searched or config.model.init_from:  # a bundle's architecture is checked when a trial loads it
+        return
+    for name in space.get("model.name") or [config.model.name]:
+        builder = inspect.signature(model_info(name).builder).parameters
+        accepted = sorted(set(builder) - {"n_leads", "n_classes", "input_length", "n_meta"})
+        unknown = [h for h in searched if h not in accepted]
+        if unknown:
+            raise ConfigError(f"{path}: tune.space searches model.hparams {unknown}, which model {name!r} does not take; "
+                              f"its hyper-parameters are {accepted}.")
+
+
+def space_record(space: dict) -> dict:
+    """The search space as a study stores it (JSON-able), to compare a later run's space with."""
+    return {key: spec.model_dump() if isinstance(spec, Range) else spec for key, spec in space.items()}
+
+
+def check_same_space(study, space: dict, force: bool) -> None:
+    """A continued study must search the space it was created with (``force``: adopt the new one)."""
+    current, stored = space_record(space), study.user_attrs.get("space")
+    if stored is not None and stored != current and not force:
+        changes = [f"{k}: {stored.get(k, 'absent')} → {current.get(k, 'absent')}"
+                   for k in sorted(set(stored) | set(current)) if stored.get(k) != current.get(k)]
+        raise ConfigError(f"study {study.study_name!r} was created with another search space ({'; '.join(changes)}); "
+                          "its trials would mix two searches. Name a new study (--study NAME), or pass --force to "
+                          "continue this one with the new space.")
+    if stored != current:
+        study.set_user_attr("space", current)
 
 
 def _first_value(spec):
@@ -136,8 +196,9 @@ def tpe_sampler(storage: str | None, seed: int):
 
 
 def run_tune(path: str | Path, trials: int | None = None, storage: str | None = None, study_name: str | None = None,
-             overrides: list[str] | None = None) -> TuneResult:
-    """Run ``trials`` more trials of the study (created, or continued when it exists)."""
+             overrides: list[str] | None = None, force: bool = False) -> TuneResult:
+    """Run ``trials`` more trials of the study (created, or continued when it exists and searches the
+    same space; ``force``: continue it with a changed space)."""
     try:
         import optuna
         from optuna_integration import PyTorchLightningPruningCallback
@@ -154,6 +215,7 @@ def run_tune(path: str | Path, trials: int | None = None, storage: str | None = 
         study_name=study_name or config.name, storage=storage or f"sqlite:///{directory / 'study.db'}",
         direction="maximize", load_if_exists=True, sampler=tpe_sampler(storage, config.trainer.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=section.startup_trials, n_warmup_steps=section.warmup_epochs))
+    check_same_space(study, section.space, force)
 
     def objective(trial) -> float:
         trial_raw = copy.deepcopy(base)

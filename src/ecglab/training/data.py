@@ -1,17 +1,38 @@
-"""From a PreparedDataset to batches: random training crops, whole records for evaluation."""
+"""From a PreparedDataset to batches: random training crops, whole records for evaluation.
+
+Every random choice of training (the order, balanced draws, crops, augmentation) is a function of
+the run's seed, the epoch and the batch number, never of a process's generator: a run resumed at
+any step replays the rest of the uninterrupted run exactly, with any number of loader workers.
+"""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset
 
 from ecglab.datasets.metadata import fit_meta_features, meta_matrix
 from ecglab.datasets.prepared import RESIDENT_BYTES, PreparedDataset, release_pages
 from ecglab.errors import ConfigError
 from ecglab.training.augment import augment_batch
 from ecglab.training.config import AugmentConfig, DataConfig
+
+
+class BatchDraw(NamedTuple):
+    """A training batch as the sampler hands it to the dataset: its rows and the seed of its crops
+    and augmentation."""
+
+    positions: list[int]
+    seed: int
+
+
+def derived_seed(*key: int) -> int:
+    """A 63-bit seed of its own for every (run seed, epoch, …) key."""
+    high, low = np.random.SeedSequence([k % 2**64 for k in key]).generate_state(2)
+    return (int(high) << 31) ^ int(low)
 
 
 class RecordDataset(Dataset):
@@ -38,17 +59,21 @@ class RecordDataset(Dataset):
         x, y, meta = self.__getitems__([i])
         return x[0], y[0], meta[0]
 
-    def __getitems__(self, positions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitems__(self, request: BatchDraw | list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The batch of ``request``: a :class:`BatchDraw`, or positions (random parts, if any, then
+        drawn from torch's global generator; evaluation has none, so it never moves that generator)."""
+        positions, generator = (request.positions, torch.Generator().manual_seed(request.seed)) \
+            if isinstance(request, BatchDraw) else (request, None)
         rows = self.index[np.asarray(positions)]
         length = self.signals.shape[-1]
         crop = self.crop if self.crop and length > self.crop else length
-        starts = torch.randint(0, length - crop + 1, (len(rows),)).tolist() if crop < length else [0] * len(rows)
+        starts = torch.randint(0, length - crop + 1, (len(rows),), generator=generator).tolist() if crop < length else [0] * len(rows)
         # a float32 copy of only the cropped samples: the memmap is read-only and may be float16
         x = np.stack([self.signals[row, :, start:start + crop] for row, start in zip(rows, starts)]).astype(np.float32, copy=False)
         self._release_pages(len(rows) * self.signals[0].nbytes)  # a crop of every lead touches about every page of its row
         x = torch.from_numpy(x)
         if self.augment is not None:
-            x = augment_batch(x, self.augment, self.fs)
+            x = augment_batch(x, self.augment, self.fs, generator)
         return x, torch.from_numpy(self.labels[rows].astype(np.float32)), torch.from_numpy(self.meta[rows])
 
     def _release_pages(self, nbytes: int) -> None:
@@ -63,11 +88,94 @@ def already_batched(batch):
     return batch
 
 
-def record_loader(rows: RecordDataset, batch_size: int, **kwargs) -> DataLoader:
+def record_loader(rows: RecordDataset, batch_size: int = 1, **kwargs) -> DataLoader:
     """A DataLoader that fetches ``rows`` a batch at a time (into page-locked memory when a GPU is
-    there to copy it to)."""
+    there to copy it to); with ``batch_sampler=``, its batches (``batch_size`` then left at 1)."""
     kwargs.setdefault("pin_memory", torch.cuda.is_available())
     return DataLoader(rows, batch_size=batch_size, collate_fn=already_batched, **kwargs)
+
+
+def _rank_and_world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
+
+class EpochBatchSampler:
+    """The training batches of an epoch: a permutation of the records (with ``weights``, draws with
+    replacement) drawn from (seed, epoch) alone, cut into batches, each with a seed of its own.
+
+    Under DDP each rank takes every world-size-th record of the epoch's order (padded to equal
+    shares, as DistributedSampler does). ``resume_at`` (epoch, batches): a resumed run's position;
+    the next pass skips those batches if it is of that epoch (not when the run stopped at its end).
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, weights: torch.Tensor | None = None):
+        self.n, self.batch_size, self.seed, self.weights = n, batch_size, seed, weights
+        self.epoch, self.resume_at = 0, None
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls it before every epoch
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        rank, world = _rank_and_world()
+        generator = torch.Generator().manual_seed(derived_seed(self.seed, self.epoch))
+        if self.weights is None:
+            order = torch.randperm(self.n, generator=generator)
+        else:
+            order = torch.multinomial(self.weights, self.n, replacement=True, generator=generator)
+        share = -(-self.n // world)
+        mine = order[torch.arange(share * world) % self.n][rank::world].tolist()
+        batches = [mine[i:i + self.batch_size] for i in range(0, len(mine), self.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) == 1:  # a last batch of exactly one breaks BatchNorm
+            batches.pop()
+        return batches
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+    def first_batch(self) -> int:
+        """The number of the next pass's first batch: 0 but in the epoch a resumed run stopped in."""
+        epoch, batches = self.resume_at or (None, 0)
+        return batches if epoch == self.epoch else 0
+
+    def __iter__(self):
+        start, self.resume_at = self.first_batch(), None
+        rank, _ = _rank_and_world()
+        for number, positions in enumerate(self._batches()[start:], start):
+            yield BatchDraw(positions, derived_seed(self.seed, self.epoch, rank, number))
+
+
+class ResumableLoader:
+    """The training loader, resumable inside an epoch: Lightning stores :meth:`state_dict` (the epoch
+    and the batches handed out) in every checkpoint, and gives it back to a run resumed from a
+    mid-epoch one, which then continues the epoch's order where the checkpoint left it.
+
+    Not a DataLoader subclass on purpose: Lightning would swap the sampler of a DataLoader for a
+    DistributedSampler under DDP, and with it the order (EpochBatchSampler shards by rank itself).
+    """
+
+    def __init__(self, loader: DataLoader):
+        self.loader, self.sampler = loader, loader.batch_sampler  # `sampler`: where Lightning calls set_epoch
+        self.handed_out = 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        # a generator: the epoch's order is drawn at its first batch, after Lightning has set the
+        # epoch, not when Lightning calls iter() (before set_epoch, when a run resumes)
+        self.handed_out = self.sampler.first_batch()
+        for batch in self.loader:
+            self.handed_out += 1
+            yield batch
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.sampler.epoch, "batches": self.handed_out}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.epoch = state["epoch"]
+        self.sampler.resume_at = (state["epoch"], state["batches"])
 
 
 def balanced_weights(labels: np.ndarray) -> np.ndarray:
@@ -83,9 +191,9 @@ def balanced_weights(labels: np.ndarray) -> np.ndarray:
 class ECGDataModule(L.LightningDataModule):
     """Train/val/test loaders over one PreparedDataset; metadata scaling fitted on the training split."""
 
-    def __init__(self, dataset: PreparedDataset, config: DataConfig):
+    def __init__(self, dataset: PreparedDataset, config: DataConfig, seed: int = 0):
         super().__init__()
-        self.dataset, self.config = dataset, config
+        self.dataset, self.config, self.seed = dataset, config, seed
         self.train_index = dataset.split_indices(config.train_split)
         self.val_index = dataset.split_indices(config.val_split)
         if config.test_split is not None and config.test_split not in dataset.splits:
@@ -99,6 +207,8 @@ class ECGDataModule(L.LightningDataModule):
         self.meta_features = fit_meta_features(dataset.meta.iloc[self.train_index], config.meta_features)
         self.meta = meta_matrix(dataset.meta, self.meta_features)
         self.labels = np.asarray(dataset.labels)
+        self._train_loader: ResumableLoader | None = None
+        self._train_state: dict | None = None
 
     @property
     def train_labels(self) -> np.ndarray:
@@ -107,20 +217,32 @@ class ECGDataModule(L.LightningDataModule):
     def _dataset(self, index, crop=None, augment=None) -> RecordDataset:
         return RecordDataset(self.dataset.signals, self.labels, index, self.meta, crop, augment, self.dataset.fs)
 
-    def _loader(self, dataset, shuffle=False, sampler=None, drop_last=False) -> DataLoader:
+    def _loader(self, dataset, **batching) -> DataLoader:
         workers = self.config.num_workers
-        return record_loader(dataset, self.config.batch_size, shuffle=shuffle, sampler=sampler, num_workers=workers,
-                             persistent_workers=workers > 0, drop_last=drop_last)
+        batching = batching or {"batch_size": self.config.batch_size}
+        # a generator of its own: making an iterator draws a worker seed, which must not move torch's
+        # global generator (dropout), or a resumed run would not replay the uninterrupted one
+        return record_loader(dataset, num_workers=workers, persistent_workers=workers > 0, generator=torch.Generator(), **batching)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableLoader:
         dataset = self._dataset(self.train_index, crop=self.window, augment=self.config.augment)
-        # a last batch of exactly one breaks BatchNorm; drop only that one record, nothing else
-        drop_last = len(dataset) % self.config.batch_size == 1 and len(dataset) > 1
-        if not self.config.balanced_sampling:
-            return self._loader(dataset, shuffle=True, drop_last=drop_last)
-        sampler = WeightedRandomSampler(torch.as_tensor(balanced_weights(self.train_labels)), num_samples=len(dataset),
-                                        replacement=True)
-        return self._loader(dataset, sampler=sampler, drop_last=drop_last)
+        weights = torch.as_tensor(balanced_weights(self.train_labels)) if self.config.balanced_sampling else None
+        sampler = EpochBatchSampler(len(dataset), self.config.batch_size, self.seed, weights)
+        self._train_loader = ResumableLoader(self._loader(dataset, batch_sampler=sampler))
+        if self._train_state is not None:
+            self._train_loader.load_state_dict(self._train_state)
+        return self._train_loader
+
+    # The training loader's position travels with the datamodule too: Lightning gives a loader its saved
+    # state only if it makes the loader after reading the checkpoint, and the one-cycle schedule's step
+    # count makes it before (Lightning 2.6). Loading it twice is harmless: it is the same position.
+    def state_dict(self) -> dict:
+        return {"train_loader": self._train_loader.state_dict()} if self._train_loader is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._train_state = state.get("train_loader")
+        if self._train_loader is not None and self._train_state is not None:
+            self._train_loader.load_state_dict(self._train_state)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self._dataset(self.val_index))

@@ -72,12 +72,12 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
         check_resumable(config, run_dir)
     elif checkpoint_dir.exists() and any(checkpoint_dir.iterdir()):
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose another name (--set name=…).")
-    _quiet_lightning()
+    _quiet_lightning(resumed=resume)
 
     # everything that can reject the config is built before the run directory exists
     dataset = ensure_dataset(config.data)
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
-    datamodule = ECGDataModule(dataset, config.data)
+    datamodule = ECGDataModule(dataset, config.data, seed=config.trainer.seed)
     model = build_model(config, dataset, n_meta=len(datamodule.meta_features))
     if config.trainer.compile:
         model.compile()  # in place: parameter names, checkpoints and bundles stay as without it
@@ -92,6 +92,8 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
         _pretrain(model, datamodule, config, pretrain_epochs)
     if hasattr(model, "start_classifier_stage"):
         model.start_classifier_stage()
+    if getattr(model, "trunk_frozen", False):  # transfer or a two-stage model: its BatchNorm stays in eval mode on purpose
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
     _fit(trainer, module, datamodule, last if resume else None, run_dir)
     if not trainer.is_global_zero:
         return None
@@ -226,7 +228,10 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
 
     t = config.trainer
     callbacks = [
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", enable_version_counter=False),
+        # after validation, before last.ckpt is written: last.ckpt must hold the best score so far, or a
+        # run resumed from it forgets that score and takes a later tie for a new best
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", enable_version_counter=False,
+                        save_on_train_epoch_end=False),
         # Lightning's save_last follows the monitored checkpoint (only on improvement); this one is every epoch
         ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1, enable_version_counter=False,
                         save_on_train_epoch_end=False),  # after validation, so a resume never skips an epoch's validation
@@ -266,6 +271,15 @@ def _progress_bar(enabled: bool) -> list:
 
     class ThrottledProgressBar(RichProgressBar):
         drawn_at = 0.0
+
+        def _get_train_description(self, current_epoch: int) -> str:
+            # Lightning counts from 0 and shows "Epoch 0/0" for a one-epoch run; people count from 1
+            return f"Epoch {current_epoch + 1}/{self.trainer.max_epochs}"
+
+        def get_metrics(self, trainer, pl_module):
+            items = super().get_metrics(trainer, pl_module)
+            items.pop("v_num", None)  # the logger's version ("_tb"): the run's name is on the screen already
+            return items
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             now = time.monotonic()
@@ -336,8 +350,10 @@ def _pretrain(model, datamodule, config: RunConfig, epochs: int) -> None:
     trainer.fit(PretrainModule(model, config.optim), train_dataloaders=datamodule.train_dataloader())
 
 
-def _quiet_lightning() -> None:
+def _quiet_lightning(resumed: bool = False) -> None:
     """Lightning's tips about workers and GPUs are noise for CPU users; keep real warnings."""
+    if resumed:  # the checkpoints it continues are there on purpose
+        warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")

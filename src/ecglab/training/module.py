@@ -14,6 +14,26 @@ from ecglab.training.heap import trim_heap
 MONITOR = "val_macro_auroc"
 
 
+def rng_states() -> dict:
+    """The global random generators (torch, CUDA, numpy, Python), in types a ``weights_only`` load reads."""
+    import random
+
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": [kind, keys.tolist(), position, has_gauss, gauss], "python": random.getstate()}
+
+
+def set_rng_states(states: dict) -> None:
+    import random
+
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    kind, keys, position, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
+    random.setstate(states["python"])
+
+
 def to_probabilities(logits: torch.Tensor, kind: str) -> torch.Tensor:
     return torch.softmax(logits, dim=-1) if kind == "multiclass" else torch.sigmoid(logits)
 
@@ -36,6 +56,7 @@ class ECGModule(L.LightningModule):
         self.model, self.kind, self.loss, self.optim = model, kind, loss, optim
         self.window, self.stride, self.aggregate = window, stride, aggregate
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._resumed_state: dict | None = None
         self.on_train_epoch_start()
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
@@ -49,6 +70,22 @@ class ECGModule(L.LightningModule):
 
     def on_train_epoch_start(self):  # not called when a run resumes inside an epoch: __init__ starts the sums too
         self._loss_sum, self._loss_count = 0.0, 0
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # what else a resumed run needs to go on as the uninterrupted one: the global random streams
+        # (dropout) and, inside an epoch, the sums of its mean loss so far (the data order is the loader's)
+        loss_sum = torch.as_tensor(self._loss_sum, dtype=torch.float32).cpu()
+        checkpoint["ecglab_resume"] = {"rng": rng_states(), "loss_sum": loss_sum, "loss_count": self._loss_count}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._resumed_state = checkpoint.get("ecglab_resume")
+
+    def on_train_start(self):
+        # set here, not on loading: nothing drawn while Lightning sets the run up may shift the streams
+        if self._resumed_state is not None:
+            state, self._resumed_state = self._resumed_state, None
+            set_rng_states(state["rng"])
+            self._loss_sum, self._loss_count = state["loss_sum"].to(self.device), state["loss_count"]
 
     def training_step(self, batch, batch_idx):
         x, y, meta = batch
@@ -94,9 +131,11 @@ class ECGModule(L.LightningModule):
             val_loss = -(labels * clipped.log()).sum(dim=1).mean()
         else:
             val_loss = nn.functional.binary_cross_entropy(clipped, labels.float())
-        self.log(MONITOR, float("nan") if auroc is None else float(auroc), prog_bar=True, sync_dist=False)
-        self.log("val_loss", val_loss, prog_bar=False, sync_dist=False)
-        self.log("val_macro_f1", float(metrics["macro_f1"]), sync_dist=False)
+        # every rank computed the same values from the gathered predictions: the mean over ranks is
+        # the value itself, and sync_dist keeps the ranks' early-stopping and checkpoint decisions alike
+        self.log(MONITOR, float("nan") if auroc is None else float(auroc), prog_bar=True, sync_dist=True)
+        self.log("val_loss", val_loss, prog_bar=False, sync_dist=True)
+        self.log("val_macro_f1", float(metrics["macro_f1"]), sync_dist=True)
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -128,7 +167,7 @@ class PretrainModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self.model.pretrain_loss(batch[0])
-        self.log("pretrain_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[0]))
+        self.log("pretrain_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch[0]), sync_dist=True)
         return loss
 
     def configure_optimizers(self):
