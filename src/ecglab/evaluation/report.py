@@ -84,7 +84,8 @@ def _markdown(report: Mapping, classes: Sequence[str], figures: Mapping[str, str
              headline_table(test, report.get("bootstrap", {}).get("metrics"), tuned), ""]
     if "bootstrap" in report:
         b = report["bootstrap"]
-        lines += [f"95 % CIs: percentile bootstrap over records, {b['n_boot']} resamples (seed {b['seed']}).", ""]
+        lines += [f"95 % CIs: percentile bootstrap over records, {b['n_boot']} resamples (seed {b['seed']}), "
+                  "widened where needed to contain the point estimate.", ""]
     if test["undefined_auroc"]:
         lines += [f"AUROC/AUPRC undefined (no positives or no negatives in the test set), left out of the macro "
                   f"means: {', '.join(test['undefined_auroc'])}.", ""]

@@ -29,7 +29,6 @@ hyper-parameter names. A study remembers its space; continuing it with another o
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 import warnings
 from dataclasses import dataclass
@@ -143,8 +142,7 @@ def _check_model_hparams(space: dict, config: RunConfig, path) -> None:
     if not searched or config.model.init_from:  # a bundle's architecture is checked when a trial loads it
         return
     for name in space.get("model.name") or [config.model.name]:
-        builder = inspect.signature(model_info(name).builder).parameters
-        accepted = sorted(set(builder) - {"n_leads", "n_classes", "input_length", "n_meta"})
+        accepted = model_info(name).accepted_hparams
         unknown = [h for h in searched if h not in accepted]
         if unknown:
             raise ConfigError(f"{path}: tune.space searches model.hparams {unknown}, which model {name!r} does not take; "

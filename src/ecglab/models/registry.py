@@ -27,12 +27,18 @@ class ModelInfo:
     listed: bool = True  # False: built from trained bundles (ensemble), not trained from scratch
 
     @property
+    def accepted_hparams(self) -> list[str]:
+        """Every keyword the builder takes besides the shapes every model takes."""
+        return sorted(set(inspect.signature(self.builder).parameters) - _SHAPE_ARGUMENTS)
+
+    @property
     def hparams(self) -> dict:
         """The builder's tunable keyword arguments and their defaults."""
         return {k: p.default for k, p in inspect.signature(self.builder).parameters.items()
                 if p.kind is p.KEYWORD_ONLY}
 
 
+_SHAPE_ARGUMENTS = {"n_leads", "n_classes", "input_length", "n_meta"}
 _REGISTRY: dict[str, ModelInfo] = {}
 _ALIASES: dict[str, str] = {}
 
@@ -67,10 +73,9 @@ def list_models() -> list[str]:
 def create_model(name: str, n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, **hparams):
     """Build a registered model; an unknown hyper-parameter is an error listing the valid ones."""
     info = model_info(name)
-    accepted = set(inspect.signature(info.builder).parameters) - {"n_leads", "n_classes", "input_length", "n_meta"}
-    unknown = sorted(set(hparams) - accepted)
+    unknown = sorted(set(hparams) - set(info.accepted_hparams))
     if unknown:
-        raise ConfigError(f"model {info.name!r} has no hyper-parameters {unknown}; valid ones: {sorted(accepted)}.")
+        raise ConfigError(f"model {info.name!r} has no hyper-parameters {unknown}; valid ones: {info.accepted_hparams}.")
     try:
         model = info.builder(n_leads=n_leads, n_classes=n_classes, input_length=input_length, n_meta=n_meta, **hparams)
     except (TypeError, ValueError) as exc:  # e.g. width="abc", or an input too short for the architecture
