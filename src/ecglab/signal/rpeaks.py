@@ -27,6 +27,7 @@ MIN_QRS_FRACTION = 0.4  # slope bursts shorter than this fraction of the mean bu
 REFRACTORY_S = 0.25
 QUALITY_WINDOW_S = 10.0
 MIN_KURTOSIS = 3.5
+MIN_SECONDS = 2.0  # the running average needs a few beats
 FLAT_MV = 0.05  # a stretch whose filtered lead spans less than this holds no visible QRS
 
 
@@ -41,7 +42,7 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     (n_leads, n_samples); peaks are placed on the first lead. Flat and noise stretches of the first
     lead give none; fewer than 2 s of signal gives none."""
     leads = np.atleast_2d(np.asarray(signal, dtype=np.float64))
-    if leads.shape[1] < 2 * fs:
+    if leads.shape[1] < MIN_SECONDS * fs:
         return np.zeros(0, dtype=np.int64)
     cleaned = _clean(leads, fs)
     good = _usable_windows(cleaned, fs)
@@ -57,7 +58,7 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
 def unusable_seconds(lead: np.ndarray, fs: float) -> float:
     """Seconds of ``lead`` in which :func:`detect_r_peaks` looks for no beats (flat or noise)."""
     lead = np.asarray(lead, dtype=np.float64)
-    if lead.size < 2 * fs:
+    if lead.size < MIN_SECONDS * fs:
         return lead.size / fs
     good = _usable_windows(_clean(lead[None], fs), fs)[0]
     window = int(round(QUALITY_WINDOW_S * fs))
