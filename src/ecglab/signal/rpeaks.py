@@ -78,8 +78,11 @@ def _usable_windows(cleaned: np.ndarray, fs: float) -> np.ndarray:
     window = int(round(QUALITY_WINDOW_S * fs))
     n_windows = -(-cleaned.shape[1] // window)
     good = np.zeros((len(cleaned), n_windows), dtype=bool)
+    inner = np.ones(cleaned.shape[1], dtype=bool)
+    inner[:int(fs)] = inner[-int(fs):] = False  # the filter's start and end transients would pass noise as peaky
     for w in range(n_windows):
-        piece = cleaned[:, w * window:(w + 1) * window]
+        span = slice(w * window, (w + 1) * window)
+        piece = cleaned[:, span][:, inner[span]] if inner[span].sum() > fs else cleaned[:, span]
         centred = piece - piece.mean(axis=1, keepdims=True)
         variance = (centred ** 2).mean(axis=1)
         kurtosis = (centred ** 4).mean(axis=1) / np.maximum(variance, 1e-12) ** 2
