@@ -10,7 +10,8 @@ on the shared MIT-BIH DS1 and SVDB records (docs/RESULTS.md, "QRS detection (EC5
 * the refractory period is 250 ms, not 300 ms, so that early premature beats are not dropped.
 
 The R peak itself is placed on the first lead (the model's lead). Ten-second stretches that are flat
-or noise (kurtosis of the filtered lead under 3.5: an ECG is peaky, Gaussian noise has 3; Li et al. 2008) give
+or noise (kurtosis of the filtered lead's slope under 3.8: the QRS makes an ECG's slope peaky, Gaussian noise has
+3; after Li et al. 2008, who take the signal's, which a large T wave can bring to 3) give
 no beats; :func:`unusable_seconds` says how much was skipped.
 """
 
@@ -26,7 +27,7 @@ THRESHOLD = 1.6  # QRS where the smoothed slope exceeds this multiple of its run
 MIN_QRS_FRACTION = 0.4  # slope bursts shorter than this fraction of the mean burst are not QRS (neurokit2's)
 REFRACTORY_S = 0.25
 QUALITY_WINDOW_S = 10.0
-MIN_KURTOSIS = 3.5
+MIN_KURTOSIS = 3.8
 MIN_SECONDS = 2.0  # the running average needs a few beats
 FLAT_MV = 0.05  # a stretch whose filtered lead spans less than this holds no visible QRS
 
@@ -83,7 +84,8 @@ def _usable_windows(cleaned: np.ndarray, fs: float) -> np.ndarray:
     for w in range(n_windows):
         span = slice(w * window, (w + 1) * window)
         piece = cleaned[:, span][:, inner[span]] if inner[span].sum() > fs else cleaned[:, span]
-        centred = piece - piece.mean(axis=1, keepdims=True)
+        slope = np.gradient(piece, axis=1)
+        centred = slope - slope.mean(axis=1, keepdims=True)
         variance = (centred ** 2).mean(axis=1)
         kurtosis = (centred ** 4).mean(axis=1) / np.maximum(variance, 1e-12) ** 2
         good[:, w] = (np.ptp(piece, axis=1) >= FLAT_MV) & (kurtosis >= MIN_KURTOSIS)
