@@ -126,13 +126,13 @@ def test_multiclass_beat_report_has_aami_table(tmp_path):
 
 def test_aami_table_hand_computed():
     # Rows true N S V: [8 1 1], [2 3 0], [0 0 5]. Se(N) = 8/10, +P(N) = 8/10; Se(S) = 3/5, +P(S) = 3/4;
-    # Se(V) = 5/5, +P(V) = 5/6. Accuracy 16/20.
+    # Se(V) = 5/5, +P(V) = 5/6. Accuracy 16/20. F1 = 2 TP / (row + column): 16/20, 6/9, 10/11.
     table = aami_table([[8, 1, 1], [2, 3, 0], [0, 0, 5]], ["N", "S", "V"])
     lines = table.splitlines()
-    assert lines[0] == "| true \\ predicted | N | S | V | Se (%) | +P (%) |"
-    assert lines[2] == "| **N** | 8 | 1 | 1 | 80.00 | 80.00 |"
-    assert lines[3] == "| **S** | 2 | 3 | 0 | 60.00 | 75.00 |"
-    assert lines[4] == "| **V** | 0 | 0 | 5 | 100.00 | 83.33 |"
+    assert lines[0] == "| true \\ predicted | N | S | V | Se (%) | +P (%) | F1 |"
+    assert lines[2] == "| **N** | 8 | 1 | 1 | 80.00 | 80.00 | 0.800 |"
+    assert lines[3] == "| **S** | 2 | 3 | 0 | 60.00 | 75.00 | 0.667 |"
+    assert lines[4] == "| **V** | 0 | 0 | 5 | 100.00 | 83.33 | 0.909 |"
     assert table.endswith("Beats: 20; accuracy 80.00 %.")
     with pytest.raises(EcglabError, match="3 x 3"):
         aami_table(np.zeros((2, 2)), ["N", "S", "V"])

@@ -11,11 +11,11 @@ from ecglab.evaluation.metrics import compute_metrics, fmax
 from ecglab.evaluation.plots import (plot_confusion, plot_learning_curves, plot_per_class_confusion, plot_pr,
                                      plot_reliability, plot_roc)
 from ecglab.evaluation.report import write_report
-from ecglab.evaluation.tables import aami_table, format_metrics_table
+from ecglab.evaluation.tables import aami_scores, aami_table, format_metrics_table
 from ecglab.evaluation.thresholds import tune_thresholds
 
 __all__ = [
-    "aami_table", "age_bands", "apply_temperature", "bootstrap_ci", "bootstrap_metrics", "compute_metrics",
+    "aami_scores", "aami_table", "age_bands", "apply_temperature", "bootstrap_ci", "bootstrap_metrics", "compute_metrics",
     "expected_calibration_error", "fit_temperature", "fmax", "format_metrics_table", "metrics_by_group",
     "negative_log_likelihood", "plot_confusion", "plot_learning_curves", "plot_per_class_confusion", "plot_pr",
     "plot_reliability", "plot_roc", "record_groups", "reliability_curve", "tune_thresholds", "write_report",

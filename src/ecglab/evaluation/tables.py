@@ -60,28 +60,58 @@ def headline_table(test: Mapping, bootstrap: Mapping | None = None, tuned: Mappi
     return _table(header, rows)
 
 
-def aami_table(metrics_or_confusion, classes: Sequence[str]) -> str:
-    """The AAMI EC57 beat report: the confusion counts with each class's Se and +P in percent.
+def aami_scores(confusion, classes: Sequence[str]) -> dict[str, dict]:
+    """Each class's AAMI EC57 figures from a confusion matrix (rows = true, columns = predicted).
 
-    Se (sensitivity) = TP / (TP + FN) along the row; +P (positive predictivity) = TP / (TP + FP)
-    down the column. Accepts the multiclass :func:`compute_metrics` dict or a C x C matrix (rows = true).
+    Se = TP / (TP + FN) along the row, +P = TP / (TP + FP) down the column, F1 their harmonic mean,
+    as fractions (None where undefined). The matrix may be C x C or carry one more row and column,
+    as a beat-by-beat comparison counts them (``ecglab.evaluation.ec57``): detections that match no
+    reference beat (last row) count against +P, reference beats not detected (last column) against Se.
+    """
+    matrix = np.asarray(confusion, dtype=np.int64)
+    n = len(classes)
+    if matrix.shape not in ((n, n), (n + 1, n + 1)):
+        raise EcglabError(f"expected a {n} x {n} confusion matrix (or {n + 1} x {n + 1} with missed and extra "
+                          f"beats); got shape {matrix.shape}.")
+    scores = {}
+    for c, name in enumerate(classes):
+        hits, support, called = int(matrix[c, c]), int(matrix[c].sum()), int(matrix[:, c].sum())
+        se = hits / support if support else None
+        ppv = hits / called if called else None
+        f1 = 2 * hits / (support + called) if support + called else None
+        scores[str(name)] = {"se": se, "ppv": ppv, "f1": f1, "support": support, "called": called, "tp": hits}
+    return scores
+
+
+def _percent(fraction):
+    return None if fraction is None else 100 * fraction
+
+
+def aami_table(metrics_or_confusion, classes: Sequence[str]) -> str:
+    """The AAMI EC57 beat report: the confusion counts with each class's Se, +P (percent) and F1.
+
+    Accepts the multiclass :func:`compute_metrics` dict or a confusion matrix (rows = true) as
+    :func:`aami_scores` takes it; an extra last row and column are shown as beats not detected and
+    detections without a reference beat.
     """
     if isinstance(metrics_or_confusion, Mapping):
         if "confusion_matrix" not in metrics_or_confusion:
             raise EcglabError("the AAMI table needs multiclass metrics with a 'confusion_matrix'; none was found.")
         metrics_or_confusion = metrics_or_confusion["confusion_matrix"]
     matrix = np.asarray(metrics_or_confusion, dtype=np.int64)
-    if matrix.shape != (len(classes), len(classes)):
-        raise EcglabError(f"expected a {len(classes)} x {len(classes)} confusion matrix; got shape {matrix.shape}.")
-    hits, row_sums, column_sums = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
+    scores = aami_scores(matrix, classes)
+    extra = matrix.shape[0] > len(classes)
     rows = []
     for c, name in enumerate(classes):
-        se = 100 * hits[c] / row_sums[c] if row_sums[c] else None
-        ppv = 100 * hits[c] / column_sums[c] if column_sums[c] else None
-        rows.append([f"**{name}**"] + [str(v) for v in matrix[c]] + [fmt(se, 2), fmt(ppv, 2)])
-    table = _table(["true \\ predicted", *map(str, classes), "Se (%)", "+P (%)"], rows)
-    accuracy = 100 * hits.sum() / max(matrix.sum(), 1)
-    return f"{table}\n\nBeats: {int(matrix.sum())}; accuracy {accuracy:.2f} %."
+        s = scores[str(name)]
+        rows.append([f"**{name}**"] + [str(v) for v in matrix[c]]
+                    + [fmt(_percent(s["se"]), 2), fmt(_percent(s["ppv"]), 2), fmt(s["f1"])])
+    if extra:
+        rows.append(["no reference beat"] + [str(v) for v in matrix[-1]] + ["", "", ""])
+    header = ["true \\ predicted", *map(str, classes)] + (["not detected"] if extra else []) + ["Se (%)", "+P (%)", "F1"]
+    hits = np.trace(matrix[:len(classes), :len(classes)])
+    accuracy = 100 * hits / max(matrix.sum(), 1)
+    return f"{_table(header, rows)}\n\nBeats: {int(matrix.sum())}; accuracy {accuracy:.2f} %."
 
 
 def group_table(groups: Mapping[str, Mapping[str, Mapping]]) -> str:

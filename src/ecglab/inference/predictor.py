@@ -26,7 +26,7 @@ from ecglab.records import Record, read_record
 from ecglab.signal.beats import RR_FEATURES, extract_beats, rr_context
 from ecglab.signal.preprocess import preprocess
 from ecglab.signal.resample import resample_positions
-from ecglab.signal.rpeaks import annotated_beats, detect_r_peaks
+from ecglab.signal.rpeaks import MIN_SECONDS, annotated_beats, detect_r_peaks, unusable_seconds
 
 ONNX_FILE = "model.onnx"
 BATCH = 64
@@ -209,11 +209,13 @@ class Predictor:
             raise RecordFormatError(f"{record.name}: a sampling rate of {record.fs:g} Hz is "
                                     f"outside the range of ECG recorders ({MIN_FS:g} Hz to {MAX_FS:g} Hz).")
         sources = record.lead_sources(self.spec.leads, equivalents=True)
-        record = record.select_leads(self.spec.leads, equivalents=True).check_finite()
+        original, record = record, record.select_leads(self.spec.leads, equivalents=True).check_finite()
         _check_millivolts(record)
         if self.spec.input == "beat":
             first, source = next(iter(sources.items()))
-            inputs = self._beat_input(record, peak_lead=source if first == source else f"{source} (as {first})")
+            others = [i for i, lead in enumerate(original.leads) if lead != source]  # they vote on where beats are
+            inputs = self._beat_input(record, peak_lead=source if first == source else f"{source} (as {first})",
+                                      detection=np.concatenate([record.signal[:1], original.signal[others]]))
         else:
             inputs = self._record_input(record)
         inputs.notes[:0] = [f"the record has no lead {lead}: its lead {source} stands in (equivalent leads)."
@@ -242,7 +244,7 @@ class Predictor:
         meta = meta_input(record.meta, spec.meta_features, len(windows))
         return ModelInput(windows, meta, spec.fs, starts, signal.shape[1], padded, notes=notes)
 
-    def _beat_input(self, record: Record, peak_lead: str) -> ModelInput:
+    def _beat_input(self, record: Record, peak_lead: str, detection: np.ndarray) -> ModelInput:
         spec = self.spec
         beat_spec = spec.beats
         if beat_spec is None:
@@ -252,8 +254,10 @@ class Predictor:
             peaks, _ = annotated_beats(record.annotations.samples, record.annotations.symbols)
             notes.append(f"R peaks from the record's beat annotations ({len(peaks)} beats).")
         else:
-            peaks = detect_r_peaks(record.signal[0], record.fs)
-            notes.append(f"R peaks detected on lead {peak_lead} ({len(peaks)} beats).")
+            peaks = detect_r_peaks(detection, record.fs)
+            notes.append(f"R peaks detected on lead {peak_lead}" + (f", {len(detection)} leads voting" if len(detection) > 1
+                                                                     else "") + f" ({len(peaks)} beats).")
+            notes += _detection_notes(record.signal[0], record.fs, peak_lead)
         signal = preprocess(record.signal, record.fs, spec.preprocessing)
         fs = spec.preprocessing.fs or record.fs
         beats = extract_beats(signal, fs, resample_positions(peaks, record.fs, fs), beat_spec)
@@ -268,6 +272,16 @@ class Predictor:
             starts = starts - int(round(beat_spec.before_s * beat_spec.fs))
         n_samples = int(round(record.n_samples * beat_spec.fs / record.fs))
         return ModelInput(beats.beats, meta, beat_spec.fs, starts, n_samples, peaks=kept_peaks, notes=notes)
+
+
+def _detection_notes(lead: np.ndarray, fs: float, name: str) -> list[str]:
+    """Why a detected record may have fewer beats than it seems to: too short, flat or noisy stretches."""
+    if len(lead) < MIN_SECONDS * fs:
+        return [f"the record is {len(lead) / fs:.1f} s long; R peaks are looked for in {MIN_SECONDS:g} s or more."]
+    skipped = unusable_seconds(lead, fs)
+    if skipped == 0:
+        return []
+    return [f"{skipped:.0f} of {len(lead) / fs:.0f} s of lead {name} are flat or noise: no beats were looked for there."]
 
 
 def meta_input(meta: dict, features, n_rows: int, rr: np.ndarray | None = None) -> np.ndarray | None:

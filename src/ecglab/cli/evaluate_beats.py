@@ -1,0 +1,42 @@
+"""``ecglab evaluate-beats``: a beat model scored on annotated records as AAMI EC57 asks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(
+        "evaluate-beats",
+        epilog="Examples:\n\n"
+               "    ecglab evaluate-beats mitbih-kachuee-ds1 data/mitbih --out ec57/\n\n"
+               "    ecglab evaluate-beats mitbih-kachuee-ds1 data/mitbih --use-annotations   (classification alone)\n\n"
+               "    ecglab evaluate-beats mitbih-kachuee-ds1 data/svdb --leads MLII,ECG2   (SVDB's ECG1 read as MLII)",
+    )
+    def evaluate_beats(
+        bundle: Path = typer.Argument(..., help="beat model bundle directory, run directory, or a shipped model's name"),
+        directory: Path = typer.Argument(..., help="folder of WFDB records with .atr beat annotations"),
+        use_annotations: bool = typer.Option(False, "--use-annotations", help="classify the annotated beats instead of "
+                                             "detecting R peaks: scores the classifier alone"),
+        out: Optional[Path] = typer.Option(None, "--out", help="folder for ec57.json and ec57.md"),
+        leads: Optional[str] = typer.Option(None, "--leads", help="the records' lead names in order, replacing the stored ones"),
+    ):
+        """Detect, classify and match beats to the annotations within 150 ms (AAMI EC57): QRS detection Se / +P
+        and per-class Se / +P / F1, gross and per record, with the confusion matrix. Paced records are left out."""
+        import json
+
+        from ecglab.cli.common import parse_list
+        from ecglab.evaluation.evaluate_beats import ec57_markdown, evaluate_beats as run
+
+        report = run(bundle, directory, use_annotations=use_annotations, leads=parse_list(leads))
+        markdown = ec57_markdown(report)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "ec57.json").write_text(json.dumps(report, indent=2))
+            (out / "ec57.md").write_text(markdown)
+        print(markdown.split("## Per record")[0].rstrip())
+        if out is not None:
+            print(f"\nwrote {out / 'ec57.json'} and {out / 'ec57.md'}")

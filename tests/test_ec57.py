@@ -1,0 +1,178 @@
+"""EC57 beat-by-beat comparison: matching known answers, the evaluate-beats command, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecglab.evaluation.ec57 import beat_confusion, compare_beats, is_paced, match_beats, summarise
+
+FS = 1000.0  # one sample per millisecond, so distances read as ms
+REF = [1000, 2000, 3000, 4000]
+CLASSES = ["N", "S", "V"]
+
+
+def _pairs(reference, detected):
+    r, d = match_beats(reference, detected, FS)
+    return list(zip(r.tolist(), d.tolist()))
+
+
+def test_exact_and_near_detections_all_match():
+    assert _pairs(REF, [1000, 2010, 2990, 4150]) == [(0, 0), (1, 1), (2, 2), (3, 3)]  # 150 ms is in
+
+
+def test_a_missed_beat_and_an_extra_beat():
+    assert _pairs(REF, [1000, 3000, 4000]) == [(0, 0), (2, 1), (3, 2)]  # 2000 missed
+    assert _pairs(REF, [1000, 1500, 2000, 3000, 4000]) == [(0, 0), (1, 2), (2, 3), (3, 4)]  # 1500 extra
+
+
+def test_a_beat_151_ms_away_is_missed_and_extra():
+    assert _pairs(REF, [1000, 2151, 3000, 4000]) == [(0, 0), (2, 2), (3, 3)]
+    result = compare_beats(REF, ["N"] * 4, [1000, 2151, 3000, 4000], ["N"] * 4, FS, CLASSES)
+    assert result["detection"] == {"tp": 3, "fn": 1, "fp": 1, "se": 0.75, "ppv": 0.75}
+
+
+def test_two_detections_near_one_reference_match_the_nearest_once():
+    assert _pairs(REF, [1000, 1960, 2030, 3000, 4000]) == [(0, 0), (1, 2), (2, 3), (3, 4)]
+    # nearest first across references: 2100 is 100 ms from 2000 but 40 ms from 2140, so 2000 takes 1950
+    assert _pairs([2000, 2140], [1950, 2100]) == [(0, 0), (1, 1)]
+    assert _pairs([2000, 2100], [2060]) == [(1, 0)]  # 40 ms beats 60 ms
+    assert _pairs([], [5]) == [] and _pairs([5], []) == []
+
+
+def test_confusion_counts_missed_extra_and_unclassed_beats():
+    # refs N S V ? ; detections: N at ref 0, N at ref 1 (S called N), none at ref 2 (V missed),
+    # one at ref 3 (unclassed ref: matched, not counted), one extra called V
+    ref_labels = ["N", "S", "V", "?"]
+    det = [1000, 2000, 4000, 5000]
+    result = compare_beats(REF, ref_labels, det, ["N", "N", "S", "V"], FS, CLASSES)
+    assert result["detection"] == {"tp": 3, "fn": 1, "fp": 1, "se": 0.75, "ppv": 0.75}
+    assert result["confusion"].tolist() == [[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]]
+    gross = summarise([result, result], CLASSES)
+    assert gross["detection"] == {"tp": 6, "fn": 2, "fp": 2, "se": 0.75, "ppv": 0.75}
+    assert gross["classes"]["N"] == {"se": 1.0, "ppv": 0.5, "f1": 2 / 3, "support": 2, "called": 4, "tp": 2}
+    assert gross["classes"]["V"]["se"] == 0.0 and gross["classes"]["V"]["ppv"] == 0.0
+    assert gross["classes"]["S"]["ppv"] is None  # nothing called S
+
+
+def test_a_call_outside_the_classes_counts_as_not_detected():
+    matrix = beat_confusion(["N"], ["none"], [0], [0], CLASSES)
+    assert matrix[0].tolist() == [0, 0, 0, 1]
+
+
+def test_paced_records_are_recognised():
+    assert is_paced(["N", "/", "N"]) and not is_paced(["N", "V", "f"])
+
+
+# -- the command on real records ---------------------------------------------------------------------
+
+# Reference beats of MIT-BIH 119 + 208 by AAMI class, counted from their .atr files: N S V F Q.
+CLASS_COUNTS = [1543 + 1586, 0 + 2, 444 + 992, 0 + 373, 0 + 2]
+
+
+@pytest.fixture(scope="module")
+def two_records(shared_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ec57")
+    for record in ("119", "208", "107"):  # 107 is paced
+        for suffix in (".hea", ".dat", ".atr"):
+            (folder / f"{record}{suffix}").symlink_to(shared_data / "mitbih" / f"{record}{suffix}")
+    return folder
+
+
+def _evaluate(folder, out, *options):
+    import json
+
+    from ecglab.cli import main
+
+    assert main(["evaluate-beats", "mitbih-kachuee-ds1", str(folder), "--out", str(out), *options]) == 0
+    return json.loads((out / "ec57.json").read_text()), (out / "ec57.md").read_text()
+
+
+def test_evaluate_beats_with_detected_peaks(two_records, tmp_path, capsys):
+    report, markdown = _evaluate(two_records, tmp_path)
+    assert set(report) >= {"bundle", "r_peaks", "tolerance_s", "classes", "excluded", "gross", "records"}
+    assert report["r_peaks"] == "detected" and list(report["records"]) == ["119", "208"]
+    assert report["excluded"] == [{"record": "107", "reason": "paced beats (EC57 leaves paced records out)"}]
+    detection = report["gross"]["detection"]
+    assert detection["tp"] + detection["fn"] == sum(CLASS_COUNTS)
+    assert detection["se"] == detection["tp"] / sum(CLASS_COUNTS) and detection["se"] >= 0.995
+    assert detection["ppv"] == detection["tp"] / (detection["tp"] + detection["fp"]) and detection["ppv"] >= 0.995
+    confusion = np.array(report["gross"]["confusion"])
+    assert confusion[:5].sum(axis=1).tolist() == CLASS_COUNTS
+    assert confusion[5].sum() == detection["fp"] and confusion[:5, 5].sum() == detection["fn"]
+    v = report["gross"]["classes"]["V"]
+    assert v["support"] == 1436 and v["se"] == confusion[2, 2] / 1436 and 0 <= v["f1"] <= 1
+    for entry in report["records"].values():
+        assert all(s["se"] is None or 0 <= s["se"] <= 1 for s in entry["classes"].values())
+    assert "left out: 107 (paced beats" in markdown and "| 208 | 2955 |" in markdown
+    assert "QRS detection: Se" in capsys.readouterr().out
+
+
+def test_evaluate_beats_on_annotated_peaks_scores_the_classifier_alone(two_records, tmp_path):
+    report, _ = _evaluate(two_records, tmp_path, "--use-annotations")
+    assert report["r_peaks"] == "annotated"
+    assert report["gross"]["detection"] == {"tp": sum(CLASS_COUNTS), "fn": 0, "fp": 0, "se": 1.0, "ppv": 1.0}
+    confusion = np.array(report["gross"]["confusion"])
+    assert confusion[:5].sum(axis=1).tolist() == CLASS_COUNTS and confusion[5].sum() == 0
+
+
+def test_evaluate_beats_needs_records(tmp_path, capsys):
+    from ecglab.cli import main
+
+    assert main(["evaluate-beats", "mitbih-kachuee-ds1", str(tmp_path)]) == 2
+    assert "expected a folder of WFDB records" in capsys.readouterr().err
+
+
+# -- bad input: fewer beats and a note, or one clear error -------------------------------------------
+
+FS_BAD = 360.0
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    from ecglab.inference.predictor import Predictor
+
+    return Predictor.load("mitbih-kachuee-ds1")
+
+
+def _bad_signals():
+    rng = np.random.default_rng(0)
+    return {"flat": np.zeros((2, int(60 * FS_BAD))), "short": 0.1 * rng.normal(size=(2, int(FS_BAD))),
+            "noise": rng.normal(0, 0.2, (2, int(60 * FS_BAD)))}
+
+
+@pytest.mark.parametrize("name, note", [("flat", "60 of 60 s of lead MLII are flat or noise"),
+                                        ("short", "the record is 1.0 s long"),
+                                        ("noise", "60 of 60 s of lead MLII are flat or noise")])
+def test_flat_short_and_noise_records_give_no_beats_and_a_note(predictor, name, note):
+    from ecglab.records import Record
+
+    prediction = predictor.predict(Record(_bad_signals()[name], FS_BAD, ["MLII", "V1"], {"record_id": name}))
+    assert prediction.beats == [] and any(note in n for n in prediction.notes)
+
+
+def test_a_noisy_stretch_gives_fewer_beats_and_a_note(predictor, shared_data):
+    from ecglab.records import Record, read_record
+
+    real = read_record(shared_data / "mitbih" / "119.hea").signal[:, :int(30 * FS_BAD)]
+    noisy = np.concatenate([real, _bad_signals()["noise"][:, :int(30 * FS_BAD)]], axis=1)
+    clean = predictor.predict(Record(real, FS_BAD, ["MLII", "V1"]))
+    mixed = predictor.predict(Record(noisy, FS_BAD, ["MLII", "V1"]))
+    assert len(mixed.beats) == len(clean.beats) > 20
+    # the 10 s just after the join hold the filter's step response, which looks peaky: 20 s, not 30, are skipped
+    assert any("20 of 60 s of lead MLII are flat or noise" in n for n in mixed.notes)
+
+
+def test_cli_predict_wrong_leads_is_one_clear_error_and_flat_is_a_note(tmp_path, capsys):
+    import json
+
+    from ecglab.cli import main
+
+    path = tmp_path / "flat.npy"
+    np.save(path, _bad_signals()["flat"].astype(np.float32))
+    assert main(["predict", "mitbih-kachuee-ds1", str(path), "--fs", "360", "--leads", "V1,V2"]) == 2
+    err = capsys.readouterr().err
+    assert "the model needs leads ['MLII']" in err and "II for MLII" in err and "the record has ['V1', 'V2']" in err
+    assert main(["predict", "mitbih-kachuee-ds1", str(path), "--fs", "360", "--leads", "MLII,V1", "--json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["beats"] == [] and any("flat or noise" in n for n in result["notes"])
