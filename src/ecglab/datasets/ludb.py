@@ -101,6 +101,9 @@ def prepare_ludb(ctx: PrepareContext, fs: float | None = None, seed: int = 0, re
     if index.empty:
         raise DatasetError(f"none of the {len(names)} records selected ({', '.join(names[:3])} …) is listed in ludb.csv "
                            "(IDs 1…200, record names data/N).")
+    unlisted = sorted(set(names) - set(index["record_id"]))
+    if unlisted:
+        ctx.warn(f"{len(unlisted)} selected records are not in ludb.csv and were left out: {', '.join(unlisted[:10])}.")
     index["patient_id"] = index["record_id"]
     groups = [rhythm_group(r, p) for r, p in zip(index["rhythm"], index["paced"])]
     index["split"] = group_split(index["patient_id"].to_numpy(), np.array(groups), FRACTIONS, seed)
