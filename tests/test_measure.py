@@ -126,3 +126,106 @@ def test_annotation_triplets_labels_and_label_cleaning():
     trace = np.zeros(200)
     trace[80] = 1.5
     assert waves_from_labels(noisy, trace, FS, "V1") == [Wave("V1", "QRS", 50, 80, 99)]
+
+
+# --- the segmentation model, the shipped delineator on a real record, the CLI ---------------------------------
+
+def test_unet1d_is_listed_as_segmentation_and_returns_per_sample_logits():
+    import torch
+
+    from ecglab.errors import ConfigError
+    from ecglab.models import create_model, list_models, model_info
+
+    assert "unet1d" in list_models() and list_models(task="segmentation") == ["unet1d"]
+    assert "unet1d" not in list_models(task="classification") and model_info("unet1d").task == "segmentation"
+    model = create_model("unet1d", n_leads=1, n_classes=4, input_length=1000, width=4, depth=3)
+    with torch.no_grad():
+        assert model(torch.randn(2, 1, 997)).shape == (2, 4, 997)  # any length: padded inside, cut back
+    with pytest.raises(ConfigError, match="metadata"):
+        create_model("unet1d", 1, 4, 1000, n_meta=2)
+
+
+def test_a_couple_of_training_steps_write_a_loadable_segmentation_bundle(tmp_path):
+    from ecglab.datasets.prepared import write_prepared
+    from ecglab.measure.delineate import load_delineator
+    from ecglab.measure.train import train_delineator
+
+    rng = np.random.default_rng(0)
+    n, length = 6, 2500
+    meta = __import__("pandas").DataFrame({"record_id": [f"r{k}" for k in range(n)], "patient_id": [f"p{k}" for k in range(n)],
+                                           "split": ["train"] * 4 + ["val", "test"]})
+    data = write_prepared(tmp_path / "d", rng.normal(size=(n, 1, length)).astype(np.float32), np.ones((n, 1), np.uint8),
+                          meta, name="tiny", kind="multiclass", classes=["x"], fs=250.0, leads=["II"],
+                          preprocessing={"fs": 250.0, "standardize": "record"})
+    labels = np.zeros((n, 1, length), np.uint8)
+    labels[..., 500:520] = 2
+    np.save(data.path / "waves.npy", labels)
+    np.save(data.path / "wave_mask.npy", np.ones_like(labels, bool))
+    bundle = train_delineator(data.path, tmp_path / "b", steps=2, batch=4, width=4, depth=2, eval_every=1, log=lambda _: None)
+    model, spec = load_delineator(bundle)
+    assert spec.kind == "segmentation" and spec.classes == ["none", "P", "QRS", "T"] and spec.fs == 250.0
+
+
+@pytest.fixture(scope="module")
+def ludb_record(shared_data):
+    from ecglab.datasets.ludb import read_lead_waves
+
+    # data/23: a held-out (test-split) patient of the shipped model, sinus rhythm, left axis deviation
+    return read_lead_waves(str(shared_data / "ludb" / "data" / "23"), ["I", "II", "III", "aVR", "aVL", "aVF",
+                                                                         "V1", "V2", "V3", "V4", "V5", "V6"])
+
+
+def test_shipped_delineator_finds_the_annotated_waves_of_a_held_out_record(ludb_record):
+    from ecglab.measure import measure
+    from ecglab.measure.scoring import Scorer
+
+    record, reference = ludb_record
+    result = measure(record)
+    scorer = Scorer(record.fs)
+    for lead, ref in zip(record.leads, reference):
+        scorer.add(ref, [w for w in result.waves if w.lead == lead])
+    scores = scorer.summary()
+    for boundary in ("P onset", "P offset", "QRS onset", "QRS offset", "T offset"):
+        assert scores[boundary]["se"] >= 90 and scores[boundary]["ppv"] >= 90, (boundary, scores[boundary])
+    assert abs(scores["QRS onset"]["mean_ms"]) <= 10 and scores["QRS onset"]["mae_ms"] <= 12
+    assert abs(scores["T offset"]["mean_ms"]) <= 30
+    truth = reference[1]  # lead II: heart rate from its annotated QRS peaks
+    peaks = np.sort([w.peak for w in truth if w.wave == "QRS"])
+    assert result.measurements["heart_rate_bpm"] == pytest.approx(60 * record.fs / np.diff(peaks).mean(), abs=2)
+    assert result.measurements["qrs_axis_deg"] < 0  # LUDB: left axis deviation
+    assert all(result.measurements[k] is not None for k in ("pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms"))
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "ecglab.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, env={**__import__("os").environ, "PYTHONPATH": "src"})
+
+
+def test_cli_measure_json_shape_and_bad_inputs(shared_data, tmp_path):
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.zeros((12, 5000), np.float32))
+    short = tmp_path / "short.npy"
+    np.save(short, np.random.default_rng(0).normal(size=(12, 600)).astype(np.float32))
+    done = run_cli("measure", shared_data / "ludb" / "data" / "23.hea", flat, short, "--fs", "500", "--json")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == 3
+    real, flat_out, short_out = lines
+    assert set(real) >= {"file", "waves", "measurements", "reasons", "beat_counts"}
+    assert set(real["measurements"]) >= {"heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms",
+                                         "qtc_fridericia_ms", "p_axis_deg", "qrs_axis_deg", "t_axis_deg"}
+    assert set(real["waves"][0]) == {"lead", "wave", "onset", "peak", "offset"}
+    assert max(w["offset"] for w in real["waves"]) > 2500  # samples at the file's 500 Hz, not the model's 250
+    assert all(v is None for v in flat_out["measurements"].values()) and "flat" in flat_out["reasons"]["qrs_ms"]
+    assert all(v is None for v in short_out["measurements"].values()) and "1.20 s" in short_out["reasons"]["qrs_ms"]
+    garbage = tmp_path / "garbage.hea"
+    garbage.write_text("not a header")
+    bad = run_cli("measure", garbage)
+    assert bad.returncode == 2 and "error" in bad.stderr
+
+
+def test_import_ecglab_stays_light_and_measure_is_callable():
+    code = "import sys, ecglab; assert callable(ecglab.measure); assert 'torch' not in sys.modules, 'torch imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**__import__("os").environ, "PYTHONPATH": "src"})
+    assert done.returncode == 0, done.stderr
