@@ -37,7 +37,7 @@ TINY = {
     "xresnet1d101": dict(widths=(8, 8, 8, 8), stem=(8, 8, 16)),
     "xresnet1d50": dict(widths=(8, 8, 8, 8), stem=(8, 8, 16)),
 }
-MODELS = list_models()
+MODELS = list_models(task="classification")  # (B, C) logits; unet1d (B, C, T) is tested in test_measure.py
 LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 

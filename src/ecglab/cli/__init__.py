@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from ecglab.cli import evaluate_beats, experiments, prepare, run, use, zoo
+from ecglab.cli import evaluate_beats, experiments, measure, prepare, run, use, zoo
 from ecglab.cli.common import run_app
 
 app = typer.Typer(
@@ -24,7 +24,7 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-for module in (prepare, run, use, zoo, experiments, evaluate_beats):
+for module in (prepare, run, use, zoo, experiments, evaluate_beats, measure):
     module.register(app)
 
 

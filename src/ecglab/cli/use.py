@@ -86,7 +86,8 @@ def register(app: typer.Typer) -> None:
     @app.command(
         epilog="Examples:\n\n"
                "    ecglab plot records100/00000/00004_lr.hea --out ecg.png\n\n"
-               "    ecglab plot mitbih/208.hea --bundle runs/mitbih/bundle --out 208.pdf --seconds 10",
+               "    ecglab plot mitbih/208.hea --bundle runs/mitbih/bundle --out 208.pdf --seconds 10\n\n"
+               "    ecglab plot ludb/data/1.hea --waves --out 1.png   (P, QRS, T shaded; measurements in the title)",
     )
     def plot(
         file: Path = typer.Argument(..., help="ECG file (any supported format)"),
@@ -96,6 +97,7 @@ def register(app: typer.Typer) -> None:
         leads: Optional[str] = typer.Option(None, "--leads", help="the file's lead names in order (replacing stored names)"),
         start: float = typer.Option(0.0, "--start", help="where the page starts in the record (seconds)"),
         seconds: float = typer.Option(10.0, "--seconds", help="length of the rhythm strip (seconds)"),
+        waves: bool = typer.Option(False, "--waves", help="shade the P, QRS and T waves the delineator finds, and print the measurements"),
     ):
         """Draw an ECG on grid paper (25 mm/s, 10 mm/mV): 12 leads in 3 × 4 plus a lead-II rhythm strip."""
         from ecglab.cli.common import parse_list
@@ -110,7 +112,12 @@ def register(app: typer.Typer) -> None:
             from ecglab.inference.predictor import Predictor
 
             prediction = Predictor.load(bundle).predict(record)
-        path = plot_ecg(record, out, prediction=prediction, start_s=start, seconds=seconds)
+        measured = None
+        if waves:
+            from ecglab.measure.api import measure
+
+            measured = measure(record)
+        path = plot_ecg(record, out, prediction=prediction, start_s=start, seconds=seconds, measured=measured)
         print(f"wrote {path}")
 
     @app.command(

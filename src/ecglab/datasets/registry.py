@@ -35,6 +35,7 @@ DATASET_MODULES = {
     "cinc": "ecglab.datasets.cinc",
     "mimic-iv-ecg": "ecglab.datasets.mimic",
     "folder": "ecglab.datasets.folder",
+    "ludb": "ecglab.datasets.ludb",
 }
 
 

@@ -40,7 +40,7 @@ class BundleSpec(BaseModel):
     ecglab_version: str = __version__
     architecture: str
     model_kwargs: dict = Field(default_factory=dict)
-    kind: Literal["multiclass", "multilabel"]
+    kind: Literal["multiclass", "multilabel", "segmentation"]  # segmentation: per-sample classes, one lead at a time
     input: Literal["record", "beat"] = "record"
     classes: list[str]
     fs: float

@@ -145,6 +145,9 @@ class Predictor:
         """``threads``: ONNX Runtime's intra-op threads (default: its own choice); PyTorch's are global
         (``torch.set_num_threads``). ``bundle_dir`` may also name a shipped model (``ecglab.pretrained``)."""
         bundle_dir = resolve_bundle(bundle_dir)
+        if load_spec(bundle_dir).kind == "segmentation":
+            raise BundleError(f"{bundle_dir} is a delineation (segmentation) bundle, not a classifier; "
+                              "use `ecglab measure` / ecglab.measure() with it.")
         if backend == "torch":
             model, spec = load_bundle(bundle_dir)
             return cls(spec, _torch_forward(model), backend, model)

@@ -10,6 +10,7 @@ from ecglab.models import (  # noqa: F401  (registration side effects)
     recurrent,
     resnet,
     transformer,
+    unet,
     xresnet,
 )
 from ecglab.models.classifier import ECGClassifier

@@ -3,7 +3,9 @@
     >>> from ecglab.models import create_model, list_models
     >>> model = create_model("resnet1d", n_leads=12, n_classes=5, input_length=1000)
 
-Every model takes ``(B, L, T)`` plus an optional metadata tensor ``(B, M)`` and returns logits ``(B, C)``.
+Every model takes ``(B, L, T)`` plus an optional metadata tensor ``(B, M)``. A classification model
+(``task="classification"``, all but one) returns logits ``(B, C)``; a segmentation model
+(``task="segmentation"``: ``unet1d``) returns per-sample logits ``(B, C, T)``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class ModelInfo:
     onnx_note: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
     listed: bool = True  # False: built from trained bundles (ensemble), not trained from scratch
+    task: str = "classification"  # or "segmentation": logits (B, C, T), one distribution per sample
 
     @property
     def accepted_hparams(self) -> list[str]:
@@ -44,13 +47,13 @@ _ALIASES: dict[str, str] = {}
 
 
 def register_model(reference: str, *, name: str | None = None, aliases: tuple[str, ...] = (),
-                   onnx: bool = True, onnx_note: str = "", listed: bool = True):
+                   onnx: bool = True, onnx_note: str = "", listed: bool = True, task: str = "classification"):
     """Register a builder ``fn(n_leads, n_classes, input_length, n_meta=0, **hparams) -> nn.Module``."""
 
     def decorator(fn):
         key = name or fn.__name__
         family = fn.__module__.rsplit(".", 1)[-1]
-        _REGISTRY[key] = ModelInfo(key, fn, reference, family, onnx, onnx_note, tuple(aliases), listed)
+        _REGISTRY[key] = ModelInfo(key, fn, reference, family, onnx, onnx_note, tuple(aliases), listed, task)
         for alias in aliases:
             _ALIASES[alias] = key
         return fn
@@ -65,9 +68,10 @@ def model_info(name: str) -> ModelInfo:
     return _REGISTRY[key]
 
 
-def list_models() -> list[str]:
-    """The zoo: every architecture that trains from scratch (composites such as ``ensemble`` are left out)."""
-    return sorted(name for name, info in _REGISTRY.items() if info.listed)
+def list_models(task: str | None = None) -> list[str]:
+    """The zoo: every architecture that trains from scratch (composites such as ``ensemble`` are left out),
+    or only those of ``task`` ("classification" or "segmentation")."""
+    return sorted(name for name, info in _REGISTRY.items() if info.listed and task in (None, info.task))
 
 
 def create_model(name: str, n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, **hparams):

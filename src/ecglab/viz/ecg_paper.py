@@ -24,20 +24,22 @@ TITLE_MM = 16.0
 LABEL_BAND_MM = 10.0  # bottom band holding the beat labels of a beat model
 MINOR, MAJOR, TRACE = "#f6c3c3", "#e88a8a", "#111111"
 PAGE_COLUMNS = [["I", "II", "III"], ["aVR", "aVL", "aVF"], ["V1", "V2", "V3"], ["V4", "V5", "V6"]]
+WAVE_COLOURS = {"P": "#1f77b4", "QRS": "#d62728", "T": "#2ca02c"}
 BEAT_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
 
 def plot_ecg(record: Record, out: str | Path, prediction=None, start_s: float = 0.0, seconds: float = 10.0,
-             dpi: int = 200) -> Path:
-    """Draw ``record`` from ``start_s`` over ``seconds`` and save it (.png, .pdf, .svg) to ``out``."""
-    figure = ecg_figure(record, prediction, start_s, seconds)
+             dpi: int = 200, measured=None) -> Path:
+    """Draw ``record`` from ``start_s`` over ``seconds`` and save it (.png, .pdf, .svg) to ``out``; with
+    ``measured`` (an :func:`ecglab.measure` result) its P, QRS and T waves are shaded and its values printed."""
+    figure = ecg_figure(record, prediction, start_s, seconds, measured)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=dpi)
     return out
 
 
-def ecg_figure(record: Record, prediction=None, start_s: float = 0.0, seconds: float = 10.0) -> Figure:
+def ecg_figure(record: Record, prediction=None, start_s: float = 0.0, seconds: float = 10.0, measured=None) -> Figure:
     """The page from ``start_s`` over ``seconds``, cut short where the record ends."""
     seconds = page_seconds(record, start_s, seconds)
     standard = all(lead in record.leads for lead in STANDARD_12_LEADS)
@@ -59,18 +61,21 @@ def ecg_figure(record: Record, prediction=None, start_s: float = 0.0, seconds: f
             for r, lead in enumerate(column):
                 _trace(ax, record, lead, start_s + c * column_s, column_s, baselines[r], CALIBRATION_MM + c * column_s * MM_PER_S,
                        separator=c > 0)
+                _shade(ax, measured, record.fs, lead, start_s + c * column_s, column_s, baselines[r],
+                       CALIBRATION_MM + c * column_s * MM_PER_S)
         strip_leads = ["II"]
     else:
         strip_leads = list(record.leads)
     for r, lead in enumerate(strip_leads):
         row = rows - len(strip_leads) + r
         _trace(ax, record, lead, start_s, seconds, baselines[row], CALIBRATION_MM)
+        _shade(ax, measured, record.fs, lead, start_s, seconds, baselines[row], CALIBRATION_MM)
     for row in range(rows):
         _calibration(ax, baselines[row])
     if beats:
         _beat_labels(ax, prediction, start_s, seconds)
     top = 1 - 3 / (height_mm + TITLE_MM)
-    figure.text(0.01, top, _title(record, prediction), ha="left", va="top", fontsize=9, family="monospace")
+    figure.text(0.01, top, _title(record, prediction) + _measurement_line(measured), ha="left", va="top", fontsize=9, family="monospace")
     figure.text(0.99, top, f"{MM_PER_S:g} mm/s   {MM_PER_MV:g} mm/mV   {record.fs:g} Hz\n"
                 f"{start_s:.1f}–{start_s + seconds:.1f} s of {record.duration:.1f} s", ha="right", va="top", fontsize=8,
                 color="#444444")
@@ -107,6 +112,28 @@ def _trace(ax, record: Record, lead: str, start_s: float, seconds: float, baseli
     ax.text(x0_mm + 1.5, baseline_mm + 9, lead, fontsize=8, fontweight="bold", zorder=3)
     if separator:
         ax.plot([x0_mm, x0_mm], [baseline_mm - 3, baseline_mm + 3], color=TRACE, lw=0.8, zorder=2)
+
+
+def _shade(ax, measured, fs: float, lead: str, start_s: float, seconds: float, baseline_mm: float, x0_mm: float) -> None:
+    """The P, QRS and T waves found on ``lead`` as coloured bands behind its trace."""
+    if measured is None:
+        return
+    a, b = start_s * fs, (start_s + seconds) * fs
+    for w in measured.waves:
+        if w.lead == lead and w.offset >= a and w.onset < b:
+            left, right = (x0_mm + (min(max(v, a), b) - a) / fs * MM_PER_S for v in (w.onset, w.offset + 1))
+            ax.fill_between([left, right], baseline_mm - ROW_MM / 2 + 2, baseline_mm + ROW_MM / 2 - 2,
+                            color=WAVE_COLOURS[w.wave], alpha=0.18, lw=0, zorder=1)
+
+
+def _measurement_line(measured) -> str:
+    if measured is None:
+        return ""
+    v = measured.measurements
+    show = lambda key, unit="": "–" if v[key] is None else f"{v[key]:.0f}{unit}"  # noqa: E731
+    return (f"\nHR {show('heart_rate_bpm')} bpm   PR {show('pr_ms')} ms   QRS {show('qrs_ms')} ms   QT/QTcB "
+            f"{show('qt_ms')}/{show('qtc_bazett_ms')} ms   P/QRS/T axes {show('p_axis_deg')}/{show('qrs_axis_deg')}/"
+            f"{show('t_axis_deg')}°   (shaded: P blue, QRS red, T green)")
 
 
 def _calibration(ax, baseline_mm: float) -> None:

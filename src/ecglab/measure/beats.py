@@ -1,0 +1,97 @@
+"""From per-lead waves to beats: one QRS per beat across leads, with its P and T, boundaries combined.
+
+Leads are combined as the CSE working party and the IEC 60601-2-25 standard do for global
+measurements: the earliest onset and the latest offset over the leads. A single lead that put a
+boundary far from where the others put theirs (more than ``AGREEMENT_MS`` from their median) is
+left out of that beat's boundary first, so that one stray lead cannot stretch the interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecglab.measure.waves import Wave
+
+# A beat needs its QRS in at least this share of the leads delineated; a P or T at least this share of the beat's leads.
+LEAD_SHARE = {"QRS": 0.5, "P": 0.34, "T": 0.34}
+AGREEMENT_MS = {"P": 40.0, "QRS": 40.0, "T": 80.0}
+P_SEARCH_MS = 400.0  # a P wave's peak lies at most this long before the QRS onset (PR intervals reach ~350 ms)
+T_SEARCH_MS = 700.0  # a T wave's peak lies at most this long after the QRS offset
+
+
+@dataclass(frozen=True)
+class Span:
+    onset: int
+    offset: int
+    leads: int  # how many leads it was combined from
+
+
+@dataclass(frozen=True)
+class Beat:
+    fiducial: int  # median of the QRS peaks over its leads: the beat's time for R-R intervals
+    qrs: Span
+    p: Span | None
+    t: Span | None
+
+
+def combine(waves: list[Wave], fs: float) -> Span:
+    """Earliest onset and latest offset over the leads that agree with the median boundary."""
+    onsets = np.array([w.onset for w in waves])
+    offsets = np.array([w.offset for w in waves])
+    tolerance = AGREEMENT_MS[waves[0].wave] * fs / 1000
+    onsets = onsets[np.abs(onsets - np.median(onsets)) <= tolerance]
+    offsets = offsets[np.abs(offsets - np.median(offsets)) <= tolerance]
+    return Span(int(onsets.min()), int(offsets.max()), len(waves))
+
+
+def one_per_lead(waves: list[Wave], last: bool = False) -> list[Wave]:
+    """The first (or last) wave of each lead, in ``waves`` order."""
+    chosen: dict[str, Wave] = {}
+    for w in (reversed(waves) if last else waves):
+        chosen.setdefault(w.lead, w)
+    return list(chosen.values())
+
+
+def qrs_groups(waves: list[Wave]) -> list[list[Wave]]:
+    """QRS complexes of all leads grouped into beats: complexes that overlap in time are one beat."""
+    complexes = sorted((w for w in waves if w.wave == "QRS"), key=lambda w: w.onset)
+    groups: list[list[Wave]] = []
+    end = -1
+    for w in complexes:
+        if groups and w.onset <= end:
+            groups[-1].append(w)
+            end = max(end, w.offset)
+        else:
+            groups.append([w])
+            end = w.offset
+    return groups
+
+
+def find_beats(waves: list[Wave], leads: list[str], fs: float) -> list[Beat]:
+    """The beats found in at least ``LEAD_SHARE['QRS']`` of ``leads``, each with its P and T where present."""
+    needed = max(1, int(np.ceil(LEAD_SHARE["QRS"] * len(leads))))
+    groups = [one_per_lead(g) for g in qrs_groups(waves)]
+    groups = [g for g in groups if len(g) >= needed]
+    qrs = [combine(g, fs) for g in groups]
+    by_kind = {kind: sorted((w for w in waves if w.wave == kind), key=lambda w: w.peak) for kind in ("P", "T")}
+    beats = []
+    for k, (group, span) in enumerate(zip(groups, qrs)):
+        previous_end = qrs[k - 1].offset if k else -1
+        next_start = qrs[k + 1].onset if k + 1 < len(qrs) else np.inf
+        p_window = (max(previous_end, span.onset - P_SEARCH_MS * fs / 1000), span.onset)
+        t_window = (span.offset, min(next_start, span.offset + T_SEARCH_MS * fs / 1000))
+        p = _wave_in(by_kind["P"], p_window, len(group), "P", fs, last=True)
+        t = _wave_in(by_kind["T"], t_window, len(group), "T", fs)
+        beats.append(Beat(int(np.median([w.peak for w in group])), span, p, t))
+    return beats
+
+
+def _wave_in(waves: list[Wave], window: tuple[float, float], n_leads: int, kind: str, fs: float,
+             last: bool = False) -> Span | None:
+    inside = [w for w in waves if window[0] < w.peak < window[1]]
+    chosen = one_per_lead(inside, last=last)
+    if len(chosen) < max(1, int(np.ceil(LEAD_SHARE[kind] * n_leads))):
+        return None
+    return combine(chosen, fs)

@@ -1,0 +1,76 @@
+"""Apply a delineation bundle to a record: per-lead waves at the record's own rate.
+
+Each lead goes through the bundle's preprocessing (resampled to its rate, filtered, standardised)
+on its own, the model labels every sample, and the labels are mapped back to the record's rate
+(each original sample takes the label of the model sample it falls in) before the waves are read
+off the original trace, so onsets, peaks and offsets are samples of the file as given.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ecglab.errors import BundleError
+from ecglab.measure.waves import Wave, waves_from_labels
+from ecglab.records import Record
+from ecglab.signal.preprocess import preprocess
+
+DEFAULT_BUNDLE = "ludb-delineator"
+MIN_LEAD_PEAK_TO_PEAK_MV = 0.05  # a lead flatter than this is off or disconnected: it is not delineated
+
+
+@lru_cache(maxsize=4)
+def _load(path: str):
+    from ecglab.inference.bundle import load_bundle
+
+    model, spec = load_bundle(path)
+    if spec.kind != "segmentation":
+        raise BundleError(f"{path} is a {spec.kind} classifier, not a delineation bundle (kind 'segmentation'), "
+                          f"e.g. the shipped {DEFAULT_BUNDLE!r}.")
+    return model, spec
+
+
+def load_delineator(bundle: str | Path | None = None):
+    """``(model, spec)`` of a delineation bundle (default: the shipped one), loaded once per process."""
+    from ecglab.inference.bundle import resolve_bundle
+
+    return _load(str(resolve_bundle(bundle or DEFAULT_BUNDLE)))
+
+
+def delineated_leads(record: Record) -> list[int]:
+    """Indices of the leads worth delineating (finite, not flat)."""
+    signal = np.asarray(record.signal, dtype=np.float64)
+    keep = []
+    for i, trace in enumerate(signal):
+        if np.isfinite(trace).all() and np.ptp(trace) >= MIN_LEAD_PEAK_TO_PEAK_MV:
+            keep.append(i)
+    return keep
+
+
+def sample_labels(record: Record, bundle: str | Path | None = None, lead_index: list[int] | None = None) -> np.ndarray:
+    """Per-sample classes ``(len(lead_index), n_samples)`` at the record's rate (0 none, 1 P, 2 QRS, 3 T)."""
+    import torch
+
+    model, spec = load_delineator(bundle)
+    lead_index = list(range(len(record.leads))) if lead_index is None else lead_index
+    if not lead_index:
+        return np.zeros((0, record.signal.shape[-1]), dtype=np.uint8)
+    x = preprocess(record.signal[lead_index], record.fs, spec.preprocessing)
+    with torch.no_grad():
+        labels = model(torch.from_numpy(np.ascontiguousarray(x[:, None]))).argmax(1).numpy().astype(np.uint8)
+    position = np.minimum((np.arange(record.signal.shape[-1]) * labels.shape[-1] / record.signal.shape[-1]).astype(int),
+                          labels.shape[-1] - 1)
+    return labels[:, position]
+
+
+def delineate(record: Record, bundle: str | Path | None = None) -> tuple[list[Wave], list[str]]:
+    """The waves of every usable lead (samples at ``record.fs``) and the names of the leads delineated."""
+    lead_index = delineated_leads(record)
+    labels = sample_labels(record, bundle, lead_index)
+    waves = []
+    for row, i in enumerate(lead_index):
+        waves += waves_from_labels(labels[row], record.signal[i], record.fs, record.leads[i])
+    return waves, [record.leads[i] for i in lead_index]

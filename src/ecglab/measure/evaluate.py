@@ -1,0 +1,132 @@
+"""``evaluate_delineation(bundle, source)``: a delineation bundle and neurokit2 side by side on a LUDB-style folder.
+
+Per delineator, boundary scores (:mod:`ecglab.measure.scoring`) on lead II alone and on all leads
+(each lead's waves against that lead's annotation); for the bundle also the record measurements
+against the patient data: the QRS axis category of ``ludb.csv`` (non-paced records with an axis
+stated) and the heart rate against the rate of the annotated QRS complexes of lead II.
+
+Axis categories (the Russian/Soviet convention the LUDB cardiologists annotate with; the paper names
+the categories but its bounds are this school's textbook ones): horizontal 0°…+29°, normal +30°…+69°,
+vertical +70°…+90°, left deviation −1°…−90°, right deviation +91°…±180°; −91°…−179° (north-west) is
+none of them and counts as a disagreement.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ecglab.datasets.ludb import read_lead_waves, read_patients
+from ecglab.measure.delineate import load_delineator, sample_labels
+from ecglab.measure.intervals import measure_waves
+from ecglab.measure.neurokit import neurokit_waves
+from ecglab.measure.scoring import BOUNDARIES, TOLERANCE_MS, Scorer
+from ecglab.measure.waves import waves_from_labels
+from ecglab.records import STANDARD_12_LEADS
+
+HR_TOLERANCE_BPM = 2.0
+
+
+def axis_category(degrees: float | None) -> str | None:
+    if degrees is None:
+        return None
+    if 0 <= degrees < 30:
+        return "horizontal"
+    if 30 <= degrees < 70:
+        return "normal"
+    if 70 <= degrees <= 90:
+        return "vertical"
+    if -90 <= degrees < 0:
+        return "left axis deviation"
+    return "right axis deviation" if degrees > 90 or degrees == -180 else "north-west (indeterminate)"
+
+
+def evaluate_delineation(bundle, source: str | Path, records: list[str], nk_method: str | None = "dwt",
+                         progress=None) -> dict:
+    """Scores and agreement figures as a JSON-able dict (see the module docstring)."""
+    source = Path(source)
+    patients = read_patients(source).set_index("record_id")
+    _, spec = load_delineator(bundle)
+    methods = ["ecglab"] + ([f"neurokit2-{nk_method}"] if nk_method else [])
+    scorers = {m: {"II": None, "all": None} for m in methods}
+    axis_rows, rate_rows = [], []
+    for k, name in enumerate(records):
+        record, reference = read_lead_waves(str(source / name), list(STANDARD_12_LEADS))
+        for m in methods:
+            for scope in ("II", "all"):
+                scorers[m][scope] = scorers[m][scope] or Scorer(record.fs)
+        labels = sample_labels(record, bundle)
+        ours = [waves_from_labels(labels[i], record.signal[i], record.fs, lead) for i, lead in enumerate(record.leads)]
+        found = {"ecglab": ours}
+        if nk_method:
+            found[methods[1]] = [neurokit_waves(record.signal[i], record.fs, lead, nk_method)
+                                 for i, lead in enumerate(record.leads)]
+        for m, per_lead in found.items():
+            for i, lead in enumerate(record.leads):
+                scorers[m]["all"].add(reference[i], per_lead[i])
+                if lead == "II":
+                    scorers[m]["II"].add(reference[i], per_lead[i])
+        result = measure_waves([w for lead_waves in ours for w in lead_waves], record.signal, record.fs, record.leads)
+        info = patients.loc[name] if name in patients.index else None
+        truth_rate = annotated_rate(reference[record.leads.index("II")], record.fs)
+        rate_rows.append({"record": name, "measured": result.values["heart_rate_bpm"], "annotated": truth_rate})
+        if info is not None and not info["paced"] and info["axis"] != "not stated":
+            axis = result.values["qrs_axis_deg"]
+            # the same axis computed from the cardiologists' own boundaries: what the method reaches with perfect waves
+            annotated = measure_waves([w for lead_waves in reference for w in lead_waves], record.signal, record.fs,
+                                      record.leads).values["qrs_axis_deg"]
+            axis_rows.append({"record": name, "axis_deg": axis, "measured": axis_category(axis), "ludb": info["axis"],
+                              "from_annotation": axis_category(annotated)})
+        if progress:
+            progress(k + 1, len(records), name)
+    return {
+        "records": len(records), "bundle": str(bundle), "bundle_fs": spec.fs, "tolerance_ms": TOLERANCE_MS,
+        "boundaries": {m: {scope: s.summary() for scope, s in by_scope.items() if s} for m, by_scope in scorers.items()},
+        "qrs_axis": _agreement(axis_rows), "heart_rate": _rate_agreement(rate_rows),
+    }
+
+
+def annotated_rate(waves, fs: float) -> float | None:
+    """Heart rate (bpm) of one lead's annotated QRS complexes: 60 / the mean R-R between their peaks."""
+    peaks = np.sort([w.peak for w in waves if w.wave == "QRS"])
+    return round(60 * fs / float(np.diff(peaks).mean()), 1) if len(peaks) >= 2 else None
+
+
+def _agreement(rows: list[dict]) -> dict:
+    agree = [r for r in rows if r["measured"] == r["ludb"]]
+    ceiling = sum(r["from_annotation"] == r["ludb"] for r in rows)
+    return {"records": len(rows), "agree": len(agree), "percent": round(100 * len(agree) / max(len(rows), 1), 1),
+            "agree_from_annotated_waves": ceiling,
+            "disagreements": [r for r in rows if r["measured"] != r["ludb"]]}
+
+
+def _rate_agreement(rows: list[dict]) -> dict:
+    both = [r for r in rows if r["measured"] is not None and r["annotated"] is not None]
+    diffs = np.array([r["measured"] - r["annotated"] for r in both])
+    within = int((np.abs(diffs) <= HR_TOLERANCE_BPM).sum()) if len(both) else 0
+    return {"records": len(rows), "compared": len(both), f"within_{HR_TOLERANCE_BPM:g}_bpm": within,
+            "percent_within": round(100 * within / max(len(both), 1), 1),
+            "mean_abs_diff_bpm": round(float(np.abs(diffs).mean()), 2) if len(both) else None,
+            "outside": [r for r, d in zip(both, diffs) if abs(d) > HR_TOLERANCE_BPM]}
+
+
+def markdown(report: dict) -> str:
+    """The boundary tables and agreement lines, as in docs/RESULTS.md."""
+    lines = []
+    for scope in ("II", "all"):
+        lines += [f"\n**{'Lead II' if scope == 'II' else 'All 12 leads'}** ({report['records']} records; match within "
+                  f"{report['tolerance_ms']:g} ms; error = detected − annotated)\n",
+                  "| boundary | method | Se % | +P % | mean ± SD (ms) | MAE (ms) | annotated |", "|---|---|---|---|---|---|---|"]
+        for wave, side in BOUNDARIES:
+            for method, by_scope in report["boundaries"].items():
+                s = by_scope[scope][f"{wave} {side}"]
+                mean = "–" if s["mean_ms"] is None else f"{s['mean_ms']:.1f} ± {s['sd_ms'] if s['sd_ms'] is not None else float('nan'):.1f}"
+                mae = "–" if s["mae_ms"] is None else f"{s['mae_ms']:.1f}"
+                lines.append(f"| {wave} {side} | {method} | {s['se']:.1f} | {s['ppv']:.1f} | {mean} | {mae} | {s['n_annotated']} |")
+    axis, rate = report["qrs_axis"], report["heart_rate"]
+    lines.append(f"\nQRS axis category = ludb.csv's: {axis['agree']} of {axis['records']} non-paced records with an axis "
+                 f"stated ({axis['percent']} %); from the annotated waves instead of ours: {axis['agree_from_annotated_waves']}.")
+    lines.append(f"Heart rate within 2 bpm of the annotated QRS rate (lead II): {rate['within_2_bpm']} of {rate['compared']} "
+                 f"({rate['percent_within']} %), mean |difference| {rate['mean_abs_diff_bpm']} bpm.")
+    return "\n".join(lines)
