@@ -23,6 +23,7 @@ import pandas as pd
 
 from ecglab.errors import ConfigError
 from ecglab.datasets.aami import AAMI_CLASSES
+from ecglab.evaluation.tables import aami_scores
 from ecglab.evaluation.tables import fmt
 from ecglab.experiments.protocol import Benchmark
 from ecglab.training.config import RunConfig
@@ -115,11 +116,9 @@ def _row(label: str, config: RunConfig) -> dict:
         row["macro_f1_tuned"] = report["test_tuned"]["macro_f1"]
     row.update({name: test.get(name) for name in EXTRA_METRICS[kind]})
     if kind == "multiclass" and report["classes"] == AAMI_CLASSES:
-        called = [sum(column) for column in zip(*test["confusion_matrix"])]  # beats predicted as each class
-        for c, name in enumerate(AAMI_CLASSES):  # AAMI EC57: sensitivity and positive predictivity, in percent
-            per_class = test["per_class"][name]
-            row[f"Se_{name}"] = 100 * per_class["recall"] if per_class["support"] else None
-            row[f"+P_{name}"] = 100 * per_class["precision"] if called[c] else None
+        for name, scores in aami_scores(test["confusion_matrix"], AAMI_CLASSES).items():  # in percent
+            row[f"Se_{name}"] = None if scores["se"] is None else 100 * scores["se"]
+            row[f"+P_{name}"] = None if scores["ppv"] is None else 100 * scores["ppv"]
     return row
 
 
