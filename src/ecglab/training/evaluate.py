@@ -9,8 +9,8 @@ import pandas as pd
 import torch
 
 from ecglab.datasets.prepared import PreparedDataset
+from ecglab.inputs.preprocess import Preprocessing
 from ecglab.signal.beats import BeatSpec
-from ecglab.signal.preprocess import Preprocessing
 from ecglab.training.config import RunConfig
 from ecglab.training.heap import trim_heap
 
@@ -123,7 +123,7 @@ def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "test", o
 def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source: str | Path = "the bundle",
                        batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(y_true uint8, y_prob) of a loaded bundle on one split, windowed and aggregated as the bundle says."""
-    from ecglab.datasets.metadata import meta_matrix
+    from ecglab.inputs.metadata import meta_matrix
     from ecglab.errors import BundleError
     from ecglab.training.data import RecordDataset, record_loader
     from ecglab.training.module import windowed_probabilities
