@@ -12,7 +12,8 @@ from torch.nn import functional as F
 
 from ecglab.cli import main
 from ecglab.errors import ConfigError
-from ecglab.inference.bundle import BundleSpec, MetaFeature, load_bundle, save_bundle
+from ecglab.inference.bundle import BundleSpec, load_bundle, save_bundle
+from ecglab.inputs.metadata import MetaFeature
 from ecglab.models import create_model, list_models, model_info
 from ecglab.models.layers import ConcatPool1d, PositionalEncoding, RecurrentConcatPool
 from ecglab.models.recurrent import downsample_factor

@@ -22,12 +22,13 @@ from use_fixtures import (
 
 from ecglab.cli import main
 from ecglab.errors import BundleError, RecordFormatError
-from ecglab.inference.bundle import MetaFeature, load_bundle
-from ecglab.inference.predictor import Predictor, meta_input
-from ecglab.inference.windows import aggregate, sliding_windows, window_starts
+from ecglab.inference.bundle import load_bundle
+from ecglab.inference.predictor import Predictor
+from ecglab.inputs.metadata import MetaFeature, meta_input
+from ecglab.inputs.preprocess import Preprocessing, preprocess
+from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
 from ecglab.records import STANDARD_12_LEADS, Annotations, Record, read_record
 from ecglab.signal.beats import extract_beats, rr_context
-from ecglab.signal.preprocess import Preprocessing, preprocess
 
 # -- windows ---------------------------------------------------------------------------------------
 
@@ -152,7 +153,7 @@ def test_sex_is_encoded_whatever_the_string_dtype(dtype):
     """pandas 3 reads strings as ``str``, parquet as ``string`` or ``object``: the codes must not depend on it."""
     import pandas as pd
 
-    from ecglab.datasets.metadata import encode_column, fit_meta_features
+    from ecglab.inputs.metadata import encode_column, fit_meta_features
 
     try:
         column = pd.Series(["M", "F", " female ", None, "unknown", "42"], dtype=dtype)

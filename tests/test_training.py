@@ -85,7 +85,7 @@ def test_bundle_describes_the_run_and_reproduces_predictions(trained, multilabel
     assert spec.classes == ["A", "B"] and spec.input_length == 100 and spec.window_stride == 50
     assert [f.name for f in spec.meta_features] == ["age", "sex"] and len(spec.thresholds) == 2
     stored = np.load(result.run_dir / "predictions.npz")
-    from ecglab.datasets.metadata import meta_matrix
+    from ecglab.inputs.metadata import meta_matrix
     from ecglab.datasets.prepared import PreparedDataset
     from ecglab.training.module import windowed_probabilities
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ecglab.inference.bundle import BundleSpec, MetaFeature, build_model, save_bundle
+from ecglab.inference.bundle import BundleSpec, build_model, save_bundle
+from ecglab.inputs.metadata import MetaFeature
 from ecglab.records import STANDARD_12_LEADS, Record
 from ecglab.signal.beats import BeatSpec
 

@@ -31,7 +31,7 @@ from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.measure.waves import annotated_span, wave_labels, waves_from_annotation
 from ecglab.records import STANDARD_12_LEADS
 from ecglab.records.wfdb_reader import _read_annotations, read_wfdb
-from ecglab.signal.preprocess import Preprocessing, preprocess
+from ecglab.inputs.preprocess import Preprocessing, preprocess
 
 URL = "https://physionet.org/content/ludb/1.0.1/"
 DEFAULT_FS = 250.0

@@ -35,9 +35,9 @@ from ecglab.datasets.options import (beat_spec, choice, one_hot, parse_bandpass,
 from ecglab.datasets.registry import PrepareContext, register_dataset
 from ecglab.datasets.selection import group_split, record_ids, stratified_split
 from ecglab.errors import DatasetError, RecordFormatError
+from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.records.wfdb_reader import read_wfdb
 from ecglab.signal.beats import RR_FEATURES, BeatSpec, extract_beats, rr_context
-from ecglab.signal.preprocess import Preprocessing, preprocess
 from ecglab.signal.resample import resample_positions
 from ecglab.signal.rpeaks import BEAT_SYMBOLS, annotated_beats
 

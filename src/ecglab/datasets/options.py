@@ -13,9 +13,9 @@ import pandas as pd
 
 from ecglab.datasets.selection import group_split, record_ids
 from ecglab.errors import DatasetError, RecordFormatError
+from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.records import Record, normalize_lead_name, read_record
 from ecglab.signal.beats import BeatSpec
-from ecglab.signal.preprocess import Preprocessing, preprocess
 
 DEFAULT_SEED = 0
 SPLIT_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}

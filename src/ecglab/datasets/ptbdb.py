@@ -28,10 +28,10 @@ from ecglab.datasets.registry import PrepareContext, register_dataset
 from ecglab.datasets.selection import group_split, record_ids
 from ecglab.datasets.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, RecordFormatError
+from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.records import STANDARD_12_LEADS
 from ecglab.records.wfdb_reader import clinical_fields, header_fields, read_wfdb, read_wfdb_header
 from ecglab.signal.beats import RR_FEATURES, BeatSpec, extract_beats, rr_context
-from ecglab.signal.preprocess import Preprocessing, preprocess
 from ecglab.signal.resample import resample_positions
 from ecglab.signal.rpeaks import detect_r_peaks
 

@@ -32,7 +32,7 @@ from ecglab.datasets.options import global_statistics, parse_shard
 from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, check_patient_splits, empty_split_warning
 from ecglab.datasets.registry import Skipped, _progress
 from ecglab.errors import DatasetError, Interrupted
-from ecglab.signal.preprocess import Preprocessing, standardize
+from ecglab.inputs.preprocess import Preprocessing, standardize
 
 CHUNK_BYTES = 64 * 2**20  # signal bytes held in memory at once while writing
 PROGRESS_FILE = "progress.json"

@@ -141,7 +141,8 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
     test_split = test_split if test_split in dataset.splits else val_split  # as training reports it
     spec = first.spec.model_copy(update={"architecture": "ensemble", "model_kwargs": kwargs, "thresholds": None})
     y_val, p_val = bundle_predictions(model, spec, dataset, val_split, source=f"the ensemble of {first.run_dir} …")
-    y_test, p_test = bundle_predictions(model, spec, dataset, test_split, source=f"the ensemble of {first.run_dir} …")
+    y_test, p_test = bundle_predictions(model, spec, dataset, test_split, source=f"the ensemble of {first.run_dir} …",
+                                        say=False)
     thresholds = tune_thresholds(y_val, p_val) if spec.kind == "multilabel" else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

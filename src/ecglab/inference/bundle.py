@@ -16,22 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecglab import __version__
 from ecglab.errors import BundleError
+from ecglab.inputs.metadata import MetaFeature
+from ecglab.inputs.preprocess import Preprocessing
 from ecglab.signal.beats import BeatSpec
-from ecglab.signal.preprocess import Preprocessing
 
 BUNDLE_FORMAT = 1
 WEIGHTS_FILE = "model.safetensors"
 SPEC_FILE = "bundle.json"
-
-
-class MetaFeature(BaseModel):
-    """One metadata input: a meta column, how missing values are filled and how it is scaled."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    fill: float = 0.0
-    mean: float = 0.0
-    std: float = 1.0
 
 
 class BundleSpec(BaseModel):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecglab.errors import BundleError, EcglabError
-from ecglab.inference.windows import aggregate
+from ecglab.inputs.windows import aggregate
 
 MAX_STEPS = 64
 MAX_SAMPLES = 12_000  # per lead and call: bounds the cost on long records (12 windows of 10 s at 100 Hz, 64 beats)

@@ -21,10 +21,11 @@ import numpy as np
 
 from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import BundleSpec, load_bundle, load_spec, resolve_bundle
-from ecglab.inference.windows import aggregate, sliding_windows, window_starts
+from ecglab.inputs.metadata import meta_input
+from ecglab.inputs.preprocess import preprocess
+from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
 from ecglab.records import Record, read_record
-from ecglab.signal.beats import RR_FEATURES, extract_beats, rr_context
-from ecglab.signal.preprocess import preprocess
+from ecglab.signal.beats import extract_beats, rr_context
 from ecglab.signal.resample import resample_positions
 from ecglab.signal.rpeaks import MIN_SECONDS, annotated_beats, detect_r_peaks, unusable_seconds
 
@@ -285,26 +286,6 @@ def _detection_notes(lead: np.ndarray, fs: float, name: str) -> list[str]:
     if skipped == 0:
         return []
     return [f"{skipped:.0f} of {len(lead) / fs:.0f} s of lead {name} are flat or noise: no beats were looked for there."]
-
-
-def meta_input(meta: dict, features, n_rows: int, rr: np.ndarray | None = None) -> np.ndarray | None:
-    """The model's metadata input (n_rows, M), encoded as in training (``datasets.metadata``).
-
-    Record metadata (age, sex, ...) repeats on every row; the R-R context of beat models
-    (``rr_context`` columns ``rr_prev, rr_next, rr_local, rr_mean``) gives one value per beat.
-    """
-    if not features:
-        return None
-    import pandas as pd
-
-    from ecglab.datasets.metadata import meta_matrix
-
-    columns = {f.name: [meta.get(f.name)] * n_rows for f in features if f.name not in RR_FEATURES}
-    if rr is not None:
-        columns.update({name: rr[:, i] for i, name in enumerate(RR_FEATURES)})
-    elif any(f.name in RR_FEATURES for f in features):
-        raise BundleError("inconsistent bundle: R-R context features need a beat model (input 'beat').")
-    return meta_matrix(pd.DataFrame(columns, index=range(n_rows)), features)
 
 
 def _torch_forward(model):

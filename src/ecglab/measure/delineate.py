@@ -16,7 +16,7 @@ import numpy as np
 from ecglab.errors import BundleError
 from ecglab.measure.waves import Wave, waves_from_labels
 from ecglab.records import Record
-from ecglab.signal.preprocess import preprocess
+from ecglab.inputs.preprocess import preprocess
 
 DEFAULT_BUNDLE = "ludb-delineator"
 MIN_LEAD_PEAK_TO_PEAK_MV = 0.05  # a lead flatter than this is off or disconnected: it is not delineated

@@ -9,8 +9,8 @@ import pandas as pd
 import torch
 
 from ecglab.datasets.prepared import PreparedDataset
+from ecglab.inputs.preprocess import Preprocessing
 from ecglab.signal.beats import BeatSpec
-from ecglab.signal.preprocess import Preprocessing
 from ecglab.training.config import RunConfig
 from ecglab.training.heap import trim_heap
 
@@ -110,7 +110,7 @@ def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "test", o
     y_val = p_val = None
     thresholds = np.asarray(spec.thresholds) if spec.thresholds else None
     if val_split and val_split in dataset.splits and val_split != split:
-        y_val, p_val = bundle_predictions(model, spec, dataset, val_split, source=bundle)
+        y_val, p_val = bundle_predictions(model, spec, dataset, val_split, source=bundle, say=False)
         if spec.kind == "multilabel":
             thresholds = tune_thresholds(y_val, p_val)
     out = Path(out) if out else bundle.parent / f"eval-{dataset.name}-{split}"
@@ -121,18 +121,27 @@ def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "test", o
 
 
 def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source: str | Path = "the bundle",
-                       batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """(y_true uint8, y_prob) of a loaded bundle on one split, windowed and aggregated as the bundle says."""
-    from ecglab.datasets.metadata import meta_matrix
-    from ecglab.errors import BundleError
+                       batch_size: int = 64, say: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(y_true uint8, y_prob) of a loaded bundle on one split, windowed and aggregated as the bundle says.
+
+    The data must hold what the model saw in training (:func:`ecglab.inputs.match.fit_to_bundle`):
+    preprocessing the bundle can add to the stored signals it adds, with a note (``say``: the
+    first split of several); else it refuses."""
+    from ecglab.inputs.match import fit_to_bundle
+    from ecglab.inputs.metadata import meta_matrix
+    from ecglab.inputs.preprocess import preprocess
     from ecglab.training.data import RecordDataset, record_loader
     from ecglab.training.module import windowed_probabilities
 
-    if spec.classes != dataset.classes or spec.leads != dataset.leads or abs(spec.fs - dataset.fs) > 1e-6:
-        raise BundleError(f"{source} was trained on classes {spec.classes}, leads {spec.leads} at {spec.fs:g} Hz; "
-                          f"{dataset.path} has {dataset.classes}, {dataset.leads} at {dataset.fs:g} Hz.")
+    steps = fit_to_bundle(spec, dataset.manifest, dataset.meta.columns, str(dataset.path), str(source), say)
     meta = meta_matrix(dataset.meta, spec.meta_features)
     rows = RecordDataset(dataset.signals, np.asarray(dataset.labels), dataset.split_indices(split), meta)
     stride = spec.window_stride or spec.input_length
-    return predict_loader(model, record_loader(rows, batch_size), lambda x, m: windowed_probabilities(
-        model, x, m if m.shape[-1] else None, spec.kind, spec.input_length, stride, spec.aggregate))
+
+    def probabilities(x, m):
+        if steps is not None:
+            x = torch.from_numpy(preprocess(x.float().numpy(), spec.fs, steps)).to(x.dtype)
+        return windowed_probabilities(model, x, m if m.shape[-1] else None, spec.kind, spec.input_length, stride,
+                                      spec.aggregate)
+
+    return predict_loader(model, record_loader(rows, batch_size), probabilities)

@@ -136,6 +136,7 @@ def build_model(config: RunConfig, dataset: PreparedDataset, n_meta: int):
     from ecglab.inference.bundle import load_bundle
 
     model, spec = load_bundle(config.model.init_from)
+    _check_init_input(config.model.init_from, spec, dataset)
     if len(spec.leads) != len(dataset.leads) or len(spec.meta_features) != n_meta:
         raise ConfigError(f"model.init_from {config.model.init_from}: the bundle takes {len(spec.leads)} leads and "
                           f"{len(spec.meta_features)} meta features; this dataset gives {len(dataset.leads)} and {n_meta}.")
@@ -144,6 +145,17 @@ def build_model(config: RunConfig, dataset: PreparedDataset, n_meta: int):
     if config.model.freeze == "trunk":
         model.freeze_trunk()
     return model.train()
+
+
+def _check_init_input(bundle, spec, dataset: PreparedDataset) -> None:
+    """The trunk keeps what it learnt only on input like its own (:func:`ecglab.inputs.match.init_differences`)."""
+    from ecglab.inputs.match import init_differences, prepare_command
+
+    differences = init_differences(spec, dataset.manifest)
+    if differences:
+        command = prepare_command(spec, dataset.manifest, standardize=spec.preprocessing.standardize)
+        raise ConfigError(f"model.init_from {bundle}: the bundle's model was trained on other input than "
+                          f"{dataset.path} holds: {'; '.join(differences)}. Prepare matching data with `{command}`.")
 
 
 # Keys a resumed run may change: how long and where it trains, not what it trains.

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecglab.inference.windows import window_starts
+from ecglab.inputs import windows
 from ecglab.training.config import OptimConfig
 from ecglab.training.heap import trim_heap
 
@@ -40,13 +40,17 @@ def to_probabilities(logits: torch.Tensor, kind: str) -> torch.Tensor:
 
 def windowed_probabilities(model: nn.Module, x: torch.Tensor, meta: torch.Tensor | None, kind: str,
                            window: int, stride: int, aggregate: str) -> torch.Tensor:
-    """Score records (B, L, T) longer than the model input by windows, aggregated over windows."""
-    starts = window_starts(x.shape[-1], window, stride)
-    windows = torch.stack([x[..., s:s + window] for s in starts], dim=1)  # (B, W, L, window)
-    b, w = windows.shape[:2]
+    """Score records (B, L, T) by windows, aggregated over windows: the window positions, the padding
+    of a short record and the aggregation rule are :mod:`ecglab.inputs.windows`' (the Predictor's)."""
+    pad = windows.padding(x.shape[-1], window)
+    if pad:
+        x = nn.functional.pad(x, (0, pad))
+    index = torch.from_numpy(windows.window_index(x.shape[-1] - pad, window, stride)).to(x.device)
+    crops = x[..., index].movedim(-2, 1)  # (B, L, W, window) -> (B, W, L, window)
+    b, w = crops.shape[:2]
     meta_w = meta.repeat_interleave(w, dim=0) if meta is not None else None
-    probs = to_probabilities(model(windows.flatten(0, 1), meta_w), kind).view(b, w, -1)
-    return probs.mean(dim=1) if aggregate == "mean" else probs.amax(dim=1)
+    probs = to_probabilities(model(crops.flatten(0, 1), meta_w), kind).view(b, w, -1)
+    return torch.from_numpy(windows.aggregate(probs.float().cpu().numpy(), aggregate)).to(probs.device)
 
 
 class ECGModule(L.LightningModule):

@@ -35,9 +35,9 @@ from ecglab.datasets.synthetic.rhythm_strips import beat_dataset, generate_beat_
 from ecglab.datasets.synthetic.twelve_lead import CLASSES as RECORD_CLASSES
 from ecglab.datasets.synthetic.twelve_lead import RecordChunk, generate_records, plan_records, synthesize_chunk
 from ecglab.errors import DatasetError
+from ecglab.inputs.preprocess import Preprocessing
 from ecglab.records import STANDARD_12_LEADS
 from ecglab.signal.beats import BeatSpec
-from ecglab.signal.preprocess import Preprocessing
 
 # Per task: how many records (record task) or patients (beat task), and at what rate.
 DEFAULTS = {"record": {"n": 2000, "fs": 100.0}, "beat": {"n": 40, "fs": 360.0}}

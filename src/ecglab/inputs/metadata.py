@@ -2,16 +2,28 @@
 
 Numbers pass through; sex strings follow the PTB-XL convention (0 = male, 1 = female); a
 missing value takes the training mean (``fill``); each feature is standardised with the training
-split's mean and std. The fitted :class:`MetaFeature` list travels in the model bundle.
+split's mean and std. The fitted :class:`MetaFeature` list travels in the model bundle, and
+:func:`meta_input` encodes one record's metadata for the Predictor with it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
-from ecglab.errors import DatasetError
-from ecglab.inference.bundle import MetaFeature
+from ecglab.errors import BundleError, DatasetError
+from ecglab.signal.beats import RR_FEATURES
+
+class MetaFeature(BaseModel):
+    """One metadata input: a meta column, how missing values are filled and how it is scaled."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    fill: float = 0.0
+    mean: float = 0.0
+    std: float = 1.0
+
 
 _SEX_CODES = {"m": 0.0, "male": 0.0, "man": 0.0, "f": 1.0, "female": 1.0, "woman": 1.0}
 
@@ -61,3 +73,19 @@ def meta_matrix(meta: pd.DataFrame, features: list[MetaFeature]) -> np.ndarray:
         column = np.where(np.isfinite(column), column, feature.fill)
         out[:, j] = (column - feature.mean) / feature.std
     return out
+
+
+def meta_input(meta: dict, features: list[MetaFeature], n_rows: int, rr: np.ndarray | None = None) -> np.ndarray | None:
+    """One record's metadata input (n_rows, M), encoded as in training (:func:`meta_matrix`).
+
+    Record metadata (age, sex, ...) repeats on every row; the R-R context of beat models
+    (``rr_context`` columns ``rr_prev, rr_next, rr_local, rr_mean``) gives one value per beat.
+    """
+    if not features:
+        return None
+    columns = {f.name: [meta.get(f.name)] * n_rows for f in features if f.name not in RR_FEATURES}
+    if rr is not None:
+        columns.update({name: rr[:, i] for i, name in enumerate(RR_FEATURES)})
+    elif any(f.name in RR_FEATURES for f in features):
+        raise BundleError("inconsistent bundle: R-R context features need a beat model (input 'beat').")
+    return meta_matrix(pd.DataFrame(columns, index=range(n_rows)), features)

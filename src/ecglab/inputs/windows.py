@@ -1,7 +1,8 @@
 """Sliding windows over records longer than a model's input, and the aggregation of their outputs.
 
-Shared by evaluation during training and by the Predictor, so a long record is scored the same
-way in both places.
+The one definition of how a record is scored by windows: the Predictor (numpy, also for ONNX),
+evaluation during training and ``ecglab evaluate`` (torch, which converts) all take the window
+positions, the padding of a short record and the aggregation rule from here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ def window_starts(n_samples: int, length: int, stride: int) -> np.ndarray:
     return starts
 
 
+def padding(n_samples: int, length: int) -> int:
+    """Zeros appended at the end of a record shorter than ``length``, so that it fills one window."""
+    return max(length - n_samples, 0)
+
+
+def window_index(n_samples: int, length: int, stride: int) -> np.ndarray:
+    """(W, length) sample indices of every window of a (padded) record of ``n_samples`` samples."""
+    starts = window_starts(n_samples + padding(n_samples, length), length, stride)
+    return starts[:, None] + np.arange(length, dtype=np.int64)[None, :]
+
+
 def sliding_windows(signal: np.ndarray, length: int, stride: int) -> np.ndarray:
     """Cut ``signal`` (L, T) into (W, L, length), or (N, L, T) into (N, W, L, length).
 
@@ -37,11 +49,10 @@ def sliding_windows(signal: np.ndarray, length: int, stride: int) -> np.ndarray:
     if signal.ndim not in (2, 3):
         raise ValueError(f"expected a signal of shape (L, T) or (N, L, T), found shape {signal.shape}.")
     n_samples = signal.shape[-1]
-    if n_samples < length:
-        pad = [(0, 0)] * (signal.ndim - 1) + [(0, length - n_samples)]
-        signal = np.pad(signal, pad)
-    starts = window_starts(signal.shape[-1], length, stride)
-    index = starts[:, None] + np.arange(length)[None, :]  # (W, length)
+    index = window_index(n_samples, length, stride)
+    pad = padding(n_samples, length)
+    if pad:
+        signal = np.pad(signal, [(0, 0)] * (signal.ndim - 1) + [(0, pad)])
     windows = signal[..., index]  # (..., L, W, length)
     return np.ascontiguousarray(np.moveaxis(windows, -2, -3))
 
