@@ -78,7 +78,7 @@ def test_every_command_the_docs_show_takes_the_flags_they_give():
     import typer
 
     from ecglab.cli import app
-    from ecglab.datasets.registry import get_builder
+    from ecglab.datasets.core.registry import get_builder
 
     commands = typer.main.get_command(app).commands
     root = Path(__file__).resolve().parents[1]

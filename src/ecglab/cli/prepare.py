@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(0, help="processes for reading (0 = one per core)"),
     ):
         """Prepare a dataset once into a fast memory-mapped form that training reads."""
-        from ecglab.datasets.registry import prepare as run_prepare
+        from ecglab.datasets.core.registry import prepare as run_prepare
 
         given = dict(task=task, n=n, fs=fs, seed=seed, split=split, records=records, lead=lead, beats=beats,
                      min_count=min_count, labels=labels, codes=codes, top_k=top_k, bandpass=bandpass,
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="replace an existing dataset at --out"),
     ):
         """Merge the shards of a `prepare … --shard i/n` run into one dataset (global statistics taken here)."""
-        from ecglab.datasets.streaming import merge_shards
+        from ecglab.datasets.core.streaming import merge_shards
 
         show_summary(merge_shards(out, shards, force=force))
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (choice, frequent_classes, keep_classes, load_signal, multi_hot, parse_dtype,
+from ecglab.datasets.core.options import (choice, frequent_classes, keep_classes, load_signal, multi_hot, parse_dtype,
                                      parse_leads, patient_split, preprocessing, record_length, select_records)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.records import STANDARD_12_LEADS
 from ecglab.records.wfdb_reader import clinical_fields, header_fields

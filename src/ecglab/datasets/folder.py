@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (SPLIT_FRACTIONS, frequent_classes, load_signal, multi_hot, parse_dtype, parse_leads, patient_split,
+from ecglab.datasets.core.options import (SPLIT_FRACTIONS, frequent_classes, load_signal, multi_hot, parse_dtype, parse_leads, patient_split,
                                      preprocessing, record_length, select_records)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, EcglabError, RecordFormatError
 from ecglab.records import STANDARD_12_LEADS, read_record
 from ecglab.records.detect import detect_format

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.aami import AAMI_CLASSES
-from ecglab.datasets.options import one_hot, parse_dtype
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.selection import stratified_split
+from ecglab.datasets.core.aami import AAMI_CLASSES
+from ecglab.datasets.core.options import one_hot, parse_dtype
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.selection import stratified_split
 from ecglab.errors import DatasetError
 from ecglab.signal.beats import BeatSpec
 

@@ -26,10 +26,10 @@ stratified on the labels, age and sex) or ``fold`` (the random folds the paper's
 used), dealt as in the authors' code (ECG-MIMIC ``main_ecg.py``): folds 0-17 train, 18 val,
 19 test. ``patient`` (the default for other labels): by subject_id, seeded 80/10/10.
 Preparation streams: label tables are read in chunks and signals go straight into the memmap
-(see :mod:`ecglab.datasets.streaming`), so it resumes after an interruption and ``--shard i/n``
+(see :mod:`ecglab.datasets.core.streaming`), so it resumes after an interruption and ``--shard i/n``
 spreads it over machines. Signals default to 100 Hz (``--fs``); NaN samples, present in some
 MIMIC-IV-ECG records, become 0. The cache fingerprints the release's index tables, not its 1.6
-million waveform files (:mod:`ecglab.datasets.fingerprint`).
+million waveform files (:mod:`ecglab.datasets.core.fingerprint`).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (choice, keep_classes, load_signal, parse_codes, parse_dtype, parse_leads,
+from ecglab.datasets.core.options import (choice, keep_classes, load_signal, parse_codes, parse_dtype, parse_leads,
                                      patient_split, preprocessing, record_length, select_records)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS
 

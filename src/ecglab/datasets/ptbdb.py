@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (beat_spec, choice, load_signal, one_hot, parse_bandpass, parse_dtype, parse_leads,
+from ecglab.datasets.core.options import (beat_spec, choice, load_signal, one_hot, parse_bandpass, parse_dtype, parse_leads,
                                      preprocessing, record_length, require_leads)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.selection import group_split, record_ids
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.selection import group_split, record_ids
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.records import STANDARD_12_LEADS
 from ecglab.records.wfdb_reader import clinical_fields, header_fields, read_wfdb, read_wfdb_header

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (choice, frequent_classes, load_signal, multi_hot, parse_dtype, parse_leads,
+from ecglab.datasets.core.options import (choice, frequent_classes, load_signal, multi_hot, parse_dtype, parse_leads,
                                      preprocessing, record_length, select_records)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS
 

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ecglab.datasets.metadata import fit_meta_features, meta_matrix
-from ecglab.datasets.prepared import RESIDENT_BYTES, PreparedDataset, release_pages
+from ecglab.datasets.core.prepared import RESIDENT_BYTES, PreparedDataset, release_pages
 from ecglab.errors import ConfigError
 from ecglab.training.augment import augment_batch
 from ecglab.training.config import AugmentConfig, DataConfig

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecglab.datasets.prepared import PreparedDataset
+from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.signal.beats import BeatSpec
 from ecglab.signal.preprocess import Preprocessing
 from ecglab.training.config import RunConfig

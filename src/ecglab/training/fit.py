@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecglab.datasets.prepared import PreparedDataset
+from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.errors import ConfigError, DatasetError, Interrupted
 from ecglab.training.config import DataConfig, RunConfig
 
@@ -42,7 +42,7 @@ def ensure_dataset(data: DataConfig) -> PreparedDataset:
     """Open ``data.path``; prepare it first when it is missing and ``data.prepare`` says how."""
     path = Path(data.path)
     if data.prepare is not None:
-        from ecglab.datasets.registry import prepare
+        from ecglab.datasets.core.registry import prepare
 
         # the config owns this dataset: when its preparation options change, it is rebuilt
         return prepare(data.prepare.dataset, path, data.prepare.source, rebuild_if_changed=True, **data.prepare.options)

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecglab.datasets.prepared import PreparedDataset
-from ecglab.datasets.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.prepared import PreparedDataset
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
 from ecglab.datasets.synthetic.rhythm_strips import CLASSES as BEAT_CLASSES
 from ecglab.datasets.synthetic.rhythm_strips import beat_dataset, generate_beat_recordings
 from ecglab.datasets.synthetic.twelve_lead import CLASSES as RECORD_CLASSES
