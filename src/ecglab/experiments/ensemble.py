@@ -127,7 +127,7 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
     from ecglab.datasets.core.prepared import PreparedDataset
     from ecglab.evaluation import tune_thresholds
     from ecglab.training.evaluate import bundle_predictions, write_run_report
-    from ecglab.training.fit import RunResult
+    from ecglab.training.result import RunResult
 
     members = [load_member(run) for run in runs]
     check_members(members)

@@ -15,27 +15,14 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.errors import ConfigError, DatasetError, Interrupted
 from ecglab.training.config import DataConfig, RunConfig
+from ecglab.training.result import RunResult
 
 CHECKPOINTS = "checkpoints"
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    report: dict  # the whole metrics.json: test, test_tuned, bootstrap, calibration, baseline, …
-    bundle_dir: Path
-    report_dir: Path
-
-    @property
-    def metrics(self) -> dict:
-        """Test-split metrics at the default decision rule."""
-        return self.report["test"]
 
 
 def ensure_dataset(data: DataConfig) -> PreparedDataset:
