@@ -24,7 +24,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
-from ecglab import __version__
+from ecglab.version import __version__
 from ecglab.errors import ConfigError, EcglabError, InputTooLargeError
 from ecglab.inference.bundle import resolve_bundle
 from ecglab.inference.explain import MAX_STEPS, explain
