@@ -105,6 +105,17 @@ def build_cinc(ctx: PrepareContext, task: str = "scored", fs: float = DEFAULT_FS
                seed: int | None = None, min_count: int | None = None, records: str | None = None, lead: str | None = None,
                bandpass: str | None = None, standardize: str | None = None, dtype: str | None = None,
                shard: str | None = None):
+    """PhysioNet/CinC Challenge 2020/21 records with SNOMED-CT labels.
+
+    Parameters
+    ----------
+    task
+        scored (the challenge's scored classes) | all
+    split
+        a source database to hold out as the test split (e.g. georgia); default a patient split
+    lead
+        lead(s) to keep, comma-separated names (default the 12 standard leads)
+    """
     task = choice(task, ("scored", "all"), "task")
     spec = preprocessing(fs, bandpass, standardize)
     leads = parse_leads(lead) if lead else list(STANDARD_12_LEADS)

@@ -234,6 +234,23 @@ def build_mimic(ctx: PrepareContext, task: str | None = None, labels: str | None
                 seed: int | None = None, records: str | None = None, lead: str | None = None,
                 bandpass: str | None = None, standardize: str | None = None, dtype: str | None = None,
                 shard: str | None = None):
+    """MIMIC-IV-ECG records, labelled by ICD-10 codes or by the machine's statements.
+
+    Parameters
+    ----------
+    task
+        icd (needs --labels) | machine (default without --labels)
+    labels
+        MIMIC-IV-ECG-ICD's records_w_diag_icd10.csv, or a CSV of study_id,icd_codes
+    codes
+        label codes or prefixes to keep, comma-separated (e.g. I48,I21)
+    top_k
+        keep the K most frequent codes
+    split
+        strat_fold | fold | patient
+    lead
+        lead(s) to keep, comma-separated names (default the 12 standard leads)
+    """
     task = choice(task or ("icd" if labels else "machine"), ("icd", "machine"), "task")
     if task == "icd" and labels is None:
         raise DatasetError("--task icd needs --labels CSV: records_w_diag_icd10.csv of MIMIC-IV-ECG-ICD, or columns "

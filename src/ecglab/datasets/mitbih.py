@@ -133,6 +133,17 @@ def assign_splits(protocol: str, meta: pd.DataFrame, seed: int) -> np.ndarray:
 @register_dataset("mitbih", "MIT-BIH Arrhythmia (raw WFDB): AAMI beats N S V F Q; --split inter|patient|intra")
 def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0, records: str | None = None,
                    lead: str = "MLII", beats: str = "kachuee", bandpass: str | None = None, dtype: str | None = None):
+    """MIT-BIH Arrhythmia beats in the AAMI classes, one lead.
+
+    Parameters
+    ----------
+    split
+        inter (de Chazal DS1 → train, DS2 → test; default when DS2 is present) | patient | intra
+    lead
+        the lead to cut beats from
+    beats
+        beat extraction: kachuee | centred
+    """
     spec = beat_spec(beats)
     leads = parse_leads(lead)
     names = record_ids(ctx.source, records)

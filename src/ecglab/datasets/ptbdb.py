@@ -97,6 +97,19 @@ def read_record_beats(path: str, leads: list[str], steps: Preprocessing, spec: B
 def prepare_ptbdb(ctx: PrepareContext, task: str = "mi", beats: str = "record", lead: str | None = None,
                   fs: float | None = None, seed: int = 0, records: str | None = None, min_count: int | None = None,
                   bandpass: str | None = None, standardize: str | None = None, dtype: str | None = None):
+    """PTB Diagnostic: 12-lead 10 s records, or beats of one lead.
+
+    Parameters
+    ----------
+    task
+        mi (myocardial infarction vs healthy control) | all (every diagnosis with enough patients)
+    beats
+        record (12-lead 10 s records) | kachuee | centred (beats of one lead)
+    lead
+        lead(s) to keep, comma-separated names (beats: the one lead to cut them from)
+    fs
+        sampling rate of the prepared records (Hz; record mode only)
+    """
     task = choice(task, ("mi", "all"), "task")
     mode = choice(beats, ("record", "kachuee", "centred"), "beats")
     if mode != "record" and (fs is not None or standardize is not None):

@@ -22,20 +22,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 from ecglab.errors import DatasetError, EcglabError
 from ecglab.datasets.core.fingerprint import option_files, source_fingerprint
 from ecglab.datasets.core.prepared import PreparedDataset, PreparedWriter, empty_split_warning, write_prepared
+from ecglab.datasets.core.sources import DATASET_MODULES
 from ecglab.datasets.core.workers import read_batches
-
-# name -> module that registers it; imported only when that dataset is asked for.
-DATASET_MODULES = {
-    "synthetic": "ecglab.datasets.synthetic",
-    "mitbih": "ecglab.datasets.mitbih",
-    "mitbih-csv": "ecglab.datasets.kaggle",
-    "ptbdb-csv": "ecglab.datasets.kaggle",
-    "ptbdb": "ecglab.datasets.ptbdb",
-    "ptbxl": "ecglab.datasets.ptbxl",
-    "cinc": "ecglab.datasets.cinc",
-    "mimic-iv-ecg": "ecglab.datasets.mimic",
-    "folder": "ecglab.datasets.folder",
-}
 
 
 @dataclass(frozen=True)

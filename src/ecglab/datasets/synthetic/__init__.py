@@ -48,6 +48,19 @@ DEFAULTS = {"record": {"n": 2000, "fs": 100.0}, "beat": {"n": 40, "fs": 360.0}}
                   needs_source=False)
 def build_synthetic(ctx: PrepareContext, task: str = "record", n: int | None = None, fs: float | None = None,
                     seed: int = 0):
+    """Generated ECGs with a known answer: nothing to download.
+
+    Parameters
+    ----------
+    task
+        record (12-lead 10 s records, PTB-XL-like superclasses) | beat (MIT-BIH-like AAMI beats)
+    n
+        number of records (record task, default 2000) or of patients (beat task, default 40)
+    fs
+        sampling rate of the generated signals (Hz; record task default 100, beat task 360)
+    seed
+        random seed of the generator and its patient split
+    """
     if task not in DEFAULTS:
         raise DatasetError(f"synthetic --task must be one of {sorted(DEFAULTS)}, found {task!r}.")
     n = int(DEFAULTS[task]["n"] if n is None else n)
