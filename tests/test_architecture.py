@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # "ecglab" is the public face (ecglab/__init__.py), a thin lazy layer that only the command line sits on.
 LAYERS = [
     ("cli",),
-    ("ecglab",),
+    ("ecglab", "api"),
     ("experiments",),
     ("training",),
     ("evaluation", "inference", "serve", "measure", "viz"),
