@@ -23,7 +23,7 @@ REQUIRED_SPEEDUP = 50.0
 
 
 def prepare_rate(source: Path, out: Path, fs: float) -> tuple[object, float]:
-    from ecglab.datasets.registry import get_builder, prepare
+    from ecglab.datasets.core.registry import get_builder, prepare
 
     get_builder("ptbxl")  # imports (pandas, scipy, wfdb) are not preparation time
     start = time.perf_counter()

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ecglab.cli import main
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import ConfigError
 from ecglab.experiments.benchmark import run_benchmark
 from ecglab.experiments.protocol import load_benchmark

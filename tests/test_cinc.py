@@ -10,7 +10,7 @@ import pytest
 import wfdb
 
 from ecglab.datasets.cinc import SCORED_CLASSES, parse_header_comments, read_header, scored_labels, source_of
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS
 from ecglab.signal.resample import resample

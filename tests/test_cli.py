@@ -78,7 +78,9 @@ def test_every_command_the_docs_show_takes_the_flags_they_give():
     import typer
 
     from ecglab.cli import app
-    from ecglab.datasets.registry import get_builder
+    from ecglab.datasets.core.registry import get_builder
+    from ecglab.datasets.core.signature import builder_options
+    from ecglab.datasets.core.sources import DATASET_MODULES
 
     commands = typer.main.get_command(app).commands
     root = Path(__file__).resolve().parents[1]
@@ -90,6 +92,8 @@ def test_every_command_the_docs_show_takes_the_flags_they_give():
                 assert name in commands, f"{doc}: `ecglab {name}` is not a command: {line.strip()}"
                 command = commands[name]
                 flags = {flag for p in command.params for flag in getattr(p, "opts", []) if flag.startswith("--")}
+                if name == "prepare":  # and the options of the datasets, which follow their NAME
+                    flags |= {o.flag for d in DATASET_MODULES for o in builder_options(get_builder(d).fn)}
                 given = set(re.findall(r"(--[a-z][a-z-]*)", rest))
                 assert given <= flags, f"{doc}: `ecglab {name}` takes no {sorted(given - flags)}: {line.strip()}"
                 if name == "prepare" and rest.split():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ecglab.datasets.registry import DATASET_MODULES, get_builder
+from ecglab.datasets.core.registry import DATASET_MODULES, get_builder
 from ecglab.experiments.protocol import base_config, load_benchmark, read_protocol, split_sections
 from ecglab.experiments.tune import load_tune
 from ecglab.inference.bundle import resolve_bundle

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ecglab.datasets.prepared import PreparedDataset
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.prepared import PreparedDataset
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import ConfigError, EcglabError
 from ecglab.evaluation import compute_metrics
 from ecglab.experiments.ensemble import build_ensemble, check_members, load_member, stacking_weights

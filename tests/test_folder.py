@@ -9,7 +9,7 @@ import pytest
 import wfdb
 from pyedflib import highlevel
 
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS, read_record
 from ecglab.signal.resample import resample

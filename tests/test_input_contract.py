@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import wfdb
 
-from ecglab.datasets.prepared import PreparedDataset
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.prepared import PreparedDataset
+from ecglab.datasets.core.registry import prepare
 from ecglab.datasets.synthetic.twelve_lead import CLASSES, generate_records
 from ecglab.errors import BundleError, ConfigError, EcglabNote
 from ecglab.inference.predictor import Predictor
@@ -182,7 +182,7 @@ def test_evaluate_on_a_matching_preparation_adds_nothing(standardised, run, recw
 
 
 def test_a_missing_meta_column_is_refused(standardised, run, tmp_path):
-    from ecglab.datasets.prepared import write_prepared
+    from ecglab.datasets.core.prepared import write_prepared
     from ecglab.inference.bundle import load_bundle
     from ecglab.training.evaluate import bundle_predictions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import DatasetError
 
 

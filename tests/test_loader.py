@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ecglab.datasets.prepared import write_prepared
+from ecglab.datasets.core.prepared import write_prepared
 from ecglab.training.augment import augment_batch
 from ecglab.training.config import AugmentConfig, validate_config
 from ecglab.training.data import RecordDataset, record_loader

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ecglab.datasets.ludb import AXIS_CLASSES, load_waves, read_lead_waves
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import DatasetError
 
 RECORDS = "data/1,data/2,data/3,data/4,data/6,data/5"  # 5 is one of the 50 held back

@@ -146,7 +146,7 @@ def test_unet1d_is_listed_as_segmentation_and_returns_per_sample_logits():
 
 
 def test_a_couple_of_training_steps_write_a_loadable_segmentation_bundle(tmp_path):
-    from ecglab.datasets.prepared import write_prepared
+    from ecglab.datasets.core.prepared import write_prepared
     from ecglab.measure.delineate import load_delineator
     from ecglab.measure.train import train_delineator
 

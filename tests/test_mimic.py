@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 import wfdb
 
-from ecglab.datasets import mimic, streaming
+from ecglab.datasets import mimic
+from ecglab.datasets.core import streaming
 from ecglab.datasets.mimic import split_icd
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import DatasetError, Interrupted
 from ecglab.records import STANDARD_12_LEADS
 

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglab.datasets import folder, options, prepared, streaming
-from ecglab.datasets.prepared import PreparedWriter
-from ecglab.datasets.registry import PrepareContext, prepare
+from ecglab.datasets import folder
+from ecglab.datasets.core import options, prepared, streaming
+from ecglab.datasets.core.prepared import PreparedWriter
+from ecglab.datasets.core.registry import PrepareContext, prepare
 from ecglab.errors import DatasetError, Interrupted, RecordFormatError
 from ecglab.signal.filters import bandpass
 from ecglab.signal.resample import resample
@@ -262,7 +263,7 @@ def test_cli_prepare_and_merge(tmp_path, capsys):
 
 
 def test_stamp_records_the_builders_defaults(tmp_path):
-    from ecglab.datasets.registry import prepare
+    from ecglab.datasets.core.registry import prepare
 
     ds = prepare("synthetic", tmp_path / "s", n=30, progress=False)
     assert ds.manifest["prepare"]["options"]["task"] == "record" and ds.manifest["prepare"]["options"]["n"] == 30
@@ -300,7 +301,7 @@ def test_summary_puts_classes_in_rows_and_says_when_the_dataset_was_reused(tmp_p
 
 def test_summary_orders_splits_train_val_test_then_others(tmp_path, capsys):
     from ecglab.cli.prepare import show_summary
-    from ecglab.datasets.prepared import write_prepared
+    from ecglab.datasets.core.prepared import write_prepared
 
     splits = ["test", "holdout", "val", "train", "train"]
     meta = pd.DataFrame({"record_id": list("abcde"), "patient_id": list("abcde"), "split": splits})
@@ -312,7 +313,7 @@ def test_summary_orders_splits_train_val_test_then_others(tmp_path, capsys):
 
 
 def test_empty_splits_are_warned_about_and_recorded(tmp_path, capsys, monkeypatch):
-    from ecglab.datasets.prepared import empty_split_warning
+    from ecglab.datasets.core.prepared import empty_split_warning
 
     two = pd.DataFrame({"patient_id": ["p1", "p1", "p2"], "split": ["train", "train", "test"]})
     assert empty_split_warning(two).startswith("split val is empty: there are only 2 patients")
@@ -389,7 +390,7 @@ def test_fingerprint_walks_in_a_fixed_order_and_sees_every_change(tmp_path):
     import hashlib
     import os
 
-    from ecglab.datasets.fingerprint import source_fingerprint
+    from ecglab.datasets.core.fingerprint import source_fingerprint
 
     root = tmp_path / "src"
     for name in ("b.txt", "a.txt", "a/z.txt", "a/c/y.txt", "a.d/x.txt"):
@@ -411,7 +412,7 @@ def test_fingerprint_walks_in_a_fixed_order_and_sees_every_change(tmp_path):
 def test_fingerprint_memory_does_not_grow_with_the_number_of_files(tmp_path):
     import tracemalloc
 
-    from ecglab.datasets.fingerprint import source_fingerprint
+    from ecglab.datasets.core.fingerprint import source_fingerprint
 
     small, large = _tree(tmp_path / "small", 2), _tree(tmp_path / "large", 4)  # 124 and 3,124 files
 
@@ -428,7 +429,7 @@ def test_fingerprint_memory_does_not_grow_with_the_number_of_files(tmp_path):
 
 
 def test_changed_options_are_named_and_config_owned_data_is_rebuilt(tmp_path):
-    from ecglab.datasets.registry import prepare
+    from ecglab.datasets.core.registry import prepare
     from ecglab.errors import DatasetError
 
     prepare("synthetic", tmp_path / "s", n=30, progress=False)

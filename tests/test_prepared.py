@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, check_patient_splits, write_prepared
+from ecglab.datasets.core.prepared import PreparedDataset, PreparedWriter, check_patient_splits, write_prepared
 from ecglab.errors import DatasetError, LeakageError
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ecglab.datasets.prepared import PreparedDataset, write_prepared
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.prepared import PreparedDataset, write_prepared
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import BundleError
 from ecglab.inference.bundle import load_bundle
 from ecglab.pretrained import find_pretrained, list_pretrained
@@ -34,7 +34,7 @@ def test_shipped_bundle_is_found_by_name():
 
 def test_predicts_a_held_out_mitbih_record(shared_data):
     """Record 116 was in the test split of the bundle's training run (records 116 118 205 223; see MODEL_CARD.md)."""
-    from ecglab.datasets.aami import aami_class
+    from ecglab.datasets.core.aami import aami_class
     from ecglab.inference.predictor import Predictor
     from ecglab.records import read_record
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ecglab.datasets.ptbdb import clinical_info
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import DatasetError
 from ecglab.records.wfdb_reader import read_wfdb_header
 

@@ -13,7 +13,7 @@ import pytest
 import wfdb
 
 from ecglab.datasets.ptbxl import TASKS
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS
 

@@ -78,7 +78,7 @@ def test_a_killed_and_resumed_run_equals_the_uninterrupted_one(tmp_path, data, u
 
 
 def test_the_training_order_depends_on_seed_and_epoch_only(data):
-    from ecglab.datasets.prepared import PreparedDataset
+    from ecglab.datasets.core.prepared import PreparedDataset
     from ecglab.training.config import DataConfig
     from ecglab.training.data import ECGDataModule
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import ndimage
 
 from ecglab.cli import main
-from ecglab.datasets.prepared import PreparedDataset, check_patient_splits
+from ecglab.datasets.core.prepared import PreparedDataset, check_patient_splits
 from ecglab.datasets.synthetic import (BEAT_CLASSES, RECORD_CLASSES, beat_dataset, generate_beat_recordings,
                                        generate_records)
 from ecglab.errors import DatasetError

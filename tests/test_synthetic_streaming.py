@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 from ecglab.datasets.synthetic import generate_records
 from ecglab.datasets.synthetic.noise import add_noise
 from ecglab.datasets.synthetic.twelve_lead import CHUNK, plan_records, synthesize_chunk
@@ -82,7 +82,7 @@ def test_each_chunk_draws_its_noise_from_a_stream_seeded_by_seed_and_first_row()
 
 PEAK_RSS = """
 import resource, sys
-from ecglab.datasets.registry import prepare
+from ecglab.datasets.core.registry import prepare
 prepare("synthetic", sys.argv[1], n=int(sys.argv[2]), fs=500, workers=1, progress=False)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from ecglab.datasets.prepared import write_prepared
+from ecglab.datasets.core.prepared import write_prepared
 from ecglab.errors import ConfigError
 from ecglab.inference.bundle import load_bundle
 from ecglab.training.config import validate_config
@@ -86,7 +86,7 @@ def test_bundle_describes_the_run_and_reproduces_predictions(trained, multilabel
     assert [f.name for f in spec.meta_features] == ["age", "sex"] and len(spec.thresholds) == 2
     stored = np.load(result.run_dir / "predictions.npz")
     from ecglab.inputs.metadata import meta_matrix
-    from ecglab.datasets.prepared import PreparedDataset
+    from ecglab.datasets.core.prepared import PreparedDataset
     from ecglab.training.module import windowed_probabilities
 
     ds = PreparedDataset(multilabel_data)

@@ -9,7 +9,7 @@ import yaml
 optuna = pytest.importorskip("optuna")
 pytest.importorskip("optuna_integration")
 
-from ecglab.datasets.registry import prepare  # noqa: E402
+from ecglab.datasets.core.registry import prepare  # noqa: E402
 from ecglab.errors import ConfigError  # noqa: E402
 from ecglab.evaluation.report import write_report  # noqa: E402
 from ecglab.experiments.tune import load_tune, run_tune, suggest_overrides, tpe_sampler  # noqa: E402

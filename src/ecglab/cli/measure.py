@@ -74,14 +74,14 @@ def register(app: typer.Typer) -> None:
         beside neurokit2, on lead II and on all leads; plus QRS-axis and heart-rate agreement."""
         import json
 
-        from ecglab.datasets.selection import record_ids
+        from ecglab.datasets.core.selection import record_ids
         from ecglab.errors import EcglabError
         from ecglab.measure.evaluate import evaluate_delineation as run, markdown
 
         if prepared is not None:
             if records is not None:
                 raise EcglabError("give either --records or --prepared/--split, not both.")
-            from ecglab.datasets.prepared import PreparedDataset
+            from ecglab.datasets.core.prepared import PreparedDataset
 
             dataset = PreparedDataset(prepared)
             names = list(dataset.meta["record_id"].iloc[dataset.split_indices(split)])

@@ -2,56 +2,104 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperCommand
+
+
+FLAGS = ("--force", "--strict", "--help")  # the options of prepare that take no value
+
+
+class PrepareCommand(TyperCommand):
+    """``ecglab prepare NAME …``: the options after NAME are that builder's own (its signature, with
+    help from its docstring), added when the command line names the dataset, so that
+    ``ecglab prepare NAME --help`` lists them and a mistyped one is a usage error."""
+
+    def parse_args(self, ctx, args):
+        self.params = [p for p in self.params if not getattr(p, "builder_option", False)]
+        name = _dataset_name(args)
+        if name is not None:  # an unknown name is an error that lists the datasets
+            self.params = self.params + builder_params(name)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        own = {p.name for p in self.params if getattr(p, "builder_option", False)}
+        given = {k: ctx.params.pop(k) for k in list(ctx.params) if k in own}
+        ctx.meta["builder_options"] = {k: v for k, v in given.items() if v is not None}
+        return super().invoke(ctx)
+
+    def format_help(self, ctx, formatter):
+        from ecglab.datasets.core.registry import get_builder
+        from ecglab.datasets.core.sources import DATASET_MODULES
+
+        if not any(getattr(p, "builder_option", False) for p in self.params):
+            listed = "\n\n".join(f"    {name:<13} {get_builder(name).description}" for name in DATASET_MODULES)
+            self.epilog = f"{EXAMPLES}\n\nDatasets (`ecglab prepare NAME --help` lists NAME's options):\n\n{listed}"
+        super().format_help(ctx, formatter)
+        self.epilog = EXAMPLES
+
+
+def builder_params(name: str) -> list:
+    """The options of dataset ``name``'s builder, in a help panel of their own: made by Typer itself from
+    a stand-in function whose signature is the builder's options, so they parse and print like the rest."""
+    from ecglab.datasets.core.registry import get_builder
+    from ecglab.datasets.core.signature import builder_options
+
+    options = builder_options(get_builder(name).fn)
+    stand_in = lambda **given: given  # noqa: E731
+    stand_in.__signature__ = inspect.Signature([inspect.Parameter(
+        o.name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[o.type],
+        default=typer.Option(None, o.flag, help=o.help, rich_help_panel=f"Options of {name}")) for o in options])
+    stand_in.__annotations__ = {o.name: Optional[o.type] for o in options}
+    app = typer.Typer(add_completion=False)
+    app.command()(stand_in)
+    params = typer.main.get_command(app).params
+    for param in params:
+        param.builder_option = True
+    return params
+
+
+def _dataset_name(args: list[str]) -> str | None:
+    """The first argument that is neither an option nor an option's value."""
+    words = iter(args)
+    for word in words:
+        if not word.startswith("-"):
+            return word
+        if "=" not in word and word not in FLAGS:
+            next(words, None)
+    return None
+
+
+EXAMPLES = ("Examples:\n\n"
+            "    ecglab prepare synthetic --out data/synth --task record --n 2000 --fs 100\n\n"
+            "    ecglab prepare synthetic --out data/beats --task beat --seed 1\n\n"
+            "    ecglab prepare ptbxl --source ptb-xl/ --out data/ptbxl --task superdiagnostic --fs 100\n\n"
+            "    ecglab prepare cinc --source training/ --out data/cinc --split georgia\n\n"
+            "    ecglab prepare mimic-iv-ecg --source mimic-iv-ecg/ --out data/mimic-1 --task machine --shard 1/4\n\n"
+            "    ecglab prepare folder --source my_ecgs/ --out data/mine --fs 250")
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(
-        epilog="Examples:\n\n"
-               "    ecglab prepare synthetic --out data/synth --task record --n 2000 --fs 100\n\n"
-               "    ecglab prepare synthetic --out data/beats --task beat --seed 1\n\n"
-               "    ecglab prepare ptbxl --source ptb-xl/ --out data/ptbxl --task superdiagnostic --fs 100\n\n"
-               "    ecglab prepare cinc --source training/ --out data/cinc --split georgia\n\n"
-               "    ecglab prepare mimic-iv-ecg --source mimic-iv-ecg/ --out data/mimic-1 --task machine --shard 1/4\n\n"
-               "    ecglab prepare folder --source my_ecgs/ --out data/mine --fs 250",
-    )
+    from ecglab.datasets.core.sources import DATASET_MODULES
+
+    @app.command(cls=PrepareCommand, epilog=EXAMPLES)
     def prepare(
-        name: str = typer.Argument(..., help="dataset: synthetic, ptbxl, mitbih, ..."),
+        ctx: typer.Context,
+        name: str = typer.Argument(..., help=f"dataset: {', '.join(DATASET_MODULES)}; its options follow it "
+                                             "(ecglab prepare NAME --help)"),
         out: Path = typer.Option(..., "--out", help="directory to write the prepared dataset into"),
         source: Optional[Path] = typer.Option(None, "--source", help="the dataset's files, in their release layout"),
-        task: Optional[str] = typer.Option(None, help="synthetic: record|beat; ptbxl: all|diagnostic|subdiagnostic|superdiagnostic|form|rhythm; ptbdb: mi|all; cinc: scored|all; mimic-iv-ecg: icd|machine"),
-        n: Optional[int] = typer.Option(None, "--n", help="synthetic: number of records (record task) or of patients (beat task)"),
-        fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of the prepared signals (Hz); defaults: ptbxl 100 (100 or 500 read the native files), cinc 500, mimic-iv-ecg 100, folder 500"),
-        seed: Optional[int] = typer.Option(None, help="random seed (synthetic data, random splits)"),
-        split: Optional[str] = typer.Option(None, help="split protocol, e.g. mitbih: inter|patient|intra; cinc: a source "
-                                                       "database to hold out; mimic-iv-ecg: strat_fold|fold|patient"),
-        records: Optional[str] = typer.Option(None, help="comma-separated record ids, or a RECORDS file, to prepare a subset"),
-        lead: Optional[str] = typer.Option(None, help="lead(s) to keep, comma-separated names (mitbih default MLII; folder "
-                                                      "default: the 12 standard leads if every record has them, else the leads all share)"),
-        beats: Optional[str] = typer.Option(None, help="beat extraction: kachuee|centred (ptbdb also: record, for 12-lead records)"),
-        min_count: Optional[int] = typer.Option(None, "--min-count", help="drop classes with fewer examples than this"),
-        labels: Optional[Path] = typer.Option(None, "--labels", help="labels CSV (folder: record,labels; mimic-iv-ecg: "
-                                                                     "MIMIC-IV-ECG-ICD's records_w_diag_icd10.csv, or study_id,icd_codes)"),
-        codes: Optional[str] = typer.Option(None, help="label codes or prefixes to keep, comma-separated (e.g. I48,I21)"),
-        top_k: Optional[int] = typer.Option(None, "--top-k", help="keep the K most frequent codes"),
-        bandpass: Optional[str] = typer.Option(None, help="band-pass filter 'LOW,HIGH' in Hz (either may be empty)"),
-        standardize: Optional[str] = typer.Option(None, help="none|record|global (global statistics from the training split only)"),
-        dtype: Optional[str] = typer.Option(None, help="float32|float16"),
-        shard: Optional[str] = typer.Option(None, help="'i/n': prepare only the i-th of n shards (merge them afterwards)"),
         force: bool = typer.Option(False, "--force", help="rebuild even if an identical preparation exists"),
         strict: bool = typer.Option(False, "--strict", help="stop at the first unreadable record instead of skipping it"),
         workers: int = typer.Option(0, help="processes for reading (0 = one per core)"),
     ):
         """Prepare a dataset once into a fast memory-mapped form that training reads."""
-        from ecglab.datasets.registry import prepare as run_prepare
+        from ecglab.datasets.core.registry import prepare as run_prepare
 
-        given = dict(task=task, n=n, fs=fs, seed=seed, split=split, records=records, lead=lead, beats=beats,
-                     min_count=min_count, labels=labels, codes=codes, top_k=top_k, bandpass=bandpass,
-                     standardize=standardize, dtype=dtype, shard=shard)
-        options = {k: v for k, v in given.items() if v is not None}
+        options = ctx.meta.get("builder_options", {})
         dataset = run_prepare(name, out, source, force=force, strict=strict, workers=workers, **options)
         show_summary(dataset)
 
@@ -66,7 +114,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="replace an existing dataset at --out"),
     ):
         """Merge the shards of a `prepare … --shard i/n` run into one dataset (global statistics taken here)."""
-        from ecglab.datasets.streaming import merge_shards
+        from ecglab.datasets.core.streaming import merge_shards
 
         show_summary(merge_shards(out, shards, force=force))
 

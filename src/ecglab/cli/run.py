@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         """Prepare synthetic 12-lead ECGs, train resnet1d, evaluate on held-out patients, export a bundle."""
         from ecglab.training.demo import run_demo
 
-        run_demo(out, epochs=epochs, n=n, resume=resume)
+        run_demo(out, epochs=epochs, n=n, resume=resume, show=_DemoScreen())
 
     @app.command(epilog="Examples:\n\n    ecglab train configs/mitbih-kachuee.yaml\n\n"
                         "    ecglab train configs/ptbxl-attention.yaml --set trainer.max_epochs=3 --set optim.lr=0.001\n\n"
@@ -65,6 +65,34 @@ def register(app: typer.Typer) -> None:
         report, report_dir = evaluate_bundle(bundle, data, split, out, n_boot=n_boot)
         console().print(format_metrics_table(report["test"], report["classes"]))
         console().print(f"report: {report_dir / 'report.md'}")
+
+
+class _DemoScreen:
+    """Prints the demo's stages as :func:`ecglab.training.demo.run_demo` reports them."""
+
+    def __init__(self):
+        from ecglab.cli.common import console
+
+        self.screen, self.model = console(), ""
+
+    def __call__(self, stage: str, payload) -> None:
+        from ecglab.cli.prepare import show_summary
+
+        if stage == "data":
+            self.screen.rule("1. synthetic data (patients split into train / val / test)")
+            show_summary(payload)
+        elif stage == "training":
+            self.model = payload.model.name
+            self.screen.rule(f"2. training {self.model} for up to {payload.trainer.max_epochs} epochs")
+        elif stage == "result":
+            self.screen.rule("3. test metrics (held-out patients)")
+            show_result(payload)
+            baseline = payload.report.get("baseline")
+            if baseline:
+                self.screen.print(f"trivial baseline ({baseline['name']}): macro AUROC {baseline['macro_auroc']:.3f} "
+                                  f"vs {self.model} {payload.metrics['macro_auroc']:.3f}")
+        elif stage == "done":
+            self.screen.print(f"demo finished in {payload:.0f} s")
 
 
 def show_result(result) -> None:

@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from ecglab.records.formats import accepted_formats
+
 
 def register(app: typer.Typer) -> None:
     @app.command(
@@ -20,8 +22,8 @@ def register(app: typer.Typer) -> None:
     )
     def predict(
         bundle: Path = typer.Argument(..., help="model bundle directory (bundle.json + model.safetensors), a run directory, or a shipped model's name (e.g. mitbih-kachuee-ds1)"),
-        files: List[Path] = typer.Argument(..., help="ECG files (WFDB .hea (+ .dat/.mat), EDF, CSV/TSV, .npy, DICOM, "
-                                                      "HL7 aECG XML), or directories: every record file directly in them"),
+        files: List[Path] = typer.Argument(..., help=f"ECG files ({accepted_formats()}), or directories: "
+                                                       "every record file directly in them"),
         json_output: bool = typer.Option(False, "--json", help="print machine-readable JSON instead of tables"),
         backend: str = typer.Option("torch", help="torch (PyTorch eager) or onnx (ONNX Runtime)"),
         fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate (Hz) for files that do not store one (.npy, CSV without time)"),

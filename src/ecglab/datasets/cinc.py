@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (choice, frequent_classes, keep_classes, load_signal, multi_hot, parse_dtype,
+from ecglab.datasets.core.options import (choice, frequent_classes, keep_classes, load_signal, multi_hot, parse_dtype,
                                      parse_leads, patient_split, preprocessing, record_length, select_records)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.records import STANDARD_12_LEADS
 from ecglab.records.wfdb_reader import clinical_fields, header_fields
@@ -105,6 +105,17 @@ def build_cinc(ctx: PrepareContext, task: str = "scored", fs: float = DEFAULT_FS
                seed: int | None = None, min_count: int | None = None, records: str | None = None, lead: str | None = None,
                bandpass: str | None = None, standardize: str | None = None, dtype: str | None = None,
                shard: str | None = None):
+    """PhysioNet/CinC Challenge 2020/21 records with SNOMED-CT labels.
+
+    Parameters
+    ----------
+    task
+        scored (the challenge's scored classes) | all
+    split
+        a source database to hold out as the test split (e.g. georgia); default a patient split
+    lead
+        lead(s) to keep, comma-separated names (default the 12 standard leads)
+    """
     task = choice(task, ("scored", "all"), "task")
     spec = preprocessing(fs, bandpass, standardize)
     leads = parse_leads(lead) if lead else list(STANDARD_12_LEADS)

@@ -3,13 +3,12 @@
 ``labels.csv`` (in the folder, or ``--labels PATH``) has one row per record:
 
 * ``record``: the file, relative to the folder, with or without its extension (a WFDB record by
-  its name); any format :func:`ecglab.records.read_record` reads: WFDB, EDF/EDF+/BDF, CSV with a
-  header of lead names, NumPy ``.npy``/``.npz``;
+  its name); any format of :data:`ecglab.records.formats.FORMATS`;
 * ``labels``: class names separated by ``;`` (empty: negative for every class); multilabel over
   the names that occur (``--min-count K``: in at least K records);
 * optional ``patient_id`` (else each record is its own patient), ``age``, ``sex``, ``split``
   (train/val/test for every row; else a seeded 80/10/10 split by patient) and ``fs``, the rate of
-  CSV/.npy files (else a CSV's time column, else ``--fs``).
+  files that store none (CSV, .npy, .npz: else a CSV's time column, else ``--fs``).
 
 Every record is resampled to ``--fs`` (default 500 Hz) and stored as 10 s: the first 10 s of a
 longer record, a shorter one zero-padded at the end. Leads: ``--lead``, else the 12 standard
@@ -27,18 +26,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (SPLIT_FRACTIONS, frequent_classes, load_signal, multi_hot, parse_dtype, parse_leads, patient_split,
+from ecglab.datasets.core.options import (SPLIT_FRACTIONS, frequent_classes, load_signal, multi_hot, parse_dtype, parse_leads, patient_split,
                                      preprocessing, record_length, select_records)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, EcglabError, RecordFormatError
 from ecglab.records import STANDARD_12_LEADS, read_record
 from ecglab.records.detect import detect_format
+from ecglab.records.formats import FORMATS, accepted_formats, extensions
 from ecglab.records.wfdb_reader import read_wfdb_header
 
 DEFAULT_FS = 500.0
-EXTENSIONS = (".hea", ".edf", ".bdf", ".csv", ".npy", ".npz", ".txt")
-TABLE_EXTENSIONS = (".csv", ".txt", ".npy", ".npz")
+EXTENSIONS = extensions()  # tried in this order for a record named without its extension
+RATELESS_EXTENSIONS = extensions([f for f in FORMATS.values() if "fs" in f.reader_options])
 OPTIONAL_COLUMNS = ("patient_id", "age", "sex", "split", "fs")
 
 
@@ -72,16 +72,27 @@ def read_file(item: tuple[str, float | None], **options) -> np.ndarray:
     try:
         return load_signal(path, fs=fs, **options)
     except RecordFormatError:
-        if fs is not None or Path(path).suffix.lower() not in TABLE_EXTENSIONS:
+        if fs is not None or Path(path).suffix.lower() not in RATELESS_EXTENSIONS:
             raise
         return load_signal(path, fs=options["spec"].fs, **options)
 
 
-@register_dataset("folder", "any folder of WFDB/EDF/CSV/.npy files with a labels.csv (record;labels[;patient_id;age;sex;split])")
+@register_dataset("folder", f"any folder of ECG files ({accepted_formats()}) with a labels.csv "
+                            "(record;labels[;patient_id;age;sex;split])")
 def build_folder(ctx: PrepareContext, labels: str | None = None, fs: float = DEFAULT_FS, seed: int | None = None,
                  min_count: int | None = None, records: str | None = None, lead: str | None = None,
                  bandpass: str | None = None, standardize: str | None = None, dtype: str | None = None,
                  shard: str | None = None):
+    """A user's folder of ECG files and its labels.csv (see the module's docstring).
+
+    Parameters
+    ----------
+    labels
+        the labels CSV (default labels.csv in the folder): record,labels[,patient_id,age,sex,split,fs]
+    lead
+        lead(s) to keep, comma-separated names (default the 12 standard leads if every record has
+        them, else the leads all records share)
+    """
     spec = preprocessing(fs, bandpass, standardize)
     labels_path = Path(labels) if labels else ctx.source / "labels.csv"
     table = select_records(read_labels(labels_path), "record", ctx.source, records).reset_index(drop=True)

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.aami import AAMI_CLASSES
-from ecglab.datasets.options import one_hot, parse_dtype
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.selection import stratified_split
+from ecglab.datasets.core.aami import AAMI_CLASSES
+from ecglab.datasets.core.options import one_hot, parse_dtype
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.selection import stratified_split
 from ecglab.errors import DatasetError
 from ecglab.signal.beats import BeatSpec
 
@@ -86,6 +86,7 @@ def _write(ctx: PrepareContext, name: str, beats: np.ndarray, labels: np.ndarray
 
 @register_dataset("mitbih-csv", "Kaggle heartbeat CSVs mitbih_train/test.csv: MIT-BIH beats, classes N S V F Q")
 def prepare_mitbih_csv(ctx: PrepareContext, seed: int = 0, dtype: str | None = None):
+    """The Kaggle heartbeat CSVs of MIT-BIH beats (classes N S V F Q), as they are split."""
     expected = "0-4 (N, S, V, F, Q)"
     train_beats, train_labels = read_beat_csv(ctx.source / "mitbih_train.csv", tuple(range(5)), expected)
     test_beats, test_labels = read_beat_csv(ctx.source / "mitbih_test.csv", tuple(range(5)), expected)
@@ -100,6 +101,7 @@ def prepare_mitbih_csv(ctx: PrepareContext, seed: int = 0, dtype: str | None = N
 
 @register_dataset("ptbdb-csv", "Kaggle heartbeat CSVs ptbdb_normal/abnormal.csv: PTB beats, normal vs abnormal (MI)")
 def prepare_ptbdb_csv(ctx: PrepareContext, seed: int = 0, dtype: str | None = None):
+    """The Kaggle heartbeat CSVs of PTB beats, normal vs abnormal (MI)."""
     normal_beats, normal_labels = read_beat_csv(ctx.source / "ptbdb_normal.csv", (0,),
                                                 "0 (every row of ptbdb_normal.csv is normal)")
     abnormal_beats, abnormal_labels = read_beat_csv(ctx.source / "ptbdb_abnormal.csv", (1,),

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import fit_length, one_hot, parse_dtype, preprocessing, record_length
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.selection import group_split, record_ids
+from ecglab.datasets.core.options import fit_length, one_hot, parse_dtype, preprocessing, record_length
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.selection import group_split, record_ids
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.measure.waves import annotated_span, wave_labels, waves_from_annotation
 from ecglab.records import STANDARD_12_LEADS

@@ -26,10 +26,10 @@ stratified on the labels, age and sex) or ``fold`` (the random folds the paper's
 used), dealt as in the authors' code (ECG-MIMIC ``main_ecg.py``): folds 0-17 train, 18 val,
 19 test. ``patient`` (the default for other labels): by subject_id, seeded 80/10/10.
 Preparation streams: label tables are read in chunks and signals go straight into the memmap
-(see :mod:`ecglab.datasets.streaming`), so it resumes after an interruption and ``--shard i/n``
+(see :mod:`ecglab.datasets.core.streaming`), so it resumes after an interruption and ``--shard i/n``
 spreads it over machines. Signals default to 100 Hz (``--fs``); NaN samples, present in some
 MIMIC-IV-ECG records, become 0. The cache fingerprints the release's index tables, not its 1.6
-million waveform files (:mod:`ecglab.datasets.fingerprint`).
+million waveform files (:mod:`ecglab.datasets.core.fingerprint`).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (choice, keep_classes, load_signal, parse_codes, parse_dtype, parse_leads,
+from ecglab.datasets.core.options import (choice, keep_classes, load_signal, parse_codes, parse_dtype, parse_leads,
                                      patient_split, preprocessing, record_length, select_records)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS
 
@@ -234,6 +234,23 @@ def build_mimic(ctx: PrepareContext, task: str | None = None, labels: str | None
                 seed: int | None = None, records: str | None = None, lead: str | None = None,
                 bandpass: str | None = None, standardize: str | None = None, dtype: str | None = None,
                 shard: str | None = None):
+    """MIMIC-IV-ECG records, labelled by ICD-10 codes or by the machine's statements.
+
+    Parameters
+    ----------
+    task
+        icd (needs --labels) | machine (default without --labels)
+    labels
+        MIMIC-IV-ECG-ICD's records_w_diag_icd10.csv, or a CSV of study_id,icd_codes
+    codes
+        label codes or prefixes to keep, comma-separated (e.g. I48,I21)
+    top_k
+        keep the K most frequent codes
+    split
+        strat_fold | fold | patient
+    lead
+        lead(s) to keep, comma-separated names (default the 12 standard leads)
+    """
     task = choice(task or ("icd" if labels else "machine"), ("icd", "machine"), "task")
     if task == "icd" and labels is None:
         raise DatasetError("--task icd needs --labels CSV: records_w_diag_icd10.csv of MIMIC-IV-ECG-ICD, or columns "

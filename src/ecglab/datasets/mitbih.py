@@ -3,7 +3,7 @@
 Beats are cut at the annotated R peaks by :func:`ecglab.signal.beats.extract_beats`: Kachuee et
 al. 2018 (``--beats kachuee``: 125 Hz, 10 s windows scaled to [0, 1], 1.2 median R-R from the R
 peak, zero-padded to 187 samples) or a fixed span around the peak (``--beats centred``). Labels
-follow AAMI EC57 (:mod:`ecglab.datasets.aami`); non-beat annotations are skipped and counted.
+follow AAMI EC57 (:mod:`ecglab.datasets.core.aami`); non-beat annotations are skipped and counted.
 
 Split protocols (``--split``):
 
@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.aami import AAMI_CLASSES, AAMI_SYMBOLS, aami_class
-from ecglab.datasets.options import (beat_spec, choice, one_hot, parse_bandpass, parse_dtype, parse_leads,
+from ecglab.datasets.core.aami import AAMI_CLASSES, AAMI_SYMBOLS, aami_class
+from ecglab.datasets.core.options import (beat_spec, choice, one_hot, parse_bandpass, parse_dtype, parse_leads,
                                      require_leads)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.selection import group_split, record_ids, stratified_split
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.selection import group_split, record_ids, stratified_split
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.records.wfdb_reader import read_wfdb
@@ -133,6 +133,17 @@ def assign_splits(protocol: str, meta: pd.DataFrame, seed: int) -> np.ndarray:
 @register_dataset("mitbih", "MIT-BIH Arrhythmia (raw WFDB): AAMI beats N S V F Q; --split inter|patient|intra")
 def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0, records: str | None = None,
                    lead: str = "MLII", beats: str = "kachuee", bandpass: str | None = None, dtype: str | None = None):
+    """MIT-BIH Arrhythmia beats in the AAMI classes, one lead.
+
+    Parameters
+    ----------
+    split
+        inter (de Chazal DS1 → train, DS2 → test; default when DS2 is present) | patient | intra
+    lead
+        the lead to cut beats from
+    beats
+        beat extraction: kachuee | centred
+    """
     spec = beat_spec(beats)
     leads = parse_leads(lead)
     names = record_ids(ctx.source, records)

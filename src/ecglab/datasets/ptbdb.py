@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (beat_spec, choice, load_signal, one_hot, parse_bandpass, parse_dtype, parse_leads,
+from ecglab.datasets.core.options import (beat_spec, choice, load_signal, one_hot, parse_bandpass, parse_dtype, parse_leads,
                                      preprocessing, record_length, require_leads)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.selection import group_split, record_ids
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.selection import group_split, record_ids
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.records import STANDARD_12_LEADS
@@ -97,6 +97,19 @@ def read_record_beats(path: str, leads: list[str], steps: Preprocessing, spec: B
 def prepare_ptbdb(ctx: PrepareContext, task: str = "mi", beats: str = "record", lead: str | None = None,
                   fs: float | None = None, seed: int = 0, records: str | None = None, min_count: int | None = None,
                   bandpass: str | None = None, standardize: str | None = None, dtype: str | None = None):
+    """PTB Diagnostic: 12-lead 10 s records, or beats of one lead.
+
+    Parameters
+    ----------
+    task
+        mi (myocardial infarction vs healthy control) | all (every diagnosis with enough patients)
+    beats
+        record (12-lead 10 s records) | kachuee | centred (beats of one lead)
+    lead
+        lead(s) to keep, comma-separated names (beats: the one lead to cut them from)
+    fs
+        sampling rate of the prepared records (Hz; record mode only)
+    """
     task = choice(task, ("mi", "all"), "task")
     mode = choice(beats, ("record", "kachuee", "centred"), "beats")
     if mode != "record" and (fs is not None or standardize is not None):

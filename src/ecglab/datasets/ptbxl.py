@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import (choice, frequent_classes, load_signal, multi_hot, parse_dtype, parse_leads,
+from ecglab.datasets.core.options import (choice, frequent_classes, load_signal, multi_hot, parse_dtype, parse_leads,
                                      preprocessing, record_length, select_records)
-from ecglab.datasets.registry import PrepareContext, register_dataset
-from ecglab.datasets.streaming import RecordTable, write_records
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS
 
@@ -87,6 +87,17 @@ def task_labels(scp_codes: list[dict], statements: pd.DataFrame, task: str) -> l
 def build_ptbxl(ctx: PrepareContext, task: str = "superdiagnostic", fs: float = 100, min_count: int | None = None,
                 records: str | None = None, lead: str | None = None, bandpass: str | None = None,
                 standardize: str | None = None, dtype: str | None = None, shard: str | None = None):
+    """PTB-XL records with the labels of one of Strodthoff et al.'s tasks, split by ``strat_fold``.
+
+    Parameters
+    ----------
+    task
+        all | diagnostic | subdiagnostic | superdiagnostic | form | rhythm
+    fs
+        sampling rate of the prepared signals (Hz); 100 or 500 read the release's native files
+    lead
+        lead(s) to keep, comma-separated names (default the 12 standard leads)
+    """
     task = choice(task, TASKS, "task")
     spec = preprocessing(fs, bandpass, standardize)
     leads = parse_leads(lead) if lead else list(STANDARD_12_LEADS)

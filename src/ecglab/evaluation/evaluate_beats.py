@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ecglab.datasets.aami import aami_class
+from ecglab.datasets.core.aami import aami_class
 from ecglab.errors import EcglabError
 from ecglab.evaluation.ec57 import TOLERANCE_S, compare_beats, is_paced, summarise
 from ecglab.evaluation.tables import aami_table, fmt

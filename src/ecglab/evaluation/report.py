@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.aami import AAMI_CLASSES
+from ecglab.datasets.core.aami import AAMI_CLASSES
 from ecglab.errors import EcglabError
 from ecglab.evaluation import plots
 from ecglab.evaluation.bootstrap import DEFAULT_NAMES, bootstrap_metrics

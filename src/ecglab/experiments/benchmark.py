@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecglab.errors import ConfigError
-from ecglab.datasets.aami import AAMI_CLASSES
+from ecglab.datasets.core.aami import AAMI_CLASSES
 from ecglab.evaluation.tables import aami_scores
 from ecglab.evaluation.tables import fmt
 from ecglab.experiments.protocol import Benchmark

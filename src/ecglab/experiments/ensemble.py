@@ -124,10 +124,10 @@ def ensemble_model(members: list[Member], method: str):
 def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: str | Path | None = None,
                    n_boot: int = 200):
     """Ensemble ``runs``; write ``out``/bundle, report/, predictions.npz. Returns a RunResult."""
-    from ecglab.datasets.prepared import PreparedDataset
+    from ecglab.datasets.core.prepared import PreparedDataset
     from ecglab.evaluation import tune_thresholds
     from ecglab.training.evaluate import bundle_predictions, write_run_report
-    from ecglab.training.fit import RunResult
+    from ecglab.training.result import RunResult
 
     members = [load_member(run) for run in runs]
     check_members(members)

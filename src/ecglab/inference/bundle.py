@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ecglab import __version__
+from ecglab.version import __version__
 from ecglab.errors import BundleError
 from ecglab.inputs.metadata import MetaFeature
 from ecglab.inputs.preprocess import Preprocessing

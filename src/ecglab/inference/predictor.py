@@ -133,7 +133,26 @@ def _check_millivolts(record: Record) -> None:
 
 
 class Predictor:
-    """Apply a bundle's model to records. ``backend`` is ``torch`` (eager) or ``onnx`` (ONNX Runtime)."""
+    """Apply a bundle's model to records, with the bundle's own preprocessing.
+
+    Parameters
+    ----------
+    (of :meth:`load`) bundle_dir : str or Path
+        A bundle directory, a run directory holding ``bundle/``, or a shipped model's name.
+    backend : str
+        ``torch`` (eager) or ``onnx`` (ONNX Runtime).
+
+    Returns
+    -------
+    (of :meth:`predict`) Prediction
+        Per-class probabilities, decisions at the bundle's thresholds and, for beat models, every beat.
+
+    Example
+    -------
+    >>> predictor = ecglab.Predictor.load("mitbih-kachuee-ds1")
+    >>> predictor.predict(ecglab.read_record("mitdb/100.hea")).to_dict()["classes"]
+    ['N', 'S', 'V', 'F', 'Q']
+    """
 
     def __init__(self, spec: BundleSpec, forward, backend: str, torch_model=None):
         self.spec = spec

@@ -71,7 +71,7 @@ def train_delineator(data: str | Path, out: str | Path, *, steps: int = 800, bat
     from torch.nn import functional as F
 
     from ecglab.datasets.ludb import load_waves
-    from ecglab.datasets.prepared import PreparedDataset
+    from ecglab.datasets.core.prepared import PreparedDataset
     from ecglab.inference.bundle import BundleSpec, save_bundle
     from ecglab.models import create_model
 

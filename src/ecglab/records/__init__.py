@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecglab.records.detect import ACCEPTED_FORMATS, detect_format, read_detected
+from ecglab.records.formats import FORMATS, FileFormat
 from ecglab.records.limits import InputLimits
 from ecglab.records.record import LEAD_EQUIVALENTS, STANDARD_12_LEADS, Annotations, Record, normalize_lead_name
 
@@ -19,4 +20,4 @@ def read_record(path: str | Path, fs: float | None = None, leads: list[str] | No
 
 
 __all__ = ["Annotations", "LEAD_EQUIVALENTS", "Record", "STANDARD_12_LEADS", "normalize_lead_name", "read_record",
-           "ACCEPTED_FORMATS", "InputLimits"]
+           "ACCEPTED_FORMATS", "FORMATS", "FileFormat", "InputLimits"]

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.errors import RecordFormatError
+from ecglab.records.formats import WFDB_SUFFIXES
 from ecglab.records.limits import InputLimits, resolve_limits
 from ecglab.records.record import Annotations, Record, normalize_lead_name
 from ecglab.records.units import voltage_channels
 
-WFDB_SUFFIXES = (".hea", ".dat", ".mat", ".atr", ".xyz")
 FLAC_FORMATS = ("508", "516", "524")
 _BYTES_PER_SAMPLE = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3,
                      "311": 4 / 3}

@@ -11,25 +11,27 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
-from ecglab import __version__
+from ecglab.version import __version__
 from ecglab.errors import ConfigError, EcglabError, InputTooLargeError
 from ecglab.inference.bundle import resolve_bundle
 from ecglab.inference.explain import MAX_STEPS, explain
 from ecglab.inference.predictor import Predictor
 from ecglab.records import InputLimits
+from ecglab.records.formats import accepted_formats
 from ecglab.serve.guards import JSON_BYTES_PER_VALUE, BodyLimit, HostAllowList, PendingBudget, default_allowed_hosts
 from ecglab.serve.uploads import (MAX_FILES, SignalRequest, display_payload, form_fields, record_from_files,
                                   record_from_json)
@@ -82,7 +84,7 @@ def _request_body(description: str) -> dict:
     return {"requestBody": {"required": True, "description": description, "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
             "files": {"type": "array", "minItems": 1, "maxItems": MAX_FILES, "items": {"type": "string", "format": "binary"},
-                      "description": "the files of one record (WFDB .hea + .dat/.mat, EDF, CSV, .npy, DICOM, aECG XML)"},
+                      "description": f"the files of one record ({accepted_formats()})"},
             "fs": {"type": "number", "description": "sampling rate for files that do not store one"},
             "leads": {"type": "string", "description": "comma-separated lead names for files that do not store them"}}}},
         "application/json": {"schema": schema}}}}
@@ -169,9 +171,11 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
             groups.setdefault(path.stem, []).append(path.name)
         return [{"name": stem, "files": files} for stem, files in groups.items()]
 
+    page_html = _page()
+
     @app.get("/", include_in_schema=False)
     async def page():
-        return FileResponse(STATIC / "index.html")
+        return HTMLResponse(page_html)
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     async def plotly_js():
@@ -190,6 +194,12 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
     app.add_middleware(HostAllowList, allowed=default_allowed_hosts("127.0.0.1") if allowed_hosts is None
                        else allowed_hosts)
     return app
+
+
+def _page() -> str:
+    """The web page, its list of formats filled from the format table. No ``accept`` filter on the file
+    input: a DICOM without .dcm or a WFDB record's extension-less files are valid uploads."""
+    return (STATIC / "index.html").read_text().replace("{{formats}}", html.escape(accepted_formats()))
 
 
 def _load(bundles) -> dict[str, Predictor]:

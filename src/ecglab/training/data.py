@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ecglab.datasets.prepared import RESIDENT_BYTES, PreparedDataset, release_pages
+from ecglab.datasets.core.prepared import RESIDENT_BYTES, PreparedDataset, release_pages
 from ecglab.errors import ConfigError
 from ecglab.inputs.metadata import fit_meta_features, meta_matrix
 from ecglab.training.augment import augment_batch

@@ -1,10 +1,15 @@
-"""``ecglab demo``: the whole pipeline on built-in synthetic data, in a few minutes on a laptop CPU."""
+"""``ecglab demo``: the whole pipeline on built-in synthetic data, in a few minutes on a laptop CPU.
+
+The steps run here; what the user sees of them is the caller's (the command line passes ``show``),
+so the core never imports the command line.
+"""
 
 from __future__ import annotations
 
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -21,28 +26,23 @@ def demo_config(out: Path, epochs: int | None = None, n: int = 2000) -> dict:
     return raw
 
 
-def run_demo(out: Path, epochs: int | None = None, n: int = 2000, resume: bool = False):
-    from ecglab.cli.common import console
-    from ecglab.cli.prepare import show_summary
-    from ecglab.cli.run import show_result
+def run_demo(out: Path, epochs: int | None = None, n: int = 2000, resume: bool = False,
+             show: Callable[[str, object], None] | None = None):
+    """Prepare, train, evaluate and export; returns the RunResult. ``show(stage, payload)`` hears each
+    stage as it ends: ``("data", PreparedDataset)``, ``("training", RunConfig)``, ``("result", RunResult)``,
+    ``("done", seconds)``."""
     from ecglab.training.fit import ensure_dataset, train
 
+    show = show or (lambda stage, payload: None)
     start = time.perf_counter()
     config = validate_config(demo_config(Path(out), epochs, n), source="demo config")
-    screen = console()
-    screen.rule("1. synthetic data (patients split into train / val / test)")
-    show_summary(ensure_dataset(config.data))
-    screen.rule(f"2. training {config.model.name} for up to {config.trainer.max_epochs} epochs")
+    show("data", ensure_dataset(config.data))
+    show("training", config)
     if not resume and (config.run_dir / "checkpoints").exists():
         import shutil
 
         shutil.rmtree(config.run_dir)  # the demo always starts clean unless asked to resume
     result = train(config, resume=resume)
-    screen.rule("3. test metrics (held-out patients)")
-    show_result(result)
-    baseline = result.report.get("baseline")
-    if baseline:
-        screen.print(f"trivial baseline ({baseline['name']}): macro AUROC {baseline['macro_auroc']:.3f} "
-                     f"vs {config.model.name} {result.metrics['macro_auroc']:.3f}")
-    screen.print(f"demo finished in {time.perf_counter() - start:.0f} s")
+    show("result", result)
+    show("done", time.perf_counter() - start)
     return result

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ecglab.datasets.prepared import PreparedDataset
+from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.inputs.preprocess import Preprocessing
 from ecglab.signal.beats import BeatSpec
 from ecglab.training.config import RunConfig
@@ -30,7 +30,7 @@ def predict_loader(model, loader, probabilities) -> tuple[np.ndarray, np.ndarray
 
 def evaluate_after_training(module, datamodule, dataset: PreparedDataset, config: RunConfig, run_dir: Path):
     from ecglab.evaluation import tune_thresholds
-    from ecglab.training.fit import RunResult
+    from ecglab.training.result import RunResult
 
     y_val, p_val = predict_loader(module, datamodule.val_dataloader(), module.predict_proba)
     split = config.data.test_split if datamodule.test_index is not None else config.data.val_split

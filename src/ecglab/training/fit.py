@@ -15,34 +15,21 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
-from ecglab.datasets.prepared import PreparedDataset
+from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.errors import ConfigError, DatasetError, Interrupted
 from ecglab.training.config import DataConfig, RunConfig
+from ecglab.training.result import RunResult
 
 CHECKPOINTS = "checkpoints"
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    report: dict  # the whole metrics.json: test, test_tuned, bootstrap, calibration, baseline, …
-    bundle_dir: Path
-    report_dir: Path
-
-    @property
-    def metrics(self) -> dict:
-        """Test-split metrics at the default decision rule."""
-        return self.report["test"]
 
 
 def ensure_dataset(data: DataConfig) -> PreparedDataset:
     """Open ``data.path``; prepare it first when it is missing and ``data.prepare`` says how."""
     path = Path(data.path)
     if data.prepare is not None:
-        from ecglab.datasets.registry import prepare
+        from ecglab.datasets.core.registry import prepare
 
         # the config owns this dataset: when its preparation options change, it is rebuilt
         return prepare(data.prepare.dataset, path, data.prepare.source, rebuild_if_changed=True, **data.prepare.options)

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecglab.datasets.prepared import PreparedDataset
-from ecglab.datasets.registry import PrepareContext, register_dataset
+from ecglab.datasets.core.prepared import PreparedDataset
+from ecglab.datasets.core.registry import PrepareContext, register_dataset
 from ecglab.datasets.synthetic.rhythm_strips import CLASSES as BEAT_CLASSES
 from ecglab.datasets.synthetic.rhythm_strips import beat_dataset, generate_beat_recordings
 from ecglab.datasets.synthetic.twelve_lead import CLASSES as RECORD_CLASSES
@@ -48,6 +48,19 @@ DEFAULTS = {"record": {"n": 2000, "fs": 100.0}, "beat": {"n": 40, "fs": 360.0}}
                   needs_source=False)
 def build_synthetic(ctx: PrepareContext, task: str = "record", n: int | None = None, fs: float | None = None,
                     seed: int = 0):
+    """Generated ECGs with a known answer: nothing to download.
+
+    Parameters
+    ----------
+    task
+        record (12-lead 10 s records, PTB-XL-like superclasses) | beat (MIT-BIH-like AAMI beats)
+    n
+        number of records (record task, default 2000) or of patients (beat task, default 40)
+    fs
+        sampling rate of the generated signals (Hz; record task default 100, beat task 360)
+    seed
+        random seed of the generator and its patient split
+    """
     if task not in DEFAULTS:
         raise DatasetError(f"synthetic --task must be one of {sorted(DEFAULTS)}, found {task!r}.")
     n = int(DEFAULTS[task]["n"] if n is None else n)

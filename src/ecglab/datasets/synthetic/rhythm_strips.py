@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.aami import AAMI_CLASSES, aami_class
-from ecglab.datasets.options import one_hot
+from ecglab.datasets.core.aami import AAMI_CLASSES, aami_class
+from ecglab.datasets.core.options import one_hot
 from ecglab.datasets.synthetic.noise import add_noise
 from ecglab.datasets.synthetic.splits import split_patients
 from ecglab.datasets.synthetic.waves import beat_times, beats_needed, sinus_rr, wave_train

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecglab.datasets.selection import split_sizes
+from ecglab.datasets.core.selection import split_sizes
 
 SPLIT_FRACTIONS = {"train": 0.70, "val": 0.15, "test": 0.15}
 

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from ecglab.errors import DatasetError, EcglabError
 
 # imported once by the forkserver (about a second per worker otherwise)
-PRELOAD = ("ecglab.datasets.options", "wfdb")
+PRELOAD = ("ecglab.datasets.core.options", "wfdb")
 BATCHES_IN_FLIGHT = 2  # per worker: enough to keep it busy, few enough that results never pile up
 
 

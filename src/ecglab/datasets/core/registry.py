@@ -3,9 +3,9 @@
 Each source module registers one builder with :func:`register_dataset`. A builder receives a
 :class:`PrepareContext` that gives it the shared machinery: a process pool with a progress bar
 that skips (and counts) unreadable records, and writers that stamp the manifest with the
-arguments and a fingerprint of the source (:mod:`ecglab.datasets.fingerprint`), so that
+arguments and a fingerprint of the source (:mod:`ecglab.datasets.core.fingerprint`), so that
 re-running the same command is a cache hit, and record its warnings (an empty split, say).
-The reading processes are those of :mod:`ecglab.datasets.workers`.
+The reading processes are those of :mod:`ecglab.datasets.core.workers`.
 """
 
 from __future__ import annotations
@@ -20,23 +20,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ecglab.errors import DatasetError, EcglabError
-from ecglab.datasets.fingerprint import option_files, source_fingerprint
-from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, empty_split_warning, write_prepared
-from ecglab.datasets.workers import read_batches
-
-# name -> module that registers it; imported only when that dataset is asked for.
-DATASET_MODULES = {
-    "synthetic": "ecglab.datasets.synthetic",
-    "mitbih": "ecglab.datasets.mitbih",
-    "mitbih-csv": "ecglab.datasets.kaggle",
-    "ptbdb-csv": "ecglab.datasets.kaggle",
-    "ptbdb": "ecglab.datasets.ptbdb",
-    "ptbxl": "ecglab.datasets.ptbxl",
-    "cinc": "ecglab.datasets.cinc",
-    "mimic-iv-ecg": "ecglab.datasets.mimic",
-    "folder": "ecglab.datasets.folder",
-    "ludb": "ecglab.datasets.ludb",
-}
+from ecglab.datasets.core.fingerprint import option_files, source_fingerprint
+from ecglab.datasets.core.prepared import PreparedDataset, PreparedWriter, empty_split_warning, write_prepared
+from ecglab.datasets.core.sources import DATASET_MODULES
+from ecglab.datasets.core.workers import read_batches
 
 
 @dataclass(frozen=True)

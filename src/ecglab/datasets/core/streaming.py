@@ -28,9 +28,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.options import global_statistics, parse_shard
-from ecglab.datasets.prepared import PreparedDataset, PreparedWriter, check_patient_splits, empty_split_warning
-from ecglab.datasets.registry import Skipped, _progress
+from ecglab.datasets.core.options import global_statistics, parse_shard
+from ecglab.datasets.core.prepared import PreparedDataset, PreparedWriter, check_patient_splits, empty_split_warning
+from ecglab.datasets.core.registry import Skipped, _progress
 from ecglab.errors import DatasetError, Interrupted
 from ecglab.inputs.preprocess import Preprocessing, standardize
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab.datasets.selection import group_split, record_ids
+from ecglab.datasets.core.selection import group_split, record_ids
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.records import Record, normalize_lead_name, read_record

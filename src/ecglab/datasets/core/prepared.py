@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecglab import __version__
+from ecglab.version import __version__
 from ecglab.errors import DatasetError, LeakageError
 
 FORMAT_VERSION = 1
