@@ -188,9 +188,7 @@ EVALUATE = "from ecglab.training.evaluate import evaluate_bundle\nevaluate_bundl
 
 @pytest.mark.parametrize("action", [
     SERVE,
-    pytest.param(EVALUATE, marks=pytest.mark.xfail(strict=True, reason=(
-        "bundle scoring still borrows training/data.py's RecordDataset and training/module.py's "
-        "windowed_probabilities, both beside Lightning classes; h-inputs unifies window scoring"))),
+    EVALUATE,
 ], ids=["serve", "evaluate"])
 def test_serving_and_evaluating_a_bundle_never_import_lightning(tmp_path, action):
     """Lightning (~5 s to import) is for training: serving a bundle and scoring it do without it."""

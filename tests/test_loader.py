@@ -9,7 +9,7 @@ import torch
 from ecglab.datasets.core.prepared import write_prepared
 from ecglab.training.augment import augment_batch
 from ecglab.training.config import AugmentConfig, validate_config
-from ecglab.training.data import RecordDataset, record_loader
+from ecglab.training.dataset import RecordDataset, record_loader
 from ecglab.errors import ConfigError
 
 
@@ -64,7 +64,7 @@ def test_float16_records_arrive_as_float32(tmp_path, rows):
 
 
 def test_pages_read_are_released_as_the_epoch_goes(rows, monkeypatch):
-    import ecglab.training.data as data
+    import ecglab.training.dataset as data
 
     released = []
     monkeypatch.setattr(data, "RESIDENT_BYTES", 2 * 2 * 50 * 4)  # two records' worth

@@ -87,7 +87,7 @@ def test_bundle_describes_the_run_and_reproduces_predictions(trained, multilabel
     stored = np.load(result.run_dir / "predictions.npz")
     from ecglab.inputs.metadata import meta_matrix
     from ecglab.datasets.core.prepared import PreparedDataset
-    from ecglab.training.module import windowed_probabilities
+    from ecglab.training.scoring import windowed_probabilities
 
     ds = PreparedDataset(multilabel_data)
     index = ds.split_indices("test")

@@ -12,20 +12,7 @@ from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.inputs.preprocess import Preprocessing
 from ecglab.signal.beats import BeatSpec
 from ecglab.training.config import RunConfig
-from ecglab.training.heap import trim_heap
-
-
-def predict_loader(model, loader, probabilities) -> tuple[np.ndarray, np.ndarray]:
-    """(y_true uint8, y_prob float32) over a loader; ``probabilities(x, meta)`` scores a batch."""
-    model.eval()
-    dtype = next(model.parameters()).dtype  # a model trained at a *-true precision keeps that dtype
-    probs, labels = [], []
-    with torch.inference_mode():
-        for batch_index, (x, y, meta) in enumerate(loader):
-            probs.append(probabilities(x.to(dtype), meta.to(dtype)).float().numpy())
-            labels.append(y.numpy().astype(np.uint8))
-            trim_heap(batch_index)
-    return np.concatenate(labels), np.concatenate(probs)
+from ecglab.training.scoring import predict_loader
 
 
 def evaluate_after_training(module, datamodule, dataset: PreparedDataset, config: RunConfig, run_dir: Path):
@@ -130,8 +117,8 @@ def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source
     from ecglab.inputs.match import fit_to_bundle
     from ecglab.inputs.metadata import meta_matrix
     from ecglab.inputs.preprocess import preprocess
-    from ecglab.training.data import RecordDataset, record_loader
-    from ecglab.training.module import windowed_probabilities
+    from ecglab.training.dataset import RecordDataset, record_loader
+    from ecglab.training.scoring import windowed_probabilities
 
     steps = fit_to_bundle(spec, dataset.manifest, dataset.meta.columns, str(dataset.path), str(source), say)
     meta = meta_matrix(dataset.meta, spec.meta_features)

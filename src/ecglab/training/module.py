@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecglab.inputs import windows
 from ecglab.training.config import OptimConfig
 from ecglab.training.heap import trim_heap
+from ecglab.training.scoring import windowed_probabilities
 
 MONITOR = "val_macro_auroc"
 
@@ -32,25 +32,6 @@ def set_rng_states(states: dict) -> None:
     kind, keys, position, has_gauss, gauss = states["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
     random.setstate(states["python"])
-
-
-def to_probabilities(logits: torch.Tensor, kind: str) -> torch.Tensor:
-    return torch.softmax(logits, dim=-1) if kind == "multiclass" else torch.sigmoid(logits)
-
-
-def windowed_probabilities(model: nn.Module, x: torch.Tensor, meta: torch.Tensor | None, kind: str,
-                           window: int, stride: int, aggregate: str) -> torch.Tensor:
-    """Score records (B, L, T) by windows, aggregated over windows: the window positions, the padding
-    of a short record and the aggregation rule are :mod:`ecglab.inputs.windows`' (the Predictor's)."""
-    pad = windows.padding(x.shape[-1], window)
-    if pad:
-        x = nn.functional.pad(x, (0, pad))
-    index = torch.from_numpy(windows.window_index(x.shape[-1] - pad, window, stride)).to(x.device)
-    crops = x[..., index].movedim(-2, 1)  # (B, L, W, window) -> (B, W, L, window)
-    b, w = crops.shape[:2]
-    meta_w = meta.repeat_interleave(w, dim=0) if meta is not None else None
-    probs = to_probabilities(model(crops.flatten(0, 1), meta_w), kind).view(b, w, -1)
-    return torch.from_numpy(windows.aggregate(probs.float().cpu().numpy(), aggregate)).to(probs.device)
 
 
 class ECGModule(L.LightningModule):
