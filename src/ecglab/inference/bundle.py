@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecglab import __version__
 from ecglab.errors import BundleError
-from ecglab.signal.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec
 from ecglab.signal.preprocess import Preprocessing
 
 BUNDLE_FORMAT = 1

@@ -23,7 +23,7 @@ from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import BundleSpec, load_bundle, load_spec, resolve_bundle
 from ecglab.inference.windows import aggregate, sliding_windows, window_starts
 from ecglab.records import Record, read_record
-from ecglab.signal.beats import RR_FEATURES, extract_beats, rr_context
+from ecglab.inputs.beats import BEAT_FEATURES, beat_input
 from ecglab.signal.preprocess import preprocess
 from ecglab.signal.resample import resample_positions
 from ecglab.signal.rpeaks import annotated_beats, detect_r_peaks
@@ -254,14 +254,11 @@ class Predictor:
         else:
             peaks = detect_r_peaks(record.signal[0], record.fs)
             notes.append(f"R peaks detected on lead {peak_lead} ({len(peaks)} beats).")
-        signal = preprocess(record.signal, record.fs, spec.preprocessing)
-        fs = spec.preprocessing.fs or record.fs
-        beats = extract_beats(signal, fs, resample_positions(peaks, record.fs, fs), beat_spec)
+        beats = beat_input(record.signal, record.fs, peaks, beat_spec, spec.preprocessing)
         if len(beats.kept) < len(peaks):
             notes.append(f"{len(peaks) - len(beats.kept)} beats could not be cut (too close to an edge or "
                          "without an R-R interval in their window) and are not classified.")
-        rr = rr_context(peaks, record.fs)[beats.kept]
-        meta = meta_input(record.meta, spec.meta_features, len(beats.kept), rr=rr)
+        meta = meta_input(record.meta, spec.meta_features, len(beats.kept), per_beat=beats.features)
         kept_peaks = peaks[beats.kept]
         starts = resample_positions(kept_peaks, record.fs, beat_spec.fs)
         if beat_spec.method == "centred":
@@ -270,11 +267,11 @@ class Predictor:
         return ModelInput(beats.beats, meta, beat_spec.fs, starts, n_samples, peaks=kept_peaks, notes=notes)
 
 
-def meta_input(meta: dict, features, n_rows: int, rr: np.ndarray | None = None) -> np.ndarray | None:
+def meta_input(meta: dict, features, n_rows: int, per_beat: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
     """The model's metadata input (n_rows, M), encoded as in training (``datasets.metadata``).
 
-    Record metadata (age, sex, ...) repeats on every row; the R-R context of beat models
-    (``rr_context`` columns ``rr_prev, rr_next, rr_local, rr_mean``) gives one value per beat.
+    Record metadata (age, sex, ...) repeats on every row; the R-R features of beat models
+    (:data:`ecglab.inputs.beats.BEAT_FEATURES`, from :func:`beat_input`) give one value per beat.
     """
     if not features:
         return None
@@ -282,10 +279,10 @@ def meta_input(meta: dict, features, n_rows: int, rr: np.ndarray | None = None) 
 
     from ecglab.datasets.metadata import meta_matrix
 
-    columns = {f.name: [meta.get(f.name)] * n_rows for f in features if f.name not in RR_FEATURES}
-    if rr is not None:
-        columns.update({name: rr[:, i] for i, name in enumerate(RR_FEATURES)})
-    elif any(f.name in RR_FEATURES for f in features):
+    columns = {f.name: [meta.get(f.name)] * n_rows for f in features if f.name not in BEAT_FEATURES}
+    if per_beat is not None:
+        columns.update({f.name: per_beat[f.name] for f in features if f.name in BEAT_FEATURES})
+    elif any(f.name in BEAT_FEATURES for f in features):
         raise BundleError("inconsistent bundle: R-R context features need a beat model (input 'beat').")
     return meta_matrix(pd.DataFrame(columns, index=range(n_rows)), features)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from ecglab.datasets.prepared import PreparedDataset
-from ecglab.signal.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec
 from ecglab.signal.preprocess import Preprocessing
 from ecglab.training.config import RunConfig
 from ecglab.training.heap import trim_heap

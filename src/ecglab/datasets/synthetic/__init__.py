@@ -10,7 +10,7 @@ Two tasks, one command::
   processes and written straight into the dataset file: memory stays flat however large ``--n``,
   and a record is the same whatever the number of workers.
 * ``beat``: MLII rhythm strips with AAMI N/S/V/F/Q beats (:mod:`.rhythm_strips`), cut into
-  beats by :func:`ecglab.signal.beats.extract_beats`, the segmentation real data uses.
+  beats by :func:`ecglab.inputs.beats.extract_beats`, the segmentation real data uses.
 
 Difficulty is calibrated so that a figure means something: disease severities start near zero
 and normal variation is wide, so mild cases overlap normal ones as in real data. On 2,000 records
@@ -36,7 +36,7 @@ from ecglab.datasets.synthetic.twelve_lead import CLASSES as RECORD_CLASSES
 from ecglab.datasets.synthetic.twelve_lead import RecordChunk, generate_records, plan_records, synthesize_chunk
 from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS
-from ecglab.signal.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec
 from ecglab.signal.preprocess import Preprocessing
 
 # Per task: how many records (record task) or patients (beat task), and at what rate.
