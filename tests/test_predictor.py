@@ -26,7 +26,7 @@ from ecglab.inference.bundle import MetaFeature, load_bundle
 from ecglab.inference.predictor import Predictor, meta_input
 from ecglab.inference.windows import aggregate, sliding_windows, window_starts
 from ecglab.records import STANDARD_12_LEADS, Annotations, Record, read_record
-from ecglab.signal.beats import extract_beats, rr_context
+from ecglab.inputs.beats import extract_beats, rr_context
 from ecglab.signal.preprocess import Preprocessing, preprocess
 
 # -- windows ---------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def test_beat_model_detects_r_peaks_without_annotations(beat_model):
 
 
 def test_beat_model_needs_its_lead(beat_model):
-    with pytest.raises(RecordFormatError, match=r"missing \['MLII'\] \(equivalent leads would do: II for MLII\)"):
+    with pytest.raises(RecordFormatError, match=r"missing \['MLII'\] \(equivalent leads would do: II or ECG1 for MLII\)"):
         Predictor.load(beat_model).predict(spike_train(360, 10, np.arange(0.5, 9, 0.8), ["V1"]))
 
 

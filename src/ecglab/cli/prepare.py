@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
                "    ecglab prepare ptbxl --source ptb-xl/ --out data/ptbxl --task superdiagnostic --fs 100\n\n"
                "    ecglab prepare cinc --source training/ --out data/cinc --split georgia\n\n"
                "    ecglab prepare mimic-iv-ecg --source mimic-iv-ecg/ --out data/mimic-1 --task machine --shard 1/4\n\n"
+               "    ecglab prepare mitbih --source mitdb/ --add svdb=svdb/ --beats context --out data/beats\n\n"
                "    ecglab prepare folder --source my_ecgs/ --out data/mine --fs 250",
     )
     def prepare(
@@ -31,7 +32,9 @@ def register(app: typer.Typer) -> None:
         records: Optional[str] = typer.Option(None, help="comma-separated record ids, or a RECORDS file, to prepare a subset"),
         lead: Optional[str] = typer.Option(None, help="lead(s) to keep, comma-separated names (mitbih default MLII; folder "
                                                       "default: the 12 standard leads if every record has them, else the leads all share)"),
-        beats: Optional[str] = typer.Option(None, help="beat extraction: kachuee|centred (ptbdb also: record, for 12-lead records)"),
+        beats: Optional[str] = typer.Option(None, help="beat extraction: kachuee|centred|context (ptbdb also: record, for 12-lead records)"),
+        add: Optional[str] = typer.Option(None, help="mitbih: more beat databases whose records train too, "
+                                                     "DATABASE=DIR comma-separated (e.g. svdb=svdb/)"),
         min_count: Optional[int] = typer.Option(None, "--min-count", help="drop classes with fewer examples than this"),
         labels: Optional[Path] = typer.Option(None, "--labels", help="labels CSV (folder: record,labels; mimic-iv-ecg: "
                                                                      "MIMIC-IV-ECG-ICD's records_w_diag_icd10.csv, or study_id,icd_codes)"),
@@ -48,7 +51,7 @@ def register(app: typer.Typer) -> None:
         """Prepare a dataset once into a fast memory-mapped form that training reads."""
         from ecglab.datasets.registry import prepare as run_prepare
 
-        given = dict(task=task, n=n, fs=fs, seed=seed, split=split, records=records, lead=lead, beats=beats,
+        given = dict(task=task, n=n, fs=fs, seed=seed, split=split, records=records, lead=lead, beats=beats, add=add,
                      min_count=min_count, labels=labels, codes=codes, top_k=top_k, bandpass=bandpass,
                      standardize=standardize, dtype=dtype, shard=shard)
         options = {k: v for k, v in given.items() if v is not None}

@@ -28,6 +28,7 @@ from ecglab.datasets.workers import read_batches
 DATASET_MODULES = {
     "synthetic": "ecglab.datasets.synthetic",
     "mitbih": "ecglab.datasets.mitbih",
+    "svdb": "ecglab.datasets.svdb",
     "mitbih-csv": "ecglab.datasets.kaggle",
     "ptbdb-csv": "ecglab.datasets.kaggle",
     "ptbdb": "ecglab.datasets.ptbdb",
