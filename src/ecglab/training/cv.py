@@ -46,7 +46,7 @@ def assign_folds(patients: np.ndarray, classes: np.ndarray, folds: int, seed: in
     n_patients = len(np.unique(patients))
     if not 2 <= folds <= n_patients:
         raise ConfigError(f"--folds {folds}: needs 2 to {n_patients} folds (the number of patients pooled).")
-    names = group_split(patients, classes, {f"fold{k}": 1.0 for k in range(folds)}, seed)
+    names = group_split(patients, classes, {f"fold{k}": 1.0 / folds for k in range(folds)}, seed)
     return np.array([int(str(name)[4:]) for name in names])
 
 
@@ -59,9 +59,10 @@ def fold_view(dataset: PreparedDataset, pool: np.ndarray, fold_of_row: np.ndarra
     test = pool[fold_of_row == fold]
     rest = pool[fold_of_row != fold]
     split[test] = "test"
-    split[rest] = group_split(meta["patient_id"].to_numpy()[rest], meta["aami"].to_numpy()[rest] if "aami" in meta
-                              else np.asarray(dataset.labels)[rest].argmax(axis=1),
-                              {"train": 1 - INNER_VAL, "val": INNER_VAL}, seed + fold)
+    patients = meta["patient_id"].to_numpy()[rest]
+    val = max(INNER_VAL, 1.0 / len(np.unique(patients)))  # at least one patient to stop early on
+    split[rest] = group_split(patients, np.asarray(dataset.labels)[rest].argmax(axis=1), {"train": 1 - val, "val": val},
+                              seed + fold)
     meta["split"] = split
     if out.exists():
         shutil.rmtree(out)
@@ -77,6 +78,8 @@ def fold_view(dataset: PreparedDataset, pool: np.ndarray, fold_of_row: np.ndarra
 def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True) -> CVResult:
     from ecglab.training.fit import config_differences, ensure_dataset, train
 
+    if folds < 2:
+        raise ConfigError(f"--folds {folds}: cross-validation needs at least 2 folds.")
     dataset = ensure_dataset(config.data)
     if dataset.kind != "multiclass":
         raise ConfigError(f"`ecglab cv` scores multiclass datasets (AAMI beats); {dataset.path} is {dataset.kind}.")
