@@ -42,13 +42,17 @@ def test_svdb_ids_are_prefixed_and_ecg1_stands_in_for_mlii(record_800):
 
 
 def test_mitbih_and_svdb_prepare_as_one_dataset_with_patients_kept_apart(shared_data, tmp_path):
+    svdb = tmp_path / "svdb"  # three SVDB records, linked
+    svdb.mkdir()
+    for name in ("800", "803", "805"):
+        for ext in ("hea", "dat", "atr"):
+            (svdb / f"{name}.{ext}").symlink_to(shared_data / "svdb" / f"{name}.{ext}")
     dataset = prepare("mitbih", tmp_path / "both", shared_data / "mitbih", records="101,106,102", split="all",
-                      beats="context", add=f"svdb={shared_data / 'svdb'}", progress=False, workers=1)
+                      beats="context", add=f"svdb={svdb}", progress=False, workers=1)
     meta = dataset.meta
     assert dataset.name == "mitbih+svdb" and dataset.manifest["excluded_records"] == ["102"]  # paced
     patients = set(meta["patient_id"])
-    assert {"101", "106"} <= patients and len(patients) == 2 + 39
-    assert all(p.startswith("svdb:") for p in patients - {"101", "106"})
+    assert patients == {"101", "106", "svdb:800", "svdb:803", "svdb:805"}
     assert set(meta["split"]) == {"train", "val"}  # --split all: no test split
     assert meta.groupby("patient_id")["split"].nunique().max() == 1
     assert dataset.fs == 128.0 and set(meta["database"]) == {"mitbih", "svdb"}
