@@ -82,7 +82,7 @@ def test_predict_finds_a_shipped_bundle_by_name(shared_data, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out[0]["beat_counts"]["N"] > 1000
     assert main(["predict", "no-such-model", str(shared_data / "mitbih" / "116.hea")]) == 2
-    assert "shipped: mitbih-kachuee-ds1" in capsys.readouterr().err
+    assert "shipped: mitbih-aami, mitbih-kachuee-ds1" in capsys.readouterr().err
 
 
 def test_export_of_a_shipped_model_writes_to_the_working_directory(tmp_path, monkeypatch):
