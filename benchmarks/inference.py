@@ -40,7 +40,7 @@ from ecglab.inference.predictor import ONNX_FILE, Predictor
 from ecglab.models import list_models, model_info
 from ecglab.models.summary import BEAT, N_CLASSES, RECORD
 from ecglab.records import STANDARD_12_LEADS, Annotations, Record
-from ecglab.signal.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec
 from timing import median_seconds
 
 BATCH = 64

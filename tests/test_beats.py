@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ecglab.signal.beats import BeatSpec, extract_beats, rr_context
+from ecglab.inputs.beats import BeatSpec, extract_beats, rr_context
 from ecglab.signal.resample import resample
 
 

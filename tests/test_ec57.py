@@ -172,7 +172,7 @@ def test_cli_predict_wrong_leads_is_one_clear_error_and_flat_is_a_note(tmp_path,
     np.save(path, _bad_signals()["flat"].astype(np.float32))
     assert main(["predict", "mitbih-kachuee-ds1", str(path), "--fs", "360", "--leads", "V1,V2"]) == 2
     err = capsys.readouterr().err
-    assert "the model needs leads ['MLII']" in err and "II for MLII" in err and "the record has ['V1', 'V2']" in err
+    assert "the model needs leads ['MLII']" in err and "II or ECG1 for MLII" in err and "the record has ['V1', 'V2']" in err
     assert main(["predict", "mitbih-kachuee-ds1", str(path), "--fs", "360", "--leads", "MLII,V1", "--json"]) == 0
     [result] = json.loads(capsys.readouterr().out)
     assert result["beats"] == [] and any("flat or noise" in n for n in result["notes"])

@@ -9,7 +9,7 @@ import pytest
 
 from ecglab.datasets.core.registry import prepare
 from ecglab.errors import DatasetError
-from ecglab.signal.beats import rr_context
+from ecglab.inputs.beats import rr_context
 
 # Written out here, independently of ecglab.datasets.core.aami, as the AAMI EC57 grouping of de Chazal et al. 2004.
 AAMI = {**dict.fromkeys("NLRej", "N"), **dict.fromkeys("AaJS", "S"), **dict.fromkeys("VE", "V"), "F": "F",

@@ -28,7 +28,7 @@ from ecglab.inputs.metadata import MetaFeature, meta_input
 from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
 from ecglab.records import STANDARD_12_LEADS, Annotations, Record, read_record
-from ecglab.signal.beats import extract_beats, rr_context
+from ecglab.inputs.beats import extract_beats, rr_context
 
 # -- windows ---------------------------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ def test_beat_model_detects_r_peaks_without_annotations(beat_model):
 
 
 def test_beat_model_needs_its_lead(beat_model):
-    with pytest.raises(RecordFormatError, match=r"missing \['MLII'\] \(equivalent leads would do: II for MLII\)"):
+    with pytest.raises(RecordFormatError, match=r"missing \['MLII'\] \(equivalent leads would do: II or ECG1 for MLII\)"):
         Predictor.load(beat_model).predict(spike_train(360, 10, np.arange(0.5, 9, 0.8), ["V1"]))
 
 

@@ -84,6 +84,7 @@ def test_predict_finds_a_shipped_bundle_by_name(shared_data, capsys):
     assert main(["predict", "no-such-model", str(shared_data / "mitbih" / "116.hea")]) == 2
     shipped = capsys.readouterr().err.split("(shipped: ")[1].rstrip(").\n").split(", ")
     assert "mitbih-kachuee-ds1" in shipped
+    assert "mitbih-aami" in shipped
 
 
 def test_export_of_a_shipped_model_writes_to_the_working_directory(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from ecglab.datasets.synthetic import (BEAT_CLASSES, RECORD_CLASSES, beat_datase
                                        generate_records)
 from ecglab.errors import DatasetError
 from ecglab.records import STANDARD_12_LEADS, Record
-from ecglab.signal.beats import BeatSpec, extract_beats
+from ecglab.inputs.beats import BeatSpec, extract_beats
 
 LEAD = {name: i for i, name in enumerate(STANDARD_12_LEADS)}
 INFERIOR = [LEAD[x] for x in ("II", "III", "aVF")]

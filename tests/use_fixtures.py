@@ -14,7 +14,7 @@ import torch
 from ecglab.inference.bundle import BundleSpec, build_model, save_bundle
 from ecglab.inputs.metadata import MetaFeature
 from ecglab.records import STANDARD_12_LEADS, Record
-from ecglab.signal.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec
 
 RECORD_CLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]
 BEAT_CLASSES = ["N", "S", "V", "F", "Q"]

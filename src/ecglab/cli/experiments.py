@@ -1,4 +1,4 @@
-"""``ecglab benchmark | ensemble | tune``: experiments over many runs."""
+"""``ecglab benchmark | ensemble | tune | cv``: experiments over many runs."""
 
 from __future__ import annotations
 
@@ -82,3 +82,22 @@ def register(app: typer.Typer) -> None:
         out.print(frame.to_string(index=False), markup=False, highlight=False)
         out.print(f"best {OBJECTIVE}: {result.best_value:.4f}")
         out.print(f"best config: {result.best_config}   → ecglab train {result.best_config}")
+
+    @app.command(epilog="Examples:\n\n    ecglab cv configs/mitbih-inter-svdb.yaml --folds 5 --set data.prepare.options.split=all\n\n"
+                        "    ecglab cv configs/mitbih-inter-svdb.yaml --folds 5 --set data.prepare.options.split=all "
+                        "--set loss.name=focal --set name=focal")
+    def cv(
+        config: Path = typer.Argument(..., help="YAML run config (the recipe to cross-validate)"),
+        folds: int = typer.Option(5, "--folds", help="number of folds; whole patients per fold"),
+        set_: List[str] = typer.Option([], "--set", help="override a config key: KEY=VALUE"),
+        progress: bool = typer.Option(False, help="show each fold's training progress bar"),
+    ):
+        """Leave-patients-out cross-validation over the config's training splits (never its test split):
+        per-fold and pooled AAMI Se / +P / F1 and the pooled confusion matrix, in OUT_DIR/NAME-cv/cv.md and cv.json."""
+        from ecglab.cli.common import console
+        from ecglab.training.config import load_config
+        from ecglab.training.cv import cross_validate
+
+        result = cross_validate(load_config(config, list(set_)), folds, progress=progress)
+        console().print(result.markdown.read_text(), markup=False, highlight=False)
+        console().print(f"cross-validation: {result.markdown} (and cv.json)")

@@ -77,6 +77,7 @@ EXAMPLES = ("Examples:\n\n"
             "    ecglab prepare synthetic --out data/synth --task record --n 2000 --fs 100\n\n"
             "    ecglab prepare synthetic --out data/beats --task beat --seed 1\n\n"
             "    ecglab prepare ptbxl --source ptb-xl/ --out data/ptbxl --task superdiagnostic --fs 100\n\n"
+            "    ecglab prepare mitbih --source mitdb/ --add svdb=svdb/ --beats context --out data/beats\n\n"
             "    ecglab prepare cinc --source training/ --out data/cinc --split georgia\n\n"
             "    ecglab prepare mimic-iv-ecg --source mimic-iv-ecg/ --out data/mimic-1 --task machine --shard 1/4\n\n"
             "    ecglab prepare folder --source my_ecgs/ --out data/mine --fs 250")

@@ -1,6 +1,6 @@
 """The heartbeat CSVs of Kachuee et al. 2018 (the Kaggle "ECG Heartbeat Categorization Dataset").
 
-Each row is one beat, already cut as in :mod:`ecglab.signal.beats` (``kachuee``): 187 samples at
+Each row is one beat, already cut as in :mod:`ecglab.inputs.beats` (``kachuee``): 187 samples at
 125 Hz in [0, 1], zero-padded, then the class label; no header. ``mitbih_train.csv`` and
 ``mitbih_test.csv`` hold MIT-BIH beats labelled 0-4 (N S V F Q); ``ptbdb_normal.csv`` (label 0)
 and ``ptbdb_abnormal.csv`` (label 1, myocardial infarction) hold PTB Diagnostic beats.
@@ -22,7 +22,7 @@ from ecglab.datasets.core.options import one_hot, parse_dtype
 from ecglab.datasets.core.registry import PrepareContext, register_dataset
 from ecglab.datasets.core.selection import stratified_split
 from ecglab.errors import DatasetError
-from ecglab.signal.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec
 
 N_SAMPLES = 187
 PROTOCOL = "intra-patient (no patient ids in the Kaggle CSVs)"

@@ -28,11 +28,10 @@ from ecglab.datasets.core.registry import PrepareContext, register_dataset
 from ecglab.datasets.core.selection import group_split, record_ids
 from ecglab.datasets.core.streaming import RecordTable, write_records
 from ecglab.errors import DatasetError, RecordFormatError
-from ecglab.inputs.preprocess import Preprocessing, preprocess
+from ecglab.inputs.preprocess import Preprocessing
 from ecglab.records import STANDARD_12_LEADS
 from ecglab.records.wfdb_reader import clinical_fields, header_fields, read_wfdb, read_wfdb_header
-from ecglab.signal.beats import RR_FEATURES, BeatSpec, extract_beats, rr_context
-from ecglab.signal.resample import resample_positions
+from ecglab.inputs.beats import BeatSpec, beat_input
 from ecglab.signal.rpeaks import detect_r_peaks
 
 URL = "https://physionet.org/content/ptbdb/"
@@ -87,10 +86,8 @@ def read_record_beats(path: str, leads: list[str], steps: Preprocessing, spec: B
     peaks = detect_r_peaks(record.signal[0], record.fs)
     if len(peaks) < 2:
         raise RecordFormatError(f"{path}: fewer than two R peaks found on lead {leads[0]}; no beat to cut.")
-    signal = preprocess(record.signal, record.fs, steps)
-    cut = extract_beats(signal, spec.fs, resample_positions(peaks, record.fs, spec.fs), spec)
-    rr = rr_context(peaks, record.fs)[cut.kept]
-    return cut.beats, pd.DataFrame({"sample": peaks[cut.kept], **{f: rr[:, j] for j, f in enumerate(RR_FEATURES)}})
+    cut = beat_input(record.signal, record.fs, peaks, spec, steps)
+    return cut.beats, pd.DataFrame({"sample": peaks[cut.kept], **cut.features})
 
 
 @register_dataset("ptbdb", "PTB Diagnostic (raw WFDB): --task mi|all; 12-lead 10 s records or --beats kachuee|centred")

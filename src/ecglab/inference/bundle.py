@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecglab.version import __version__
 from ecglab.errors import BundleError
+from ecglab.inputs.beats import BeatSpec
 from ecglab.inputs.metadata import MetaFeature
 from ecglab.inputs.preprocess import Preprocessing
-from ecglab.signal.beats import BeatSpec
 
 BUNDLE_FORMAT = 1
 WEIGHTS_FILE = "model.safetensors"

@@ -25,7 +25,7 @@ from ecglab.inputs.metadata import meta_input
 from ecglab.inputs.preprocess import preprocess
 from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
 from ecglab.records import Record, read_record
-from ecglab.signal.beats import extract_beats, rr_context
+from ecglab.inputs.beats import beat_input
 from ecglab.signal.resample import resample_positions
 from ecglab.signal.rpeaks import MIN_SECONDS, annotated_beats, detect_r_peaks, unusable_seconds
 
@@ -281,14 +281,11 @@ class Predictor:
             notes.append(f"R peaks detected on lead {peak_lead}" + (f", {len(detection)} leads voting" if len(detection) > 1
                                                                      else "") + f" ({len(peaks)} beats).")
             notes += _detection_notes(record.signal[0], record.fs, peak_lead)
-        signal = preprocess(record.signal, record.fs, spec.preprocessing)
-        fs = spec.preprocessing.fs or record.fs
-        beats = extract_beats(signal, fs, resample_positions(peaks, record.fs, fs), beat_spec)
+        beats = beat_input(record.signal, record.fs, peaks, beat_spec, spec.preprocessing)
         if len(beats.kept) < len(peaks):
             notes.append(f"{len(peaks) - len(beats.kept)} beats could not be cut (too close to an edge or "
                          "without an R-R interval in their window) and are not classified.")
-        rr = rr_context(peaks, record.fs)[beats.kept]
-        meta = meta_input(record.meta, spec.meta_features, len(beats.kept), rr=rr)
+        meta = meta_input(record.meta, spec.meta_features, len(beats.kept), per_beat=beats.features)
         kept_peaks = peaks[beats.kept]
         starts = resample_positions(kept_peaks, record.fs, beat_spec.fs)
         if beat_spec.method == "centred":

@@ -17,7 +17,7 @@ import numpy as np
 from ecglab.errors import BundleError, EcglabNote
 from ecglab.inputs.preprocess import Preprocessing
 from ecglab.records import LEAD_EQUIVALENTS
-from ecglab.signal.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec
 
 MATCH_TOLERANCE = 1e-6  # statistics and rates pass through JSON as floats
 
@@ -105,7 +105,7 @@ def _added_steps(bundle: Preprocessing, data: Preprocessing, can_add: bool) -> t
 
 def _same_leads(model: list[str], data: list[str]) -> bool:
     """The same leads in order, an equivalent lead standing in as for the Predictor (II for MLII)."""
-    return len(model) == len(data) and all(m == d or LEAD_EQUIVALENTS.get(m) == d for m, d in zip(model, data))
+    return len(model) == len(data) and all(m == d or d in LEAD_EQUIVALENTS.get(m, ()) for m, d in zip(model, data))
 
 
 def _band_difference(bundle: Preprocessing, data: Preprocessing) -> str:

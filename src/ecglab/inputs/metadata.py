@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from ecglab.errors import BundleError, DatasetError
-from ecglab.signal.beats import RR_FEATURES
+from ecglab.inputs.beats import BEAT_FEATURES
 
 class MetaFeature(BaseModel):
     """One metadata input: a meta column, how missing values are filled and how it is scaled."""
@@ -75,17 +75,19 @@ def meta_matrix(meta: pd.DataFrame, features: list[MetaFeature]) -> np.ndarray:
     return out
 
 
-def meta_input(meta: dict, features: list[MetaFeature], n_rows: int, rr: np.ndarray | None = None) -> np.ndarray | None:
+def meta_input(meta: dict, features: list[MetaFeature], n_rows: int,
+               per_beat: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
     """One record's metadata input (n_rows, M), encoded as in training (:func:`meta_matrix`).
 
-    Record metadata (age, sex, ...) repeats on every row; the R-R context of beat models
-    (``rr_context`` columns ``rr_prev, rr_next, rr_local, rr_mean``) gives one value per beat.
+    Record metadata (age, sex, ...) repeats on every row; the R-R features of beat models
+    (:data:`ecglab.inputs.beats.BEAT_FEATURES`, from :func:`~ecglab.inputs.beats.beat_input`) give
+    one value per beat.
     """
     if not features:
         return None
-    columns = {f.name: [meta.get(f.name)] * n_rows for f in features if f.name not in RR_FEATURES}
-    if rr is not None:
-        columns.update({name: rr[:, i] for i, name in enumerate(RR_FEATURES)})
-    elif any(f.name in RR_FEATURES for f in features):
+    columns = {f.name: [meta.get(f.name)] * n_rows for f in features if f.name not in BEAT_FEATURES}
+    if per_beat is not None:
+        columns.update({f.name: per_beat[f.name] for f in features if f.name in BEAT_FEATURES})
+    elif any(f.name in BEAT_FEATURES for f in features):
         raise BundleError("inconsistent bundle: R-R context features need a beat model (input 'beat').")
     return meta_matrix(pd.DataFrame(columns, index=range(n_rows)), features)

@@ -17,7 +17,9 @@ _CANONICAL.update({"MLII": "MLII", "MLI": "MLI", "MLIII": "MLIII", "ML2": "MLII"
 # modified limb leads of Holter and monitoring ECGs (MLI, MLII, MLIII; Mason & Likar 1966) move the
 # limb electrodes onto the torso but measure the same axes as the limb leads I, II, III, so a beat
 # model trained on MIT-BIH's MLII reads lead II of a 12-lead ECG and the other way round.
-LEAD_EQUIVALENTS = {"MLI": "I", "I": "MLI", "MLII": "II", "II": "MLII", "MLIII": "III", "III": "MLIII"}
+# a lead and the leads that may stand in for it, in order of preference; SVDB's ECG1 is usually a modified lead II
+LEAD_EQUIVALENTS = {"MLI": ("I",), "I": ("MLI",), "MLII": ("II", "ECG1"), "II": ("MLII", "ECG1"), "MLIII": ("III",),
+                    "III": ("MLIII",)}
 
 
 def normalize_lead_name(name: str) -> str:
@@ -90,12 +92,12 @@ class Record:
         for lead in wanted:
             if lead in self.leads:
                 sources[lead] = lead
-            elif equivalents and LEAD_EQUIVALENTS.get(lead) in self.leads:
-                sources[lead] = LEAD_EQUIVALENTS[lead]
+            elif equivalents and any(other in self.leads for other in LEAD_EQUIVALENTS.get(lead, ())):
+                sources[lead] = next(other for other in LEAD_EQUIVALENTS[lead] if other in self.leads)
             else:
                 missing.append(lead)
         if missing:
-            stand_ins = [f"{LEAD_EQUIVALENTS[lead]} for {lead}" for lead in missing
+            stand_ins = [f"{' or '.join(LEAD_EQUIVALENTS[lead])} for {lead}" for lead in missing
                          if equivalents and lead in LEAD_EQUIVALENTS]
             raise RecordFormatError(
                 f"{self.name}: the model needs leads {wanted}; missing {missing}"

@@ -9,8 +9,8 @@ import pandas as pd
 import torch
 
 from ecglab.datasets.core.prepared import PreparedDataset
+from ecglab.inputs.beats import BeatSpec
 from ecglab.inputs.preprocess import Preprocessing
-from ecglab.signal.beats import BeatSpec
 from ecglab.training.config import RunConfig
 from ecglab.training.scoring import predict_loader
 

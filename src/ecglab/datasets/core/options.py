@@ -15,7 +15,7 @@ from ecglab.datasets.core.selection import group_split, record_ids
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.records import Record, normalize_lead_name, read_record
-from ecglab.signal.beats import BeatSpec
+from ecglab.inputs.beats import BEAT_PRESETS, BeatSpec
 
 DEFAULT_SEED = 0
 SPLIT_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
@@ -65,8 +65,8 @@ def parse_bandpass(bandpass: str | None) -> tuple[float | None, float | None] | 
 
 
 def beat_spec(method: str) -> BeatSpec:
-    """The shared beat segmentation (:mod:`ecglab.signal.beats`) for ``--beats kachuee|centred``."""
-    return BeatSpec(method=choice(method, ("kachuee", "centred"), "beats"))
+    """The shared beat segmentation (:mod:`ecglab.inputs.beats`) for ``--beats kachuee|centred|context``."""
+    return BEAT_PRESETS[choice(method, tuple(BEAT_PRESETS), "beats")].model_copy()
 
 
 def one_hot(values, classes: list[str]) -> np.ndarray:

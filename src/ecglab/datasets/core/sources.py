@@ -4,6 +4,7 @@ listing the names (the command line's help) costs no import of any source module
 DATASET_MODULES = {
     "synthetic": "ecglab.datasets.synthetic",
     "mitbih": "ecglab.datasets.mitbih",
+    "svdb": "ecglab.datasets.svdb",
     "mitbih-csv": "ecglab.datasets.kaggle",
     "ptbdb-csv": "ecglab.datasets.kaggle",
     "ptbdb": "ecglab.datasets.ptbdb",

@@ -10,7 +10,7 @@ Two tasks, one command::
   processes and written straight into the dataset file: memory stays flat however large ``--n``,
   and a record is the same whatever the number of workers.
 * ``beat``: MLII rhythm strips with AAMI N/S/V/F/Q beats (:mod:`.rhythm_strips`), cut into
-  beats by :func:`ecglab.signal.beats.extract_beats`, the segmentation real data uses.
+  beats by :func:`ecglab.inputs.beats.extract_beats`, the segmentation real data uses.
 
 Difficulty is calibrated so that a figure means something: disease severities start near zero
 and normal variation is wide, so mild cases overlap normal ones as in real data. On 2,000 records
@@ -37,7 +37,7 @@ from ecglab.datasets.synthetic.twelve_lead import RecordChunk, generate_records,
 from ecglab.errors import DatasetError
 from ecglab.inputs.preprocess import Preprocessing
 from ecglab.records import STANDARD_12_LEADS
-from ecglab.signal.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec
 
 # Per task: how many records (record task) or patients (beat task), and at what rate.
 DEFAULTS = {"record": {"n": 2000, "fs": 100.0}, "beat": {"n": 40, "fs": 360.0}}

@@ -25,7 +25,8 @@ from ecglab.datasets.synthetic.splits import split_patients
 from ecglab.datasets.synthetic.waves import beat_times, beats_needed, sinus_rr, wave_train
 from ecglab.errors import DatasetError
 from ecglab.records import Annotations, Record
-from ecglab.signal.beats import RR_FEATURES, BeatSpec, extract_beats, rr_context
+from ecglab.inputs.beats import RR_FEATURES, BeatSpec, beat_input
+from ecglab.inputs.preprocess import Preprocessing
 
 CLASSES = AAMI_CLASSES
 SYMBOLS = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "/"}  # the MIT-BIH annotation written for each class
@@ -93,12 +94,12 @@ def beat_dataset(records: list[Record], spec: BeatSpec | None = None) -> tuple[n
     beats, metas = [], []
     for record in records:
         samples, symbols = record.annotations.samples, record.annotations.symbols
-        cut = extract_beats(record.signal, record.fs, samples, spec)
+        cut = beat_input(record.signal, record.fs, samples, spec, Preprocessing())
         kept_symbols = [symbols[k] for k in cut.kept]
         meta = pd.DataFrame({
             **{column: record.meta[column] for column in ("record_id", "patient_id", "split", "age", "sex")},
             "sample": samples[cut.kept], "symbol": kept_symbols, "aami": [aami_class(s) for s in kept_symbols],
-            **dict(zip(RR_FEATURES, rr_context(samples, record.fs)[cut.kept].T)),
+            **{name: cut.features[name] for name in RR_FEATURES},
         })
         beats.append(cut.beats)
         metas.append(meta)

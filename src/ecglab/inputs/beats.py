@@ -1,0 +1,193 @@
+"""Beat inputs: one function, :func:`beat_input`, turns a record's signal and R peaks into what a beat
+model sees. Dataset builders and the Predictor both call it, so a bundle's :class:`BeatSpec` (with its
+preprocessing) fully determines the input.
+
+Two cuts, chosen by ``BeatSpec.method``:
+
+* ``kachuee`` (Kachuee et al. 2018, "ECG Heartbeat Classification: A Deep Transferable
+  Representation"): resample to 125 Hz, cut the signal into 10 s windows, normalise each to
+  [0, 1], take the median R-R interval T of the window, and keep each beat from its R peak over
+  1.2 T, zero-padded (or cut) to 187 samples.
+* ``centred``: a fixed span before and after each R peak, so that the P wave and the whole QRS-T
+  are seen (what tells a supraventricular beat from a normal one).
+
+``normalize="record"`` (centred only) removes each beat's baseline (its median) and divides every
+lead by the record's median beat amplitude, so a patient's beats keep their relative sizes while
+patients and machines of different gains become comparable.
+
+Per beat R-R features (:data:`RR_FEATURES`, the de Chazal et al. 2004 set, in seconds) and the same
+relative to the patient's own rhythm (:data:`RELATIVE_RR_FEATURES`: divided by a running average
+over the surrounding beats; Lin & Yang 2014, Mondéjar-Guerra et al. 2019), given to models as
+metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from ecglab.inputs.preprocess import Preprocessing, preprocess
+from ecglab.signal.resample import resample, resample_positions
+
+RR_FEATURES = ("rr_prev", "rr_next", "rr_local", "rr_mean")  # seconds
+RELATIVE_RR_FEATURES = ("rr_prev_rel", "rr_next_rel", "rr_local_rel")  # divided by the running average
+BEAT_FEATURES = RR_FEATURES + RELATIVE_RR_FEATURES
+
+
+class BeatSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["kachuee", "centred"] = "kachuee"
+    fs: float = 125.0
+    length: int = 187
+    window_s: float = 10.0  # kachuee only
+    rr_factor: float = 1.2  # kachuee only
+    before_s: float = 0.25  # centred only
+    after_s: float = 0.45  # centred only
+    normalize: Literal["none", "record"] = "none"  # centred only (kachuee scales each 10 s window to [0, 1])
+    running_beats: int = 300  # R-R intervals in the running average of the relative features (~4 min)
+
+
+BEAT_PRESETS = {
+    "kachuee": BeatSpec(),
+    "centred": BeatSpec(method="centred"),
+    # P wave to T wave at SVDB's native rate, gains made comparable per record
+    "context": BeatSpec(method="centred", fs=128.0, length=96, before_s=0.3, after_s=0.45, normalize="record"),
+}
+
+
+@dataclass
+class Beats:
+    """``beats`` (n, n_leads, length); ``kept`` indexes the input R peaks that produced them."""
+
+    beats: np.ndarray
+    kept: np.ndarray
+
+
+@dataclass
+class BeatInput:
+    """A record's model input: ``beats`` (n, leads, length), the indices ``kept`` of the R peaks they
+    come from, and per-beat ``features`` (name -> (n,) float32, every name of :data:`BEAT_FEATURES`)."""
+
+    beats: np.ndarray
+    kept: np.ndarray
+    features: dict[str, np.ndarray]
+
+
+def beat_input(signal: np.ndarray, fs: float, peaks: np.ndarray, spec: BeatSpec, steps: Preprocessing) -> BeatInput:
+    """Preprocess ``signal`` (n_leads, n_samples at ``fs``) by ``steps``, cut a beat at each R peak
+    (``peaks``: sample indices at ``fs``), normalise as ``spec`` says, and compute the R-R features
+    (over every peak, cut or not)."""
+    peaks = np.asarray(peaks, dtype=np.int64)
+    prepared = preprocess(signal, fs, steps)
+    rate = steps.fs or fs
+    cut = extract_beats(prepared, rate, resample_positions(peaks, fs, rate), spec)
+    beats = normalize_beats(cut.beats, spec)
+    features = rr_features(peaks, fs, spec.running_beats)
+    return BeatInput(beats, cut.kept, {name: column[cut.kept] for name, column in features.items()})
+
+
+def extract_beats(signal: np.ndarray, fs: float, r_peaks: np.ndarray, spec: BeatSpec | None = None) -> Beats:
+    """Segment ``signal`` (n_leads, n_samples) at ``r_peaks`` (sample indices at ``fs``); no normalisation."""
+    spec = spec or BeatSpec()
+    signal = resample(np.atleast_2d(signal), fs, spec.fs)
+    peaks = resample_positions(r_peaks, fs, spec.fs)
+    if spec.method == "centred":
+        return _centred(signal, peaks, spec)
+    return _kachuee(signal, peaks, spec)
+
+
+def normalize_beats(beats: np.ndarray, spec: BeatSpec) -> np.ndarray:
+    """``normalize="record"``: each beat minus its median, each lead over the record's median peak-to-peak."""
+    if spec.normalize == "none" or spec.method == "kachuee" or len(beats) == 0:
+        return beats
+    centred = beats - np.median(beats, axis=2, keepdims=True)
+    amplitude = np.median(centred.max(axis=2) - centred.min(axis=2), axis=0)  # (leads,)
+    return (centred / np.maximum(amplitude, 1e-3)[None, :, None]).astype(np.float32)
+
+
+def _kachuee(signal: np.ndarray, peaks: np.ndarray, spec: BeatSpec) -> Beats:
+    n_leads, n_samples = signal.shape
+    window = int(round(spec.window_s * spec.fs))
+    beats, kept = [], []
+    for start in range(0, n_samples, window):
+        stop = min(start + window, n_samples)
+        inside = np.flatnonzero((peaks >= start) & (peaks < stop))
+        if len(inside) < 2:
+            continue  # no R-R interval to measure in this window
+        segment = signal[:, start:stop]
+        low = segment.min(axis=1, keepdims=True)
+        span = np.maximum(segment.max(axis=1, keepdims=True) - low, 1e-8)
+        segment = (segment - low) / span
+        span_t = int(round(spec.rr_factor * np.median(np.diff(peaks[inside]))))
+        for i in inside:
+            r = peaks[i] - start
+            piece = segment[:, r : r + min(span_t, spec.length)]
+            beat = np.zeros((n_leads, spec.length), dtype=np.float32)
+            beat[:, : piece.shape[1]] = piece
+            beats.append(beat)
+            kept.append(i)
+    return _stack(beats, kept, n_leads, spec.length)
+
+
+def _centred(signal: np.ndarray, peaks: np.ndarray, spec: BeatSpec) -> Beats:
+    n_leads, n_samples = signal.shape
+    before = int(round(spec.before_s * spec.fs))
+    length = spec.length
+    valid = np.flatnonzero((peaks - before >= 0) & (peaks - before + length <= n_samples))
+    if len(valid) == 0:
+        return _stack([], [], n_leads, length)
+    starts = peaks[valid] - before
+    beats = signal[:, starts[:, None] + np.arange(length)[None, :]].transpose(1, 0, 2)
+    return Beats(np.ascontiguousarray(beats, dtype=np.float32), valid.astype(np.int64))
+
+
+def _stack(beats, kept, n_leads, length) -> Beats:
+    if not beats:
+        return Beats(np.zeros((0, n_leads, length), np.float32), np.zeros(0, np.int64))
+    return Beats(np.stack(beats).astype(np.float32), np.asarray(kept, dtype=np.int64))
+
+
+def rr_context(peaks: np.ndarray, fs: float, local_beats: int = 10) -> np.ndarray:
+    """Per beat: previous, next, local-average and record-average R-R interval in seconds, (n, 4).
+
+    The R-R features of de Chazal et al. 2004 that inter-patient beat classifiers need.
+    """
+    peaks = np.asarray(peaks, dtype=np.float64)
+    if len(peaks) < 2:
+        return np.zeros((len(peaks), 4), dtype=np.float32)
+    rr = np.diff(peaks) / fs
+    previous = np.concatenate([[rr[0]], rr])
+    following = np.concatenate([rr, [rr[-1]]])
+    kernel = np.ones(local_beats) / local_beats
+    padded = np.concatenate([np.full(local_beats - 1, previous[0]), previous])
+    local = np.convolve(padded, kernel, mode="valid")
+    average = np.full(len(peaks), rr.mean())
+    return np.stack([previous, following, local, average], axis=1).astype(np.float32)
+
+
+def running_rr(peaks: np.ndarray, fs: float, beats: int = 300) -> np.ndarray:
+    """Per beat, the mean R-R interval (s) over the ``beats`` intervals centred on it (fewer at the
+    record's ends): the patient's own rhythm at that time, which the relative features divide by."""
+    peaks = np.asarray(peaks, dtype=np.float64)
+    if len(peaks) < 2:
+        return np.ones(len(peaks), dtype=np.float64)
+    rr = np.diff(peaks) / fs
+    total = np.concatenate([[0.0], np.cumsum(rr)])
+    centre = np.arange(len(peaks))  # beat i sits between intervals i-1 and i
+    low = np.clip(centre - beats // 2, 0, len(rr))
+    high = np.clip(centre + (beats - beats // 2), 0, len(rr))
+    low = np.minimum(low, np.maximum(high - 1, 0))
+    return (total[high] - total[low]) / np.maximum(high - low, 1)
+
+
+def rr_features(peaks: np.ndarray, fs: float, running_beats: int = 300) -> dict[str, np.ndarray]:
+    """Every column of :data:`BEAT_FEATURES` for each peak, float32."""
+    absolute = rr_context(peaks, fs)
+    columns = {name: absolute[:, j] for j, name in enumerate(RR_FEATURES)}
+    rhythm = running_rr(peaks, fs, running_beats)
+    for name, base in zip(RELATIVE_RR_FEATURES, RR_FEATURES):
+        columns[name] = (absolute[:, RR_FEATURES.index(base)] / rhythm).astype(np.float32)
+    return columns

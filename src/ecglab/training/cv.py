@@ -1,0 +1,167 @@
+"""Leave-patients-out cross-validation: model selection without touching any test set.
+
+``cross_validate(config, folds)`` pools the rows of the config's training splits
+(``data.train_split`` + ``data.val_split``; never ``data.test_split``), deals their patients into
+K folds (whole patients, class shares as even as feasible: :func:`group_split`) and, for each
+fold, trains an ordinary run (:func:`ecglab.training.fit.train`) on the other folds, with a seeded
+10 % of their patients as validation (early stopping), and scores the fold's patients. Every
+pooled beat is therefore scored once, by a model that never saw its patient.
+
+Each fold reads a view of the prepared dataset (the arrays linked, a meta table with the fold's
+splits), so nothing is copied. Written to ``OUT_DIR/NAME-cv/``: ``fold-K/`` (each run), ``cv.json``
+and ``cv.md`` (per-fold and pooled AAMI Se / +P / F1, pooled confusion matrix, pooled by database).
+A fold whose run already finished with the same config is reused, so an interrupted CV continues.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ecglab.datasets.core.prepared import PreparedDataset
+from ecglab.datasets.core.selection import group_split
+from ecglab.errors import ConfigError
+from ecglab.training.config import RunConfig
+
+INNER_VAL = 0.1  # share of the training folds' patients held out for early stopping
+AAMI_SCORED = ("N", "S", "V", "F")  # the classes the inter-patient literature reports (Q is too rare)
+
+
+@dataclass
+class CVResult:
+    directory: Path
+    report: dict
+
+    @property
+    def markdown(self) -> Path:
+        return self.directory / "cv.md"
+
+
+def assign_folds(patients: np.ndarray, classes: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold number per row, whole patients to one fold, class shares as even as feasible."""
+    n_patients = len(np.unique(patients))
+    if not 2 <= folds <= n_patients:
+        raise ConfigError(f"--folds {folds}: needs 2 to {n_patients} folds (the number of patients pooled).")
+    names = group_split(patients, classes, {f"fold{k}": 1.0 / folds for k in range(folds)}, seed)
+    return np.array([int(str(name)[4:]) for name in names])
+
+
+def fold_view(dataset: PreparedDataset, pool: np.ndarray, fold_of_row: np.ndarray, fold: int, seed: int,
+              out: Path) -> Path:
+    """A dataset directory whose split column says train / val / test for ``fold`` (rows outside the
+    pool: ``unused``); the signal and label arrays are links to the original's."""
+    meta = dataset.meta.copy()
+    split = np.full(len(meta), "unused", dtype=object)
+    test = pool[fold_of_row == fold]
+    rest = pool[fold_of_row != fold]
+    split[test] = "test"
+    patients = meta["patient_id"].to_numpy()[rest]
+    val = max(INNER_VAL, 1.0 / len(np.unique(patients)))  # at least one patient to stop early on
+    split[rest] = group_split(patients, np.asarray(dataset.labels)[rest].argmax(axis=1), {"train": 1 - val, "val": val},
+                              seed + fold)
+    meta["split"] = split
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in ("signals.npy", "labels.npy"):
+        (out / name).symlink_to((dataset.path / name).resolve())
+    meta.to_parquet(out / "meta.parquet", index=False)
+    manifest = {**dataset.manifest, "warnings": [], "cv_fold": fold, "cv_of": str(dataset.path)}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return out
+
+
+def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True) -> CVResult:
+    from ecglab.training.fit import config_differences, ensure_dataset, train
+
+    if folds < 2:
+        raise ConfigError(f"--folds {folds}: cross-validation needs at least 2 folds.")
+    dataset = ensure_dataset(config.data)
+    if dataset.kind != "multiclass":
+        raise ConfigError(f"`ecglab cv` scores multiclass datasets (AAMI beats); {dataset.path} is {dataset.kind}.")
+    splits = [*config.data.train_split, config.data.val_split]
+    pool = np.flatnonzero(dataset.meta["split"].astype(str).isin(splits).to_numpy())
+    labels = np.asarray(dataset.labels)
+    fold_of_row = assign_folds(dataset.meta["patient_id"].to_numpy()[pool], labels[pool].argmax(axis=1), folds,
+                               config.trainer.seed)
+    directory = Path(config.out_dir) / f"{config.name}-cv"
+    y_true, y_prob, rows, per_fold = [], [], [], []
+    for fold in range(folds):
+        run = config.model_copy(update={
+            "name": f"fold-{fold}", "out_dir": str(directory),
+            "data": config.data.model_copy(update={"path": str(directory / "data" / f"fold-{fold}"), "prepare": None,
+                                                   "train_split": ["train"], "val_split": "val", "test_split": "test"}),
+            "trainer": config.trainer.model_copy(update={"progress": progress}),
+            "report": config.report.model_copy(update={"n_boot": 0, "baseline": False}),
+        })
+        done = run.run_dir / "predictions.npz"
+        if not (done.exists() and not config_differences(run, run.run_dir)):
+            if run.run_dir.exists():
+                shutil.rmtree(run.run_dir)
+            fold_view(dataset, pool, fold_of_row, fold, config.trainer.seed, Path(run.data.path))
+            train(run)
+        saved = np.load(done, allow_pickle=False)
+        y_true.append(saved["y_test"])
+        y_prob.append(saved["p_test"])
+        rows.append(pool[fold_of_row == fold])
+        per_fold.append(aami_scores(saved["y_test"], saved["p_test"], dataset.classes))
+        per_fold[-1]["patients"] = int(len(np.unique(dataset.meta["patient_id"].to_numpy()[rows[-1]])))
+    y_true, y_prob, rows = np.concatenate(y_true), np.concatenate(y_prob), np.concatenate(rows)
+    report = {"config": config.name, "dataset": str(dataset.path), "folds": folds, "seed": config.trainer.seed,
+              "splits_pooled": splits, "n_beats": int(len(rows)),
+              "n_patients": int(len(np.unique(dataset.meta["patient_id"].to_numpy()[pool]))),
+              "pooled": aami_scores(y_true, y_prob, dataset.classes), "per_fold": per_fold}
+    if "database" in dataset.meta:
+        database = dataset.meta["database"].to_numpy()[rows]
+        report["by_database"] = {str(db): aami_scores(y_true[database == db], y_prob[database == db], dataset.classes)
+                                 for db in np.unique(database)}
+    np.savez_compressed(directory / "predictions.npz", y_true=y_true, y_prob=y_prob, rows=rows,
+                        classes=np.array(dataset.classes))
+    (directory / "cv.json").write_text(json.dumps(report, indent=1))
+    (directory / "cv.md").write_text(cv_markdown(report, dataset.classes))
+    return CVResult(directory, report)
+
+
+def aami_scores(y_true: np.ndarray, y_prob: np.ndarray, classes: list[str]) -> dict:
+    """Se (recall), +P (precision) and F1 per class at the most probable class, with the confusion matrix."""
+    from ecglab.evaluation import compute_metrics
+
+    metrics = compute_metrics(y_true, y_prob, "multiclass", classes)
+    per_class = {c: {"se": metrics["per_class"][c]["recall"], "ppv": metrics["per_class"][c]["precision"],
+                     "f1": metrics["per_class"][c]["f1"], "n": int(metrics["per_class"][c]["support"])} for c in classes}
+    return {"n": int(len(y_true)), "accuracy": metrics["accuracy"], "per_class": per_class,
+            "confusion_matrix": metrics["confusion_matrix"]}
+
+
+def _cells(scores: dict) -> list[str]:
+    from ecglab.evaluation.tables import fmt
+
+    cells = []
+    for c in AAMI_SCORED:
+        m = scores["per_class"].get(c)
+        se, ppv = (None, None) if m is None else (m["se"], m["ppv"])
+        cells.append("—" if m is None or not m["n"] else f"{_pct(se)} / {_pct(ppv)} / {fmt(m['f1'], 2)}")
+    return cells
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def cv_markdown(report: dict, classes: list[str]) -> str:
+    from ecglab.evaluation.tables import _table, aami_table
+
+    header = ["", "beats", "patients", *(f"{c} Se / +P / F1" for c in AAMI_SCORED)]
+    rows = [[f"fold {k}", str(f["n"]), str(f["patients"]), *_cells(f)] for k, f in enumerate(report["per_fold"])]
+    rows.append(["**pooled**", str(report["n_beats"]), str(report["n_patients"]), *_cells(report["pooled"])])
+    for db, scores in report.get("by_database", {}).items():
+        rows.append([f"pooled, {db}", str(scores["n"]), "", *_cells(scores)])
+    return (f"# {report['config']}: {report['folds']}-fold leave-patients-out cross-validation\n\n"
+            f"Dataset {report['dataset']} (splits {', '.join(report['splits_pooled'])}), folds dealt by patient "
+            f"with seed {report['seed']}; each beat scored by the model of the fold that held its patient out. "
+            "Se and +P in percent.\n\n" + _table(header, rows)
+            + "\n\n## Pooled confusion matrix\n\n" + aami_table(report["pooled"]["confusion_matrix"], classes) + "\n")

@@ -1,0 +1,74 @@
+"""The beat input contract (ecglab.inputs.beats): relative R-R by hand, window bounds, per-record
+amplitude, and prepared training data equal, bit for bit, to what the Predictor feeds the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecglab.inputs.metadata import meta_matrix
+from ecglab.datasets.core.registry import prepare
+from ecglab.inference.bundle import MetaFeature
+from ecglab.inference.predictor import Predictor
+from ecglab.inputs.beats import BEAT_PRESETS, RELATIVE_RR_FEATURES, BeatSpec, beat_input, rr_features, running_rr
+from ecglab.records import read_record
+from ecglab.inputs.preprocess import Preprocessing
+from use_fixtures import BEAT_CLASSES, beat_bundle
+
+CONTEXT = BEAT_PRESETS["context"]
+
+
+def test_relative_rr_by_hand():
+    peaks = np.array([0, 100, 200, 250, 400, 500])  # R-R at 100 Hz: 1, 1, 0.5, 1.5, 1 s
+    # running average over the 2 intervals around each beat (one at the ends)
+    np.testing.assert_allclose(running_rr(peaks, 100.0, beats=2), [1.0, 1.0, 0.75, 1.0, 1.25, 1.0])
+    features = rr_features(peaks, 100.0, running_beats=2)
+    np.testing.assert_allclose(features["rr_prev_rel"], [1.0, 1.0, 1.0 / 0.75, 0.5, 1.5 / 1.25, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(features["rr_next_rel"], [1.0, 1.0, 0.5 / 0.75, 1.5, 1.0 / 1.25, 1.0], rtol=1e-6)
+    # over the whole record (300 > 5 intervals) the rhythm is the mean R-R, 1 s: relative equals absolute
+    whole = rr_features(peaks, 100.0)
+    for name in RELATIVE_RR_FEATURES:
+        np.testing.assert_allclose(whole[name], whole[name.removesuffix("_rel")], rtol=1e-6)
+    assert set(whole) == {"rr_prev", "rr_next", "rr_local", "rr_mean", *RELATIVE_RR_FEATURES}
+
+
+def test_context_window_runs_from_p_wave_to_t_wave_and_drops_edge_beats():
+    fs = 128.0
+    assert (CONTEXT.length, round(CONTEXT.before_s * fs)) == (96, 38)  # -0.3 s … +0.45 s
+    signal = np.zeros((1, 1280), np.float32)
+    peaks = np.array([20, 300, 700, 1250])  # the first and last lack 0.3 s before / 0.45 s after
+    signal[0, peaks] = 2.0
+    cut = beat_input(signal, fs, peaks, CONTEXT, Preprocessing(fs=fs))
+    assert cut.kept.tolist() == [1, 2] and cut.beats.shape == (2, 1, 96)
+    assert cut.beats[:, 0].argmax(axis=1).tolist() == [38, 38]
+    np.testing.assert_allclose(cut.features["rr_prev"], [280 / fs, 400 / fs])  # R-R over every peak, cut or not
+
+
+def test_amplitude_is_normalised_per_record_not_per_beat():
+    rng = np.random.default_rng(0)
+    peaks = np.arange(100, 5000, 200)
+    signal = 0.01 * rng.standard_normal((1, 5200)).astype(np.float32)
+    signal[0, peaks] += np.where(np.arange(len(peaks)) % 4 == 0, 3.0, 1.0)  # every 4th beat three times as tall
+    small = beat_input(signal, 128.0, peaks, CONTEXT, Preprocessing(fs=128.0))
+    large = beat_input(5 * signal + 0.7, 128.0, peaks, CONTEXT, Preprocessing(fs=128.0))
+    np.testing.assert_allclose(small.beats, large.beats, atol=1e-5)  # gain and offset of the record do not matter
+    heights = small.beats[:, 0, 38]
+    assert np.isclose(np.median(heights), 1.0, atol=0.05) and np.isclose(heights[0] / heights[1], 3.0, rtol=0.05)
+
+
+@pytest.mark.parametrize("database,record", [("mitbih", "208"), ("svdb", "800")])
+def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, record, shared_data, tmp_path):
+    options = dict(split="patient") if database == "mitbih" else {}
+    dataset = prepare(database, tmp_path / "data", shared_data / database, records=record, beats="context",
+                      progress=False, workers=1, **options)
+    features = [MetaFeature(name=n, mean=1.0, std=0.3) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean")]
+    bundle = beat_bundle(tmp_path / "bundle", beats=BeatSpec.model_validate(dataset.manifest["beats"]), fs=dataset.fs,
+                         input_length=dataset.length, model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4),
+                         preprocessing=Preprocessing.model_validate(dataset.manifest["preprocessing"]),
+                         meta_features=features, classes=BEAT_CLASSES)
+    inputs = Predictor.load(bundle).model_input(read_record(shared_data / database / f"{record}.hea"))
+    position = np.searchsorted(inputs.peaks, dataset.meta["sample"].to_numpy())
+    assert (inputs.peaks[position] == dataset.meta["sample"].to_numpy()).all()
+    assert np.array_equal(inputs.x[position], np.asarray(dataset.signals))
+    assert np.array_equal(inputs.meta[position], meta_matrix(dataset.meta, features))
+    assert len(inputs.x) == len(dataset.meta)  # every annotated beat of these records has an AAMI class

@@ -1,0 +1,72 @@
+"""``ecglab cv``: leave-patients-out folds (patients disjoint, every pooled beat scored once), pooled
+AAMI scores and confusion matrix, written as JSON and Markdown; the test split is never pooled."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecglab.cli import main
+from ecglab.datasets.core.prepared import PreparedDataset
+from ecglab.datasets.core.registry import prepare
+from ecglab.errors import ConfigError
+from ecglab.training.config import load_config
+from ecglab.training.cv import aami_scores, assign_folds, cross_validate
+
+
+@pytest.fixture(scope="module")
+def beats(tmp_path_factory):
+    return prepare("synthetic", tmp_path_factory.mktemp("cv") / "beats", task="beat", n=8, progress=False)
+
+
+def _config(beats, out, **changes):
+    raw = {"name": "tiny", "out_dir": str(out),
+           "data": {"path": str(beats.path), "batch_size": 64, "meta_features": ["rr_prev", "rr_next"]},
+           "model": {"name": "kachuee", "hparams": {"filters": 4, "head_hidden": [4]}},
+           "trainer": {"max_epochs": 1, "limit_train_batches": 3, "progress": False},
+           "report": {"n_boot": 0}}
+    return load_config(base=raw, overrides=[f"{k}={v}" for k, v in changes.items()])
+
+
+def test_folds_hold_whole_patients_and_pool_every_training_beat_once(beats, tmp_path):
+    result = cross_validate(_config(beats, tmp_path), folds=2, progress=False)
+    report = json.loads((result.directory / "cv.json").read_text())
+    meta = beats.meta
+    pooled = meta["split"].isin(["train", "val"]).to_numpy()
+    assert report["n_beats"] == pooled.sum() and report["pooled"]["n"] == pooled.sum()
+    assert sum(fold["n"] for fold in report["per_fold"]) == pooled.sum()
+    matrix = np.array(report["pooled"]["confusion_matrix"])
+    assert matrix.sum() == pooled.sum()
+    np.testing.assert_array_equal(matrix.sum(axis=1), np.asarray(beats.labels)[pooled].sum(axis=0))
+    test_patients = []
+    for fold in range(2):
+        view = PreparedDataset(result.directory / "data" / f"fold-{fold}")
+        splits = view.meta.groupby("patient_id")["split"].unique()
+        assert splits.map(len).max() == 1  # no patient in two splits of a fold
+        test_patients.append(set(view.meta.loc[view.meta["split"] == "test", "patient_id"]))
+        assert set(view.meta.loc[~pooled, "split"]) == {"unused"}  # the dataset's test split is never pooled
+    assert all(not a & b for i, a in enumerate(test_patients) for b in test_patients[i + 1:])
+    assert set().union(*test_patients) == set(meta.loc[pooled, "patient_id"])
+    markdown = result.markdown.read_text()
+    assert "| **pooled** |" in markdown and "Pooled confusion matrix" in markdown
+
+
+def test_aami_scores_by_hand():
+    y_true = np.eye(5, dtype=np.uint8)[[0, 0, 0, 1, 1, 2]]
+    y_prob = np.eye(5, dtype=np.float32)[[0, 0, 1, 1, 0, 2]]
+    scores = aami_scores(y_true, y_prob, ["N", "S", "V", "F", "Q"])
+    assert scores["per_class"]["S"]["se"] == 0.5 and scores["per_class"]["S"]["ppv"] == 0.5
+    assert scores["per_class"]["N"]["se"] == pytest.approx(2 / 3) and scores["per_class"]["N"]["ppv"] == pytest.approx(2 / 3)
+    assert scores["confusion_matrix"][0] == [2, 1, 0, 0, 0]
+
+
+def test_folds_are_checked_and_grouped():
+    patients = np.repeat(["a", "b", "c", "d"], 5)
+    folds = assign_folds(patients, np.zeros(20, int), 2, seed=0)
+    assert pd.Series(folds).groupby(patients).nunique().max() == 1 and set(folds) == {0, 1}
+    with pytest.raises(ConfigError, match="at least 2 folds"):
+        cross_validate(load_config(base={"data": {"path": "nowhere"}}), folds=1)
+    assert main(["cv", "no-such-config.yaml"]) == 2

@@ -1,0 +1,75 @@
+"""The shipped mitbih-aami beat model: loads by name, predicts real records with and without an
+annotation file, on leads named MLII, II or ECG1.
+
+Every shared DS1 and SVDB record was in its training data, so these are checks that the whole path
+works (beats found, cut and classified as in training), not measures of accuracy on new patients:
+those are the cross-validation figures of its MODEL_CARD.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecglab.datasets.core.aami import aami_class
+from ecglab.inference.bundle import load_bundle
+from ecglab.inference.predictor import Predictor
+from ecglab.pretrained import find_pretrained
+from ecglab.records import Record, read_record
+
+NAME = "mitbih-aami"
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor.load(NAME)
+
+
+def _agreement(prediction, record) -> tuple[float, float]:
+    """(share of reference beats with a predicted beat within 150 ms, accuracy of the matched beats)."""
+    reference = {s: aami_class(y) for s, y in zip(record.annotations.samples, record.annotations.symbols) if aami_class(y)}
+    samples = np.array(sorted(reference))
+    calls = [(b.sample, b.label) for b in prediction.beats]
+    near = np.searchsorted(samples, [s for s, _ in calls]).clip(1, len(samples) - 1)
+    matched, correct = set(), 0
+    for (sample, label), i in zip(calls, near):
+        j = i if abs(samples[i] - sample) < abs(samples[i - 1] - sample) else i - 1
+        if abs(samples[j] - sample) <= 0.15 * record.fs and samples[j] not in matched:
+            matched.add(samples[j])
+            correct += reference[samples[j]] == label
+    return len(matched) / len(samples), correct / max(len(matched), 1)
+
+
+def test_the_bundle_is_small_and_takes_the_context_beat():
+    path = find_pretrained(NAME)
+    assert (path / "MODEL_CARD.md").is_file() and (path / "model.safetensors").stat().st_size < 3_000_000
+    _, spec = load_bundle(path)
+    assert (spec.input, spec.leads, spec.fs, spec.input_length) == ("beat", ["MLII"], 128.0, 96)
+    assert (spec.beats.method, spec.beats.normalize) == ("centred", "record")
+    assert [f.name for f in spec.meta_features][:3] == ["rr_prev_rel", "rr_next_rel", "rr_local_rel"]
+
+
+def test_predicts_an_annotated_mitbih_record(predictor, shared_data):
+    record = read_record(shared_data / "mitbih" / "208.hea")
+    prediction = predictor.predict(record)
+    found, accuracy = _agreement(prediction, record)
+    assert "R peaks from the record's beat annotations" in prediction.notes[0]
+    assert found > 0.998 and accuracy > 0.85  # 2 of 2,955 beats lie too close to an end to be cut
+
+
+def test_predicts_an_svdb_record_without_annotations_on_lead_ecg1(predictor, shared_data):
+    annotated = read_record(shared_data / "svdb" / "800.hea")
+    bare = Record(annotated.signal, annotated.fs, annotated.leads, dict(annotated.meta), annotations=None)
+    prediction = predictor.predict(bare)
+    assert any("lead ECG1 stands in" in note for note in prediction.notes)
+    assert any(note.startswith("R peaks detected on lead ECG1") for note in prediction.notes)
+    found, accuracy = _agreement(prediction, annotated)
+    assert found > 0.99 and accuracy > 0.85
+
+
+def test_a_lead_named_ii_stands_in_for_mlii(predictor, shared_data):
+    record = read_record(shared_data / "mitbih" / "101.hea")
+    renamed = Record(record.signal, record.fs, ["II", record.leads[1]], dict(record.meta), record.annotations)
+    prediction = predictor.predict(renamed)
+    assert "its lead II stands in" in prediction.notes[0]
+    assert prediction.beat_counts["N"] > 1500
