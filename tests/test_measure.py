@@ -12,7 +12,7 @@ import pytest
 
 from ecglab.measure.beats import find_beats
 from ecglab.measure.intervals import NAMES, measure_waves, signal_problem
-from ecglab.measure.waves import Wave, clean_labels, wave_labels, waves_from_annotation, waves_from_labels
+from ecglab.inputs.waves import Wave, clean_labels, wave_labels, waves_from_annotation, waves_from_labels
 
 FS = 500.0
 LEADS = ["I", "aVF"]

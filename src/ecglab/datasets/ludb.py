@@ -28,7 +28,7 @@ from ecglab.datasets.core.options import fit_length, one_hot, parse_dtype, prepr
 from ecglab.datasets.core.registry import PrepareContext, register_dataset
 from ecglab.datasets.core.selection import group_split, record_ids
 from ecglab.errors import DatasetError, RecordFormatError
-from ecglab.measure.waves import annotated_span, wave_labels, waves_from_annotation
+from ecglab.inputs.waves import annotated_span, wave_labels, waves_from_annotation
 from ecglab.records import STANDARD_12_LEADS
 from ecglab.records.wfdb_reader import _read_annotations, read_wfdb
 from ecglab.inputs.preprocess import Preprocessing, preprocess

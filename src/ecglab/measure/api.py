@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ecglab.measure.delineate import delineate
 from ecglab.measure.intervals import Measurements, measure_waves, signal_problem
-from ecglab.measure.waves import Wave
+from ecglab.inputs.waves import Wave
 from ecglab.records import Record
 
 

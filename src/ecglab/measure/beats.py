@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecglab.measure.waves import Wave
+from ecglab.inputs.waves import Wave
 
 # A beat needs its QRS in at least this share of the leads delineated; a P or T at least this share of the beat's leads.
 LEAD_SHARE = {"QRS": 0.5, "P": 0.34, "T": 0.34}

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.errors import BundleError
-from ecglab.measure.waves import Wave, waves_from_labels
+from ecglab.inputs.waves import Wave, waves_from_labels
 from ecglab.records import Record
 from ecglab.inputs.preprocess import preprocess
 

@@ -22,7 +22,7 @@ from ecglab.measure.delineate import load_delineator, sample_labels
 from ecglab.measure.intervals import measure_waves
 from ecglab.measure.neurokit import neurokit_waves
 from ecglab.measure.scoring import BOUNDARIES, TOLERANCE_MS, Scorer
-from ecglab.measure.waves import waves_from_labels
+from ecglab.inputs.waves import waves_from_labels
 from ecglab.records import STANDARD_12_LEADS
 
 HR_TOLERANCE_BPM = 2.0

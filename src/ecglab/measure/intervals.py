@@ -18,7 +18,7 @@ import numpy as np
 
 from ecglab.measure.axis import axis_degrees, frontal_leads, net_area
 from ecglab.measure.beats import Beat, find_beats
-from ecglab.measure.waves import Wave
+from ecglab.inputs.waves import Wave
 
 NAMES = ("heart_rate_bpm", "rr_ms", "pr_ms", "p_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "qtc_fridericia_ms",
          "p_axis_deg", "qrs_axis_deg", "t_axis_deg")

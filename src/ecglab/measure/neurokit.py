@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ecglab.measure.waves import Wave
+from ecglab.inputs.waves import Wave
 
 KEYS = {"P": ("ECG_P_Onsets", "ECG_P_Peaks", "ECG_P_Offsets"), "QRS": ("ECG_R_Onsets", None, "ECG_R_Offsets"),
         "T": ("ECG_T_Onsets", "ECG_T_Peaks", "ECG_T_Offsets")}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ecglab.measure.waves import Wave, annotated_span
+from ecglab.inputs.waves import Wave, annotated_span
 
 TOLERANCE_MS = 150.0
 EDGE_MS = 40.0
