@@ -62,3 +62,9 @@ def parse_list(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def examples(*commands: str, note: str = "") -> str:
+    """A command's help epilog: each example command indented on its own paragraph, then ``note``."""
+    heading = "Example:" if len(commands) == 1 else "Examples:"
+    return "\n\n".join([heading, *(f"    {command}" for command in commands), *([note] if note else [])])

@@ -7,15 +7,18 @@ from typing import Optional
 
 import typer
 
+from ecglab.cli.common import examples
+
+
+EXAMPLES = examples(
+    "ecglab evaluate-beats mitbih-aami data/mitbih --out ec57/",
+    "ecglab evaluate-beats mitbih-aami data/mitbih --use-annotations   (classification alone)",
+    "ecglab evaluate-beats mitbih-aami data/svdb   (SVDB's ECG1 stands in for MLII)",
+)
+
 
 def register(app: typer.Typer) -> None:
-    @app.command(
-        "evaluate-beats",
-        epilog="Examples:\n\n"
-               "    ecglab evaluate-beats mitbih-kachuee-ds1 data/mitbih --out ec57/\n\n"
-               "    ecglab evaluate-beats mitbih-kachuee-ds1 data/mitbih --use-annotations   (classification alone)\n\n"
-               "    ecglab evaluate-beats mitbih-kachuee-ds1 data/svdb --leads MLII,ECG2   (SVDB's ECG1 read as MLII)",
-    )
+    @app.command("evaluate-beats", epilog=EXAMPLES)
     def evaluate_beats(
         bundle: Path = typer.Argument(..., help="beat model bundle directory, run directory, or a shipped model's name"),
         directory: Path = typer.Argument(..., help="folder of WFDB records with .atr beat annotations"),
@@ -29,7 +32,8 @@ def register(app: typer.Typer) -> None:
         import json
 
         from ecglab.cli.common import parse_list
-        from ecglab.evaluation.evaluate_beats import ec57_markdown, evaluate_beats as run
+        from ecglab.evaluation.evaluate_beats import ec57_markdown
+        from ecglab.evaluation.evaluate_beats import evaluate_beats as run
 
         report = run(bundle, directory, use_annotations=use_annotations, leads=parse_list(leads))
         markdown = ec57_markdown(report)

@@ -7,12 +7,15 @@ from typing import List, Optional
 
 import typer
 
+from ecglab.cli.common import examples
+
 
 def register(app: typer.Typer) -> None:
-    @app.command(epilog="Examples:\n\n    ecglab benchmark configs/mitbih-ds1-benchmark.yaml\n\n"
-                        "    ecglab benchmark configs/ptbxl-benchmark.yaml --set data.prepare.options.task=form "
-                        "--set name=ptbxl-form\n\n"
-                        "    ecglab benchmark configs/ptbxl-benchmark.yaml --models resnet1d,fcn_wang --set trainer.max_epochs=2")
+    @app.command(epilog=examples(
+        "ecglab benchmark configs/mitbih-ds1-benchmark.yaml",
+        "ecglab benchmark configs/ptbxl-benchmark.yaml --set data.prepare.options.task=form --set name=ptbxl-form",
+        "ecglab benchmark configs/ptbxl-benchmark.yaml --models resnet1d,fcn_wang --set trainer.max_epochs=2",
+    ))
     def benchmark(
         config: Path = typer.Argument(..., help="YAML protocol with a benchmark section (see configs/)"),
         set_: List[str] = typer.Option([], "--set", help="override a key of every entry: KEY=VALUE "
@@ -35,8 +38,10 @@ def register(app: typer.Typer) -> None:
         console().print(board.read_text(), markup=False, highlight=False)
         console().print(f"leaderboard: {board} (and {LEADERBOARD}.csv)")
 
-    @app.command(epilog="Examples:\n\n    ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --out runs/mitbih/ensemble-mean\n\n"
-                        "    ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --method stacking --out runs/mitbih/stacked")
+    @app.command(epilog=examples(
+        "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --out runs/mitbih/ensemble-mean",
+        "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --method stacking --out runs/mitbih/stacked",
+    ))
     def ensemble(
         runs: List[Path] = typer.Argument(..., help="two or more run directories trained on the same prepared dataset"),
         out: Path = typer.Option(..., "--out", help="directory for the ensemble's bundle/, report/ and predictions"),
@@ -56,9 +61,10 @@ def register(app: typer.Typer) -> None:
         screen.print(f"report:  {result.report_dir / 'report.md'}")
         screen.print(f"bundle:  {result.bundle_dir}   → ecglab predict {result.bundle_dir} FILE")
 
-    @app.command(epilog="Examples:\n\n    ecglab tune configs/mitbih-kachuee-tune.yaml --trials 20\n\n"
-                        "    ecglab tune configs/mitbih-kachuee-tune.yaml --storage postgresql://user@host/optuna "
-                        "--study kachuee   # on each worker")
+    @app.command(epilog=examples(
+        "ecglab tune configs/mitbih-kachuee-tune.yaml --trials 20",
+        "ecglab tune configs/mitbih-kachuee-tune.yaml --storage postgresql://user@host/optuna --study kachuee   # on each worker",
+    ))
     def tune(
         config: Path = typer.Argument(..., help="YAML run config with a tune section (the search space)"),
         trials: Optional[int] = typer.Option(None, help="trials to run now (default: tune.trials of the config)"),
@@ -83,9 +89,10 @@ def register(app: typer.Typer) -> None:
         out.print(f"best {OBJECTIVE}: {result.best_value:.4f}")
         out.print(f"best config: {result.best_config}   → ecglab train {result.best_config}")
 
-    @app.command(epilog="Examples:\n\n    ecglab cv configs/mitbih-inter-svdb.yaml --folds 5 --set data.prepare.options.split=all\n\n"
-                        "    ecglab cv configs/mitbih-inter-svdb.yaml --folds 5 --set data.prepare.options.split=all "
-                        "--set loss.name=focal --set name=focal")
+    @app.command(epilog=examples(
+        "ecglab cv configs/mitbih-inter-svdb.yaml --folds 5 --set data.prepare.options.split=all",
+        "ecglab cv configs/mitbih-inter-svdb.yaml --folds 5 --set data.prepare.options.split=all --set loss.name=focal --set name=focal",
+    ))
     def cv(
         config: Path = typer.Argument(..., help="YAML run config (the recipe to cross-validate)"),
         folds: int = typer.Option(5, "--folds", help="number of folds; whole patients per fold"),

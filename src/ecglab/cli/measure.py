@@ -8,15 +8,18 @@ from typing import List, Optional
 
 import typer
 
+from ecglab.cli.common import examples
+
 UNITS = {"heart_rate_bpm": "bpm", "rr_ms": "ms", "pr_ms": "ms", "p_ms": "ms", "qrs_ms": "ms", "qt_ms": "ms",
          "qtc_bazett_ms": "ms", "qtc_fridericia_ms": "ms", "p_axis_deg": "°", "qrs_axis_deg": "°", "t_axis_deg": "°"}
 
 
 def register(app: typer.Typer) -> None:
     @app.command(
-        epilog="Examples:\n\n"
-               "    ecglab measure ludb/data/1.hea\n\n"
-               "    ecglab measure ptbxl/records500/00000/00001_hr.hea ecg.npy --fs 500 --json > measurements.jsonl",
+        epilog=examples(
+            "ecglab measure ludb/data/1.hea",
+            "ecglab measure ptbxl/records500/00000/00001_hr.hea ecg.npy --fs 500 --json > measurements.jsonl",
+        ),
     )
     def measure(
         files: List[Path] = typer.Argument(..., help="ECG files (any supported format) or directories of them"),
@@ -57,9 +60,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command(
         "evaluate-delineation",
-        epilog="Examples:\n\n"
-               "    ecglab evaluate-delineation ludb-delineator ludb/ --prepared data/ludb --split test\n\n"
-               "    ecglab evaluate-delineation runs/unet ludb/ --records 1,2,3 --nk-method none --json",
+        epilog=examples(
+            "ecglab evaluate-delineation ludb-delineator ludb/ --prepared data/ludb --split test",
+            "ecglab evaluate-delineation runs/unet ludb/ --records 1,2,3 --nk-method none --json",
+        ),
     )
     def evaluate_delineation(
         bundle: Path = typer.Argument(..., help="delineation bundle directory or shipped name (ludb-delineator)"),
@@ -76,7 +80,8 @@ def register(app: typer.Typer) -> None:
 
         from ecglab.datasets.core.selection import record_ids
         from ecglab.errors import EcglabError
-        from ecglab.measure.evaluate import evaluate_delineation as run, markdown
+        from ecglab.measure.evaluate import evaluate_delineation as run
+        from ecglab.measure.evaluate import markdown
 
         if prepared is not None:
             if records is not None:

@@ -9,7 +9,6 @@ from typing import Optional
 import typer
 from typer.core import TyperCommand
 
-
 FLAGS = ("--force", "--strict", "--help")  # the options of prepare that take no value
 
 

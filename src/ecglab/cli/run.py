@@ -7,9 +7,14 @@ from typing import List, Optional
 
 import typer
 
+from ecglab.cli.common import examples
+
 
 def register(app: typer.Typer) -> None:
-    @app.command(epilog="Example:\n\n    ecglab demo\n\n    ecglab demo --epochs 2 --out runs")
+    @app.command(epilog=examples(
+        "ecglab demo",
+        "ecglab demo --epochs 2 --out runs",
+    ))
     def demo(
         out: Path = typer.Option(Path("runs"), help="where the demo's data and run directory go"),
         epochs: Optional[int] = typer.Option(None, help="override the number of training epochs"),
@@ -21,9 +26,11 @@ def register(app: typer.Typer) -> None:
 
         run_demo(out, epochs=epochs, n=n, resume=resume, show=_DemoScreen())
 
-    @app.command(epilog="Examples:\n\n    ecglab train configs/mitbih-kachuee.yaml\n\n"
-                        "    ecglab train configs/ptbxl-attention.yaml --set trainer.max_epochs=3 --set optim.lr=0.001\n\n"
-                        "    ecglab train configs/mitbih-kachuee.yaml --resume    # after a crash: continue from the last checkpoint")
+    @app.command(epilog=examples(
+        "ecglab train configs/mitbih-kachuee.yaml",
+        "ecglab train configs/ptbxl-attention.yaml --set trainer.max_epochs=3 --set optim.lr=0.001",
+        "ecglab train configs/mitbih-kachuee.yaml --resume    # after a crash: continue from the last checkpoint",
+    ))
     def train(
         config: Path = typer.Argument(..., help="YAML run configuration (see configs/)"),
         set_: List[str] = typer.Option([], "--set", help="override a config key: KEY=VALUE, e.g. trainer.max_epochs=5"),
@@ -48,8 +55,10 @@ def register(app: typer.Typer) -> None:
         if result is not None:
             show_result(result)
 
-    @app.command(epilog="Examples:\n\n    ecglab evaluate runs/demo --data runs/demo-data\n\n"
-                        "    ecglab evaluate path/to/bundle --data data/ptbxl --split test --out eval/")
+    @app.command(epilog=examples(
+        "ecglab evaluate runs/demo --data runs/demo-data",
+        "ecglab evaluate path/to/bundle --data data/ptbxl --split test --out eval/",
+    ))
     def evaluate(
         bundle: Path = typer.Argument(..., help="a bundle directory, or a run directory holding bundle/"),
         data: Path = typer.Option(..., "--data", help="prepared dataset to evaluate on"),

@@ -8,17 +8,19 @@ from typing import List, Optional
 
 import typer
 
+from ecglab.cli.common import examples
 from ecglab.records.formats import accepted_formats
 
 
 def register(app: typer.Typer) -> None:
     @app.command(
-        epilog="Examples:\n\n"
-               "    ecglab predict runs/ptbxl/bundle records100/00000/00004_lr.hea\n\n"
-               "    ecglab predict mitbih-kachuee-ds1 mitbih/208.hea --json > 208.json   (a shipped model, by name)\n\n"
-               "    ecglab predict runs/mitbih/bundle ptbxl/00004_hr.hea   (lead II stands in for MLII)\n\n"
-               "    ecglab predict runs/ptbxl/bundle exports/   (every record file in the folder)\n\n"
-               "    ecglab predict runs/ptbxl/bundle ecg.npy --fs 500 --leads I,II,III,aVR,aVL,aVF,V1,V2,V3,V4,V5,V6",
+        epilog=examples(
+            "ecglab predict runs/ptbxl/bundle records100/00000/00004_lr.hea",
+            "ecglab predict mitbih-kachuee-ds1 mitbih/208.hea --json > 208.json   (a shipped model, by name)",
+            "ecglab predict runs/mitbih/bundle ptbxl/00004_hr.hea   (lead II stands in for MLII)",
+            "ecglab predict runs/ptbxl/bundle exports/   (every record file in the folder)",
+            "ecglab predict runs/ptbxl/bundle ecg.npy --fs 500 --leads I,II,III,aVR,aVL,aVF,V1,V2,V3,V4,V5,V6",
+        ),
     )
     def predict(
         bundle: Path = typer.Argument(..., help="model bundle directory (bundle.json + model.safetensors), a run directory, or a shipped model's name (e.g. mitbih-kachuee-ds1)"),
@@ -34,8 +36,8 @@ def register(app: typer.Typer) -> None:
         import json
 
         from ecglab.cli.common import parse_list
-        from ecglab.inference.predictor import Predictor
         from ecglab.errors import EcglabError
+        from ecglab.inference.predictor import Predictor
         from ecglab.records.detect import record_files
 
         predictor = Predictor.load(bundle, backend=backend)
@@ -58,9 +60,10 @@ def register(app: typer.Typer) -> None:
             raise EcglabError(f"{len(failed)} of {len(results)} files could not be classified: {', '.join(map(str, failed))}.")
 
     @app.command(
-        epilog="Examples:\n\n"
-               "    ecglab export runs/ptbxl/bundle --format onnx\n\n"
-               "    ecglab export runs/ptbxl/bundle --format onnx --out ptbxl_resnet.onnx",
+        epilog=examples(
+            "ecglab export runs/ptbxl/bundle --format onnx",
+            "ecglab export runs/ptbxl/bundle --format onnx --out ptbxl_resnet.onnx",
+        ),
     )
     def export(
         bundle: Path = typer.Argument(..., help="model bundle directory, run directory, or a shipped model's name"),
@@ -86,10 +89,11 @@ def register(app: typer.Typer) -> None:
               + (f", meta (batch, {len(spec.meta_features)})" if spec.meta_features else "") + ")")
 
     @app.command(
-        epilog="Examples:\n\n"
-               "    ecglab plot records100/00000/00004_lr.hea --out ecg.png\n\n"
-               "    ecglab plot mitbih/208.hea --bundle runs/mitbih/bundle --out 208.pdf --seconds 10\n\n"
-               "    ecglab plot ludb/data/1.hea --waves --out 1.png   (P, QRS, T shaded; measurements in the title)",
+        epilog=examples(
+            "ecglab plot records100/00000/00004_lr.hea --out ecg.png",
+            "ecglab plot mitbih/208.hea --bundle runs/mitbih/bundle --out 208.pdf --seconds 10",
+            "ecglab plot ludb/data/1.hea --waves --out 1.png   (P, QRS, T shaded; measurements in the title)",
+        ),
     )
     def plot(
         file: Path = typer.Argument(..., help="ECG file (any supported format)"),
@@ -106,7 +110,10 @@ def register(app: typer.Typer) -> None:
         from ecglab.records import read_record
 
         record = read_record(file, fs=fs, leads=parse_list(leads))
-        from ecglab.viz.ecg_paper import page_seconds, plot_ecg  # matplotlib: not before a refused file
+        from ecglab.viz.ecg_paper import (  # matplotlib: not before a refused file
+            page_seconds,
+            plot_ecg,
+        )
 
         page_seconds(record, start, seconds)  # a bad --start or --seconds fails before the model runs
         prediction = None
@@ -123,11 +130,12 @@ def register(app: typer.Typer) -> None:
         print(f"wrote {path}")
 
     @app.command(
-        epilog="Examples:\n\n"
-               "    ecglab serve runs/ptbxl/bundle\n\n"
-               "    ecglab serve runs/ptbxl/bundle runs/mitbih/bundle --port 8080 --max-upload-mb 20\n\n"
-               "    ecglab serve runs/ptbxl/bundle --host 0.0.0.0 --allowed-hosts ecg.example.org --cors-origin https://app.example.org\n\n"
-               "Then open http://127.0.0.1:8000/ (web page) or http://127.0.0.1:8000/docs (REST API).",
+        epilog=examples(
+            "ecglab serve runs/ptbxl/bundle",
+            "ecglab serve runs/ptbxl/bundle runs/mitbih/bundle --port 8080 --max-upload-mb 20",
+            "ecglab serve runs/ptbxl/bundle --host 0.0.0.0 --allowed-hosts ecg.example.org --cors-origin https://app.example.org",
+            note="Then open http://127.0.0.1:8000/ (web page) or http://127.0.0.1:8000/docs (REST API).",
+        ),
     )
     def serve(
         bundles: List[Path] = typer.Argument(..., help="one or more model bundle directories (served as their directory's "
@@ -150,9 +158,9 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(2, help="inference threads (also the most records decoded at once)"),
     ):
         """Serve models over HTTP: a web page at / and a REST API (OpenAPI docs at /docs)."""
-        import uvicorn
-
         from dataclasses import replace
+
+        import uvicorn
 
         from ecglab.cli.common import parse_list
         from ecglab.serve.app import SERVER_LIMITS, create_app

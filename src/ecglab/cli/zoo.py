@@ -6,12 +6,15 @@ from typing import Optional
 
 import typer
 
+from ecglab.cli.common import examples
+
 
 def register(app: typer.Typer) -> None:
     @app.command(
-        epilog="Examples:\n\n"
-               "    ecglab models                 # every model, its size, ONNX support, paper\n\n"
-               "    ecglab models xresnet1d101    # one model's hyper-parameters",
+        epilog=examples(
+            "ecglab models                 # every model, its size, ONNX support, paper",
+            "ecglab models xresnet1d101    # one model's hyper-parameters",
+        ),
     )
     def models(name: Optional[str] = typer.Argument(None, help="a model name or alias to describe in detail")):
         """List the model zoo, or describe one model's hyper-parameters."""
