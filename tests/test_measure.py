@@ -61,7 +61,7 @@ def test_qtc_formulas_at_75_bpm():
     assert m.values["heart_rate_bpm"] == 75.0
     assert m.values["qtc_bazett_ms"] == pytest.approx(400 / np.sqrt(0.8), abs=0.05)  # 447.2
     assert m.values["qtc_fridericia_ms"] == pytest.approx(400 / np.cbrt(0.8), abs=0.05)  # 430.9
-    assert "qrs_axis_deg" in m.reasons and "aVF" in m.reasons["qrs_axis_deg"]  # one lead: no axis, said why
+    assert "qrs_axis_deg" in m.reasons and "III" in m.reasons["qrs_axis_deg"]  # one lead: no axis, said why
 
 
 def test_leads_combine_by_earliest_onset_and_latest_offset_and_a_stray_lead_is_ignored():
@@ -194,6 +194,19 @@ def test_shipped_delineator_finds_the_annotated_waves_of_a_held_out_record(ludb_
     assert result.measurements["heart_rate_bpm"] == pytest.approx(60 * record.fs / np.diff(peaks).mean(), abs=2)
     assert result.measurements["qrs_axis_deg"] < 0  # LUDB: left axis deviation
     assert all(result.measurements[k] is not None for k in ("pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms"))
+
+
+def test_a_flat_lead_is_left_out_without_shifting_the_others(ludb_record):
+    from dataclasses import replace
+
+    from ecglab.measure import measure
+
+    record, _ = ludb_record
+    signal = record.signal.copy()
+    signal[0] = 0.0  # lead I disconnected: the axis must come from II and III, not from the row after it
+    result = measure(replace(record, signal=signal))
+    assert "I" not in result.leads
+    assert result.measurements["qrs_axis_deg"] == pytest.approx(measure(record).measurements["qrs_axis_deg"], abs=10)
 
 
 def run_cli(*args):

@@ -37,4 +37,5 @@ def measure(record: Record, bundle: str | Path | None = None) -> MeasureResult:
     if problem:  # never run the model on what it cannot delineate: no waves, every value None with the reason
         return MeasureResult(waves=[], leads=[], result=Measurements().fail_all(problem), **common)
     waves, leads = delineate(record, bundle)
-    return MeasureResult(waves=waves, leads=leads, result=measure_waves(waves, record.signal, record.fs, leads), **common)
+    signal = record.signal[[record.leads.index(lead) for lead in leads]]  # rows in the order of ``leads``
+    return MeasureResult(waves=waves, leads=leads, result=measure_waves(waves, signal, record.fs, leads), **common)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ecglab.measure.axis import axis_degrees, frontal_leads, net_area
+from ecglab.measure.axis import axis_degrees, frontal_leads, net_deflection
 from ecglab.measure.beats import Beat, find_beats
 from ecglab.inputs.waves import Wave
 
@@ -78,8 +78,9 @@ def beat_intervals(beats: list[Beat], fs: float) -> list[dict]:
 
 
 def measure_waves(waves: list[Wave], signal: np.ndarray, fs: float, leads: list[str]) -> Measurements:
-    """Measurements of a record from its per-lead ``waves`` (samples at ``fs``); ``signal`` (L, T) in mV
-    gives the axes. ``leads`` are those that were delineated (the QRS majority counts over them)."""
+    """Measurements of a record from its per-lead ``waves`` (samples at ``fs``). ``leads`` are those that
+    were delineated (the QRS majority counts over them); ``signal`` (L, T) in mV holds their traces,
+    one row per name of ``leads``, for the axes."""
     out = Measurements()
     problem = signal_problem(signal, fs)
     if problem:
@@ -118,16 +119,16 @@ def _axes(out: Measurements, beats: list[Beat], signal: np.ndarray, fs: float, l
     frontal = frontal_leads(signal, leads)
     for name, wave in (("p_axis_deg", "P"), ("qrs_axis_deg", "QRS"), ("t_axis_deg", "T")):
         if frontal is None:
-            out.reasons[name] = f"the axis needs leads I and aVF (or II and III); the record has {', '.join(leads)}"
+            out.reasons[name] = f"the axis needs two of the leads I, II, III (or I and aVF); the record has {', '.join(leads)}"
             continue
         spans = [(getattr(b, wave.lower()), b) for b in beats]
         spans = [(s, b) for s, b in spans if s is not None]
         if len(spans) < MIN_WAVE_SHARE * len(beats):
             out.reasons[name] = f"a {wave} wave was found in {len(spans)} of {len(beats)} beats; at least half are needed"
             continue
-        areas = [[net_area(trace, s.onset, s.offset, (s.onset if wave == "P" else b.qrs.onset), fs) for s, b in spans]
-                 for trace in frontal]
-        value, reason = axis_degrees(areas[0], areas[1], wave)
+        deflections = [[net_deflection(trace, s.onset, s.offset, (s.onset if wave == "P" else b.qrs.onset), fs)
+                        for s, b in spans] for trace in frontal]
+        value, reason = axis_degrees(deflections[0], deflections[1], wave)
         out.values[name] = value
         if reason:
             out.reasons[name] = reason
