@@ -89,8 +89,10 @@ def test_delineation_runs_in_the_inference_pool(client, monkeypatch):
     assert threads and threads[0].startswith("ecglab-infer")  # not the event loop's thread
 
 
-def test_health_and_openapi_name_the_delineator(client):
+def test_health_openapi_and_page_know_the_delineator(client):
     assert client.get("/health").json()["delineator"] == "ludb-delineator"
+    assert '<script src="/static/measure.js">' in client.get("/").text
+    assert "shadeWaves" in client.get("/static/measure.js").text
     operation = client.get("/openapi.json").json()["paths"]["/measure"]["post"]
     assert {"200", "413", "422", "501"} <= operation["responses"].keys()
 
