@@ -52,7 +52,8 @@ ERRORS = {400: {"description": "a malformed request, or a Host header the server
           415: {"description": "neither multipart/form-data nor application/json"},
           404: {"description": "no served model of that name"},
           422: {"description": "the input cannot be read as an ECG, or does not suit the model"}}
-NO_DELINEATOR = {501: {"description": "the server was started with --delineator none"}}
+MEASURE_ERRORS = {**{code: e for code, e in ERRORS.items() if code != 404},  # /measure names no model
+                  501: {"description": "the server was started with --delineator none"}}
 
 
 class ModelCard(BaseModel):
@@ -196,7 +197,7 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
             "model": name, "attribution": explain(predictor, record, target=target, steps=steps).to_dict(),
             "display": display_payload(record) if display else None})
 
-    @app.post("/measure", response_model=MeasureResponse, responses={**ERRORS, **NO_DELINEATOR},
+    @app.post("/measure", response_model=MeasureResponse, responses=MEASURE_ERRORS,
               openapi_extra=_request_body("a record, as for /predict"))
     async def measure_record(request: Request,
                              display: bool = Query(False, description="also return the first 10 s of the signal")):
