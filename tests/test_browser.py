@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 
@@ -70,6 +71,44 @@ def test_upload_ptbxl_record_draws_leads_probabilities_and_attribution(browser, 
         shutil.copy(screenshot, os.environ["ECGLAB_SCREENSHOTS"])
     assert all(url.startswith(page_url) for url in requests), "the page must not reach outside the server"
     page.close()
+
+
+def test_ludb_record_shows_the_measurement_line_and_shaded_waves(browser, page_url, shared_data, tmp_path):
+    from ecglab.measure.api import measure
+    from ecglab.records import read_record
+
+    header = shared_data / "ludb" / "data" / "1.hea"
+    page, _ = _open(browser, page_url)
+    page.set_input_files("#files", [str(header), str(header.with_suffix(".dat"))])
+    page.click("#analyse")
+    _wait_done(page)
+    heart_rate = measure(read_record(header)).measurements["heart_rate_bpm"]
+    assert page.is_visible("#measurements")
+    assert page.inner_text("#measurements [data-name=heart_rate_bpm]") == f"HR {math.floor(heart_rate + 0.5)} bpm"
+    assert page.locator("#measurements .measure").count() == 9 and page.locator("#measurements .missing").count() == 0
+    bands = page.evaluate("document.getElementById('ecg').data.filter(t => t.meta === 'wave')"
+                          ".map(t => [t.name, t.fillcolor, t.x.filter(v => v !== null).length])")
+    assert [name for name, _, _ in bands] == ["P wave", "QRS complex", "T wave"]
+    assert len({colour for _, colour, _ in bands}) == 3 and all(n >= 5 * 12 for _, _, n in bands)  # on every lead
+    assert {"P wave", "QRS complex", "T wave"} <= set(page.locator("#ecg .legendtext").all_text_contents())
+    missing = page.evaluate("(item => [item.textContent, item.title])(measureItem({measurements: {pr_ms: null}, "
+                            "reasons: {pr_ms: 'no P wave before most QRS'}, beat_counts: {}}, 'pr_ms', 'PR', 'ms'))")
+    assert missing == ["PR —", "no P wave before most QRS"]  # a null value: a dash, its reason as the tooltip
+    page.screenshot(path=str(tmp_path / "ludb_page.png"), full_page=True)
+    if os.environ.get("ECGLAB_SCREENSHOTS"):
+        shutil.copy(tmp_path / "ludb_page.png", os.environ["ECGLAB_SCREENSHOTS"])
+    page.close()
+
+
+def test_without_a_delineator_the_page_omits_the_measurements(browser, tmp_path):
+    with running_server(create_app([record_bundle(tmp_path / "records")], delineator=None)) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.select_option("#example", label="synthetic_12lead")
+        _wait_done(page)
+        assert not page.is_visible("#measurements")
+        assert page.evaluate("document.getElementById('ecg').data.filter(t => t.meta === 'wave').length") == 0
+        page.close()
 
 
 def test_beat_model_on_an_example_colours_every_beat(browser, page_url, tmp_path):

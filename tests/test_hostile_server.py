@@ -297,11 +297,15 @@ def test_bodies_in_flight_beyond_the_budget_are_503_with_retry_after(server):
     assert httpx.post(f"{url}/predict", json=_valid_body(), timeout=30).status_code == 200
 
 
+def _max_size_signal() -> np.ndarray:
+    rows = 12  # less 100 samples a lead, as the bytes' count of values is a little above the signal's
+    return np.random.default_rng(0).normal(0, 0.3, (rows, SERVER_LIMITS.max_values // rows - 100)).astype(np.float32)
+
+
 def test_a_max_size_record_stays_within_its_memory_bound(server):
     """The largest record a request may hold (--max-values), in a file and as JSON: what one of the
     --workers inference threads can hold at once (docs/SERVING.md states the bound from this)."""
-    rows = 12  # less 100 samples a lead, as the bytes' count of values is a little above the signal's
-    signal = np.random.default_rng(0).normal(0, 0.3, (rows, SERVER_LIMITS.max_values // rows - 100)).astype(np.float32)
+    signal = _max_size_signal()
     upload = [("files", ("max.npy", _npy_bytes(signal)))]
     body = json.dumps({"signal": np.round(signal.astype(np.float64), 3).tolist(), "fs": 500, "leads": STANDARD_12_LEADS}).encode()
     for send in (_post_files(upload, {"fs": "500"}), _post_json(body)):
@@ -310,6 +314,16 @@ def test_a_max_size_record_stays_within_its_memory_bound(server):
         assert response.status_code == 200, response.text[:300]
         print(f"max-size request: +{memory['mb']:.0f} MB")
         assert memory["mb"] < 200
+
+
+def test_a_max_size_record_measured_stays_within_the_same_bound(server):
+    """/measure delineates a long record a few leads at a time, so it holds no more than /predict."""
+    upload = [("files", ("max.npy", _npy_bytes(_max_size_signal())))]
+    with peak_memory(server[1]) as memory:
+        response = httpx.post(f"{server[0]}/measure", files=upload, data={"fs": "500"}, timeout=120)
+    assert response.status_code == 200, response.text[:300]
+    print(f"max-size /measure: +{memory['mb']:.0f} MB, {len(response.json()['waves']):,} waves")
+    assert memory["mb"] < 200
 
 
 # -- in-process: mapping of reader errors, names of served models -----------------------------------

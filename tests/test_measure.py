@@ -75,6 +75,14 @@ def test_leads_combine_by_earliest_onset_and_latest_offset_and_a_stray_lead_is_i
     assert [b.qrs.onset for b in find_beats(stray, leads, FS)] == ONSETS
 
 
+def test_two_leads_that_disagree_both_count_rather_than_neither():
+    """Two onsets 120 ms apart have a median neither agrees with: the beat spans both (it once crashed)."""
+    waves = [w for on in ONSETS for w in beat_waves("I", on) + beat_waves("aVF", on, shift=60)]
+    beats = find_beats(waves, LEADS, FS)
+    assert [b.qrs.onset for b in beats] == [on - 60 for on in ONSETS]
+    assert {b.qrs.offset - b.qrs.onset for b in beats} == {170}
+
+
 def test_no_p_waves_gives_null_pr_with_reason_but_keeps_the_rest():
     waves = [w for lead in LEADS for on in ONSETS for w in beat_waves(lead, on, p=False)]
     m = measure_waves(waves, draw(waves, AMPLITUDES), FS, LEADS)

@@ -156,6 +156,8 @@ def register(app: typer.Typer) -> None:
                                                         "from a browser, e.g. https://app.example.org (repeat; default none)"),
         max_connections: int = typer.Option(100, "--max-connections", min=1, help="open connections at once; more → 503"),
         workers: int = typer.Option(2, help="inference threads (also the most records decoded at once)"),
+        delineator: str = typer.Option("ludb-delineator", "--delineator", help="delineation bundle (directory or shipped "
+                                       "name) behind POST /measure and the page's measurements; 'none' turns them off"),
     ):
         """Serve models over HTTP: a web page at / and a REST API (OpenAPI docs at /docs)."""
         from dataclasses import replace
@@ -170,7 +172,7 @@ def register(app: typer.Typer) -> None:
         app = create_app(bundles, max_upload_mb=max_upload_mb, workers=workers,
                          limits=SERVER_LIMITS if max_values is None else replace(SERVER_LIMITS, max_values=max_values),
                          allowed_hosts=hosts, cors_origins=cors_origin or [], read_timeout_s=read_timeout,
-                         max_pending_mb=max_pending_mb)
+                         max_pending_mb=max_pending_mb, delineator=None if delineator.lower() == "none" else delineator)
         uvicorn.run(app, host=host, port=port, log_level="info", limit_concurrency=max_connections,
                     timeout_keep_alive=5)
 

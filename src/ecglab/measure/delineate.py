@@ -20,6 +20,9 @@ from ecglab.inputs.preprocess import preprocess
 
 DEFAULT_BUNDLE = "ludb-delineator"
 MIN_LEAD_PEAK_TO_PEAK_MV = 0.05  # a lead flatter than this is off or disconnected: it is not delineated
+# The model's activations take ~600 bytes per input sample (at its 250 Hz): a 10-s 12-lead record goes in
+# one batch, a 5-min one lead by lead (~50 MB at a time rather than 600 MB), which bounds a server worker.
+MAX_SAMPLES_PER_BATCH = 100_000
 
 
 @lru_cache(maxsize=4)
@@ -59,8 +62,10 @@ def sample_labels(record: Record, bundle: str | Path | None = None, lead_index: 
     if not lead_index:
         return np.zeros((0, record.signal.shape[-1]), dtype=np.uint8)
     x = preprocess(record.signal[lead_index], record.fs, spec.preprocessing)
+    per_batch = max(1, MAX_SAMPLES_PER_BATCH // x.shape[-1])
     with torch.no_grad():
-        labels = model(torch.from_numpy(np.ascontiguousarray(x[:, None]))).argmax(1).numpy().astype(np.uint8)
+        labels = np.concatenate([model(torch.from_numpy(np.ascontiguousarray(x[i:i + per_batch, None]))).argmax(1).numpy()
+                                 for i in range(0, len(x), per_batch)]).astype(np.uint8)
     position = np.minimum((np.arange(record.signal.shape[-1]) * labels.shape[-1] / record.signal.shape[-1]).astype(int),
                           labels.shape[-1] - 1)
     return labels[:, position]

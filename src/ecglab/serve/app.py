@@ -5,6 +5,7 @@
     GET  /models    the served bundles: classes, rate, leads, input form
     POST /predict   a record as multipart files (e.g. .hea + .dat) or as JSON → probabilities
     POST /explain   the same input → Integrated-Gradients attribution per lead and time
+    POST /measure   the same input → P/QRS/T waves and HR, PR, QRS, QT/QTc, axes (``ecglab measure --json``)
     GET  /docs      OpenAPI documentation (Swagger UI), served from local files
 """
 
@@ -22,7 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from ecglab.version import __version__
@@ -30,6 +31,8 @@ from ecglab.errors import ConfigError, EcglabError, InputTooLargeError
 from ecglab.inference.bundle import resolve_bundle
 from ecglab.inference.explain import MAX_STEPS, explain
 from ecglab.inference.predictor import Predictor
+from ecglab.measure.api import measure
+from ecglab.measure.delineate import DEFAULT_BUNDLE, load_delineator
 from ecglab.records import InputLimits
 from ecglab.records.formats import accepted_formats
 from ecglab.serve.guards import JSON_BYTES_PER_VALUE, BodyLimit, HostAllowList, PendingBudget, default_allowed_hosts
@@ -49,6 +52,8 @@ ERRORS = {400: {"description": "a malformed request, or a Host header the server
           415: {"description": "neither multipart/form-data nor application/json"},
           404: {"description": "no served model of that name"},
           422: {"description": "the input cannot be read as an ECG, or does not suit the model"}}
+MEASURE_ERRORS = {**{code: e for code, e in ERRORS.items() if code != 404},  # /measure names no model
+                  501: {"description": "the server was started with --delineator none"}}
 
 
 class ModelCard(BaseModel):
@@ -79,6 +84,31 @@ class ExplainResponse(BaseModel):
     display: dict | None = None
 
 
+class WaveSpan(BaseModel):
+    lead: str
+    wave: str = Field(description="P, QRS or T")
+    onset: int = Field(description="sample of the record's own rate (fs)")
+    peak: int
+    offset: int
+
+
+class MeasureResponse(BaseModel):
+    """What ``ecglab measure --json`` prints for a file, plus the delineator's name and the display."""
+
+    delineator: str
+    file: str | None
+    record_id: str
+    fs: float
+    leads_delineated: list[str]
+    waves: list[WaveSpan]
+    measurements: dict[str, float | None] = Field(description="heart_rate_bpm, rr_ms, pr_ms, p_ms, qrs_ms, qt_ms, "
+                                                              "qtc_bazett_ms, qtc_fridericia_ms, p/qrs/t_axis_deg")
+    reasons: dict[str, str] = Field(description="why a measurement is null")
+    beat_counts: dict[str, int] = Field(description="the beats each measurement rests on")
+    per_beat: list[dict]
+    display: dict | None = None
+
+
 def _request_body(description: str) -> dict:
     schema = SignalRequest.model_json_schema()
     return {"requestBody": {"required": True, "description": description, "content": {
@@ -92,15 +122,18 @@ def _request_body(description: str) -> dict:
 
 def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: int = 2, *,
                limits: InputLimits = SERVER_LIMITS, allowed_hosts: list[str] | None = None,
-               cors_origins: list[str] = (), read_timeout_s: float = 60.0, max_pending_mb: float = 200.0) -> FastAPI:
+               cors_origins: list[str] = (), read_timeout_s: float = 60.0, max_pending_mb: float = 200.0,
+               delineator: str | Path | None = DEFAULT_BUNDLE) -> FastAPI:
     """The app serving ``bundles``. ``limits`` bound the record of one request; ``allowed_hosts`` the
     Host headers answered (default: loopback names); ``cors_origins`` the web origins that may call the
     API from a browser (default none); a body must arrive within ``read_timeout_s`` and the bodies in
-    flight together stay under ``max_pending_mb`` (more → 503)."""
+    flight together stay under ``max_pending_mb`` (more → 503). ``delineator`` is the delineation
+    bundle behind /measure (None: /measure answers 501)."""
     if max_pending_mb < max_upload_mb:
         raise ConfigError(f"--max-pending-mb ({max_pending_mb:g}) must be at least --max-upload-mb ({max_upload_mb:g}), "
                           "or the largest upload could never be accepted.")
     predictors = _load(bundles)
+    delineator_name = _load_delineator(delineator)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ecglab-infer")
 
     @asynccontextmanager
@@ -115,7 +148,8 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
     app = FastAPIOffline(title="ecglab", version=__version__, lifespan=lifespan, redoc_url=None,
                          swagger_ui_parameters={"validatorUrl": None},
                          description="Automated ECG classification. Upload a record, get per-class probabilities, "
-                                     "decisions at the model's thresholds and, for beat models, every beat's class.")
+                                     "decisions at the model's thresholds, for beat models every beat's class, "
+                                     "and the P/QRS/T waves with heart rate, PR, QRS, QT/QTc and axes.")
 
     async def in_pool(fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args, **kwargs))
@@ -135,7 +169,7 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "version": __version__, "models": list(predictors)}
+        return {"status": "ok", "version": __version__, "models": list(predictors), "delineator": delineator_name}
 
     @app.get("/models", response_model=list[ModelCard])
     async def models():
@@ -161,6 +195,17 @@ def create_app(bundles: list[str | Path], max_upload_mb: float = 50.0, workers: 
         name, predictor = _pick(predictors, model)
         return await on_record(request, lambda record: {
             "model": name, "attribution": explain(predictor, record, target=target, steps=steps).to_dict(),
+            "display": display_payload(record) if display else None})
+
+    @app.post("/measure", response_model=MeasureResponse, responses=MEASURE_ERRORS,
+              openapi_extra=_request_body("a record, as for /predict"))
+    async def measure_record(request: Request,
+                             display: bool = Query(False, description="also return the first 10 s of the signal")):
+        if delineator_name is None:
+            raise HTTPException(501, "this server does not measure: it was started with --delineator none; start it "
+                                     f"with --delineator {DEFAULT_BUNDLE} (the default) or another delineation bundle.")
+        return await on_record(request, lambda record: {
+            "delineator": delineator_name, **measure(record, delineator).to_dict(),
             "display": display_payload(record) if display else None})
 
     @app.get("/examples")
@@ -207,6 +252,14 @@ def _load(bundles) -> dict[str, Predictor]:
         raise EcglabError("no model bundle given; serve needs at least one bundle directory.")
     loaded = [Predictor.load(bundle, backend="torch") for bundle in bundles]
     return dict(zip(model_names(bundles), loaded))
+
+
+def _load_delineator(bundle) -> str | None:
+    """The served name of the delineation bundle, loaded now so that a wrong one fails at start."""
+    if bundle is None:
+        return None
+    load_delineator(bundle)
+    return model_names([bundle])[0]
 
 
 def model_names(bundles: list[str | Path]) -> list[str]:

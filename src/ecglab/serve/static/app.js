@@ -31,6 +31,7 @@ async function init() {
   for (const m of state.models) {
     $("model").add(new Option(`${m.name} (${m.architecture}, ${m.input}, ${m.classes.length} classes)`, m.name));
   }
+  await initMeasure();
   for (const example of await getJSON("/examples")) {
     $("example").add(new Option(example.name, JSON.stringify(example.files)));
   }
@@ -61,13 +62,16 @@ async function analyse() {
   $("attribution").checked = false;
   $("attribution").disabled = true;
   state.attribution = null;
+  clearMeasure();
   setStatus("Analysing…", "busy");
   try {
     state.form = await buildForm();
+    const measuring = requestMeasure(state.form);  // runs beside the prediction; its errors stay in its own line
     const model = encodeURIComponent($("model").value);
     state.result = await getJSON(`/predict?model=${model}&display=true`, { method: "POST", body: state.form });
     drawECG();
     drawProbabilities();
+    await showMeasure(measuring);
     $("attribution").disabled = false;
     const positive = state.result.prediction.positive;
     setStatus(`Done: ${positive.length ? positive.join(", ") : "no class above its threshold"}.`, "done");
@@ -150,6 +154,7 @@ function drawECG() {
   $("record-title").textContent = `${prediction.record_id} — ${display.leads.length} lead${display.leads.length > 1 ? "s" : ""}, ${display.fs} Hz, first ${layout.duration.toFixed(1)} s of ${display.duration_s.toFixed(1)} s`;
   Plotly.newPlot("ecg", traces, plotLayout, { responsive: false, displaylogo: false });
   if ($("attribution").checked && state.attribution) overlayAttribution();
+  shadeWaves();
 }
 
 // The rhythm strip of a beat model, cut at the midpoints between beats, each beat in its class colour.
