@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from ecglab.measure.beats import find_beats
+from ecglab.measure.beats import combine, find_beats
 from ecglab.measure.intervals import NAMES, measure_waves, signal_problem
 from ecglab.inputs.waves import Wave, clean_labels, wave_labels, waves_from_annotation, waves_from_labels
 
@@ -73,6 +73,13 @@ def test_leads_combine_by_earliest_onset_and_latest_offset_and_a_stray_lead_is_i
     stray = [Wave(w.lead, w.wave, w.onset - 40, w.peak, w.offset) if w.lead == "II" and w.wave == "QRS" else w
              for w in waves]  # II's onset 80 ms early, beyond the 40 ms agreement: left out
     assert [b.qrs.onset for b in find_beats(stray, leads, FS)] == ONSETS
+
+
+def test_two_far_apart_pairs_of_leads_keep_the_lower_median_pair_instead_of_none():
+    # onsets 0, 2 and 100, 102 at 500 Hz: np.median (51) is beyond 40 ms (20 samples) of every lead
+    waves = [Wave(lead, "QRS", on, on + 20, on + 40) for lead, on in (("I", 0), ("II", 2), ("V1", 100), ("V2", 102))]
+    span = combine(waves, 500.0)
+    assert (span.onset, span.offset, span.leads) == (0, 42, 4)  # the lower pair's earliest onset and latest offset
 
 
 def test_no_p_waves_gives_null_pr_with_reason_but_keeps_the_rest():

@@ -41,9 +41,15 @@ def combine(waves: list[Wave], fs: float) -> Span:
     onsets = np.array([w.onset for w in waves])
     offsets = np.array([w.offset for w in waves])
     tolerance = AGREEMENT_MS[waves[0].wave] * fs / 1000
-    onsets = onsets[np.abs(onsets - np.median(onsets)) <= tolerance]
-    offsets = offsets[np.abs(offsets - np.median(offsets)) <= tolerance]
+    onsets = onsets[np.abs(onsets - lower_median(onsets)) <= tolerance]
+    offsets = offsets[np.abs(offsets - lower_median(offsets)) <= tolerance]
     return Span(int(onsets.min()), int(offsets.max()), len(waves))
+
+
+def lower_median(values: np.ndarray) -> int:
+    """The median that is one of ``values`` (the lower middle one of an even count): with two far-apart groups
+    of leads, the midpoint between them is near no lead and would leave none within the agreement tolerance."""
+    return int(np.sort(values)[(len(values) - 1) // 2])
 
 
 def one_per_lead(waves: list[Wave], last: bool = False) -> list[Wave]:
