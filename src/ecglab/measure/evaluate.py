@@ -13,6 +13,7 @@ none of them and counts as a disagreement.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,49 +43,80 @@ def axis_category(degrees: float | None) -> str | None:
     return "right axis deviation" if degrees > 90 or degrees == -180 else "north-west (indeterminate)"
 
 
+@dataclass
+class DelineationTally:
+    """What :func:`evaluate_delineation` counts, kept raw so that the tallies of several folds add up."""
+    records: list[str] = field(default_factory=list)
+    scorers: dict[tuple[str, str], Scorer] = field(default_factory=dict)  # (method, "II" | "all") → its boundaries
+    axis_rows: list[dict] = field(default_factory=list)
+    rate_rows: list[dict] = field(default_factory=list)
+
+    def scorer(self, method: str, scope: str, fs: float) -> Scorer:
+        return self.scorers.setdefault((method, scope), Scorer(fs))
+
+    def __add__(self, other: DelineationTally) -> DelineationTally:
+        keys = list(dict.fromkeys([*self.scorers, *other.scorers]))
+        scorers = {k: self.scorers[k] + other.scorers[k] if k in self.scorers and k in other.scorers
+                   else self.scorers.get(k) or other.scorers[k] for k in keys}
+        return DelineationTally(self.records + other.records, scorers, self.axis_rows + other.axis_rows,
+                                self.rate_rows + other.rate_rows)
+
+
 def evaluate_delineation(bundle, source: str | Path, records: list[str], nk_method: str | None = "dwt",
                          progress=None) -> dict:
     """Scores and agreement figures as a JSON-able dict (see the module docstring)."""
+    _, spec = load_delineator(bundle)
+    return delineation_report(score_delineation(bundle, source, records, nk_method, progress), bundle=str(bundle),
+                              bundle_fs=spec.fs)
+
+
+def score_delineation(bundle, source: str | Path, records: list[str], nk_method: str | None = "dwt",
+                      progress=None) -> DelineationTally:
+    """The bundle's (and neurokit2's, unless ``nk_method`` is None) waves on ``records`` of ``source``, tallied."""
     source = Path(source)
     patients = read_patients(source).set_index("record_id")
-    _, spec = load_delineator(bundle)
-    methods = ["ecglab"] + ([f"neurokit2-{nk_method}"] if nk_method else [])
-    scorers = {m: {"II": None, "all": None} for m in methods}
-    axis_rows, rate_rows = [], []
+    tally = DelineationTally()
     for k, name in enumerate(records):
         record, reference = read_lead_waves(str(source / name), list(STANDARD_12_LEADS))
-        for m in methods:
-            for scope in ("II", "all"):
-                scorers[m][scope] = scorers[m][scope] or Scorer(record.fs)
         labels = sample_labels(record, bundle)
         ours = [waves_from_labels(labels[i], record.signal[i], record.fs, lead) for i, lead in enumerate(record.leads)]
         found = {"ecglab": ours}
         if nk_method:
-            found[methods[1]] = [neurokit_waves(record.signal[i], record.fs, lead, nk_method)
-                                 for i, lead in enumerate(record.leads)]
-        for m, per_lead in found.items():
+            found[f"neurokit2-{nk_method}"] = [neurokit_waves(record.signal[i], record.fs, lead, nk_method)
+                                               for i, lead in enumerate(record.leads)]
+        for method, per_lead in found.items():
             for i, lead in enumerate(record.leads):
-                scorers[m]["all"].add(reference[i], per_lead[i])
-                if lead == "II":
-                    scorers[m]["II"].add(reference[i], per_lead[i])
-        result = measure_waves([w for lead_waves in ours for w in lead_waves], record.signal, record.fs, record.leads)
-        info = patients.loc[name] if name in patients.index else None
-        truth_rate = annotated_rate(reference[record.leads.index("II")], record.fs)
-        rate_rows.append({"record": name, "measured": result.values["heart_rate_bpm"], "annotated": truth_rate})
-        if info is not None and not info["paced"] and info["axis"] != "not stated":
-            axis = result.values["qrs_axis_deg"]
-            # the same axis computed from the cardiologists' own boundaries: what the method reaches with perfect waves
-            annotated = measure_waves([w for lead_waves in reference for w in lead_waves], record.signal, record.fs,
-                                      record.leads).values["qrs_axis_deg"]
-            axis_rows.append({"record": name, "axis_deg": axis, "measured": axis_category(axis), "ludb": info["axis"],
-                              "from_annotation": axis_category(annotated)})
+                for scope in ("II", "all") if lead == "II" else ("all",):
+                    tally.scorer(method, scope, record.fs).add(reference[i], per_lead[i])
+        tally.records.append(name)
+        _measure_record(tally, name, record, reference, ours, patients)
         if progress:
             progress(k + 1, len(records), name)
-    return {
-        "records": len(records), "bundle": str(bundle), "bundle_fs": spec.fs, "tolerance_ms": TOLERANCE_MS,
-        "boundaries": {m: {scope: s.summary() for scope, s in by_scope.items() if s} for m, by_scope in scorers.items()},
-        "qrs_axis": _agreement(axis_rows), "heart_rate": _rate_agreement(rate_rows),
-    }
+    return tally
+
+
+def _measure_record(tally: DelineationTally, name: str, record, reference, ours, patients) -> None:
+    """The record's heart rate and (non-paced, axis stated in ``ludb.csv``) QRS axis category, into ``tally``."""
+    result = measure_waves([w for lead_waves in ours for w in lead_waves], record.signal, record.fs, record.leads)
+    truth_rate = annotated_rate(reference[record.leads.index("II")], record.fs)
+    tally.rate_rows.append({"record": name, "measured": result.values["heart_rate_bpm"], "annotated": truth_rate})
+    info = patients.loc[name] if name in patients.index else None
+    if info is not None and not info["paced"] and info["axis"] != "not stated":
+        axis = result.values["qrs_axis_deg"]
+        # the same axis computed from the cardiologists' own boundaries: what the method reaches with perfect waves
+        annotated = measure_waves([w for lead_waves in reference for w in lead_waves], record.signal, record.fs,
+                                  record.leads).values["qrs_axis_deg"]
+        tally.axis_rows.append({"record": name, "axis_deg": axis, "measured": axis_category(axis), "ludb": info["axis"],
+                                "from_annotation": axis_category(annotated)})
+
+
+def delineation_report(tally: DelineationTally, **about) -> dict:
+    """The JSON-able report of a tally: ``about`` (e.g. the bundle) first, then the scores and agreements."""
+    boundaries: dict[str, dict] = {}
+    for (method, scope), scorer in tally.scorers.items():
+        boundaries.setdefault(method, {})[scope] = scorer.summary()
+    return {"records": len(tally.records), **about, "tolerance_ms": TOLERANCE_MS, "boundaries": boundaries,
+            "qrs_axis": _agreement(tally.axis_rows), "heart_rate": _rate_agreement(tally.rate_rows)}
 
 
 def annotated_rate(waves, fs: float) -> float | None:

@@ -52,7 +52,11 @@ class BoundaryTally:
             "sd_ms": round(float(errors_ms.std(ddof=1)), 2) if found > 1 else None,
             "mae_ms": round(float(np.abs(errors_ms).mean()), 2) if found else None,
             "n_annotated": found + self.missed,
+            "n_detected": found + self.spurious,
         }
+
+    def __add__(self, other: BoundaryTally) -> BoundaryTally:
+        return BoundaryTally(self.errors + other.errors, self.missed + other.missed, self.spurious + other.spurious)
 
 
 class Scorer:
@@ -76,6 +80,14 @@ class Scorer:
             tally.errors.extend(errors.tolist())
             tally.missed += missed
             tally.spurious += spurious
+
+    def __add__(self, other: Scorer) -> Scorer:
+        """The tallies of both (e.g. two folds of records), errors in samples of one rate."""
+        if other.fs != self.fs:
+            raise ValueError(f"cannot pool boundary errors at {self.fs} Hz and {other.fs} Hz")
+        pooled = Scorer(self.fs)
+        pooled.tallies = {b: self.tallies[b] + other.tallies[b] for b in BOUNDARIES}
+        return pooled
 
     def summary(self) -> dict:
         return {f"{wave} {side}": tally.summary(self.fs) for (wave, side), tally in self.tallies.items()}
