@@ -173,6 +173,23 @@ def test_a_couple_of_training_steps_write_a_loadable_segmentation_bundle(tmp_pat
     assert spec.kind == "segmentation" and spec.classes == ["none", "P", "QRS", "T"] and spec.fs == 250.0
 
 
+def test_a_wave_straddling_the_scored_edge_counts_whole_or_not_at_all():
+    from ecglab.measure.scoring import Scorer
+
+    # annotation starts at a QRS (onset 500); the unannotated P before it ends 20 ms (10 samples) earlier,
+    # inside the 40 ms edge, but its peak and onset lie outside: neither of its boundaries is scored
+    reference = [Wave("II", "QRS", 500, 520, 540), Wave("II", "T", 600, 650, 700)]
+    scorer = Scorer(500.0)
+    scorer.add(reference, [Wave("II", "P", 430, 460, 490), *reference])
+    p_scores = [scorer.tallies[("P", side)] for side in ("onset", "offset")]
+    assert [(t.missed, t.spurious) for t in p_scores] == [(0, 0), (0, 0)]
+    # the first annotated QRS found 60 ms early: its peak is in, so the onset counts as an error, not a miss
+    late = Scorer(500.0)
+    late.add(reference, [Wave("II", "QRS", 470, 520, 540), reference[1]])
+    onset = late.tallies[("QRS", "onset")]
+    assert (onset.errors, onset.missed, onset.spurious) == ([-30.0], 0, 0)
+
+
 @pytest.fixture(scope="module")
 def ludb_record(shared_data):
     from ecglab.datasets.ludb import read_lead_waves
