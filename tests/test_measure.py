@@ -12,7 +12,7 @@ import pytest
 
 from ecglab.measure.beats import combine, find_beats
 from ecglab.measure.intervals import NAMES, measure_waves, signal_problem
-from ecglab.inputs.waves import Wave, clean_labels, wave_labels, waves_from_annotation, waves_from_labels
+from ecglab.inputs.waves import Wave, clean_labels, runs, wave_labels, waves_from_annotation, waves_from_labels
 
 FS = 500.0
 LEADS = ["I", "aVF"]
@@ -130,6 +130,10 @@ def test_annotation_triplets_labels_and_label_cleaning():
     noisy[70:73] = 0  # a 6 ms hole inside a QRS
     noisy[150:153] = 3  # a 6 ms "T": too short to be one
     assert clean_labels(noisy, FS).tolist() == [0] * 50 + [2] * 50 + [0] * 100
+    split_p = np.zeros(400, np.uint8)
+    split_p[[*range(0, 30), *range(60, 90)]] = 1  # a P broken by a 60 ms hole is one P
+    split_p[[*range(190, 220), *range(251, 280)]] = 1  # 62 ms apart: two waves
+    assert [(a, b) for code, a, b in runs(clean_labels(split_p, FS)) if code] == [(0, 90), (190, 220), (251, 280)]
     trace = np.zeros(200)
     trace[80] = 1.5
     assert waves_from_labels(noisy, trace, FS, "V1") == [Wave("V1", "QRS", 50, 80, 99)]
