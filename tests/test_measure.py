@@ -194,6 +194,13 @@ def test_a_wave_straddling_the_scored_edge_counts_whole_or_not_at_all():
     assert (onset.errors, onset.missed, onset.spurious) == ([-30.0], 0, 0)
 
 
+def test_rate_of_beats_is_60_over_the_mean_rr():
+    from ecglab.measure.evaluate import rate_of
+
+    assert rate_of([1000, 0, 500], 500.0) == 60.0 and rate_of([0, 400, 1000], 500.0) == 60.0  # mean R-R 1 s
+    assert rate_of([10], 500.0) is None
+
+
 @pytest.fixture(scope="module")
 def ludb_record(shared_data):
     from ecglab.datasets.ludb import read_lead_waves

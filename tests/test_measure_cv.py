@@ -70,6 +70,7 @@ def test_pooled_counts_are_the_sums_of_the_folds(cv):
     assert report["boundaries"]["ecglab"]["II"]["QRS onset"]["n_annotated"] == \
         report["boundaries"]["neurokit2-dwt"]["II"]["QRS onset"]["n_annotated"] > 6
     assert report["heart_rate"]["records"] == 6 == sum(f["heart_rate"]["records"] for f in folds)
+    assert report["heart_rate_in_span"]["compared"] == sum(f["heart_rate_in_span"]["compared"] for f in folds)
     assert report["qrs_axis"]["records"] == sum(f["qrs_axis"]["records"] for f in folds)
 
 
