@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.datasets.ludb import read_lead_waves, read_patients
+from ecglab.inputs.waves import waves_from_labels
 from ecglab.measure.beats import find_beats
 from ecglab.measure.delineate import load_delineator, sample_labels
 from ecglab.measure.intervals import measure_waves
 from ecglab.measure.neurokit import neurokit_waves
 from ecglab.measure.scoring import BOUNDARIES, TOLERANCE_MS, Scorer
-from ecglab.inputs.waves import waves_from_labels
 from ecglab.records import STANDARD_12_LEADS
 
 HR_TOLERANCE_BPM = 2.0
