@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from ecglab.measure.beats import find_beats
+from ecglab.measure.beats import combine, find_beats
 from ecglab.measure.intervals import NAMES, measure_waves, signal_problem
-from ecglab.inputs.waves import Wave, clean_labels, wave_labels, waves_from_annotation, waves_from_labels
+from ecglab.inputs.waves import Wave, clean_labels, runs, wave_labels, waves_from_annotation, waves_from_labels
 
 FS = 500.0
 LEADS = ["I", "aVF"]
@@ -75,12 +75,20 @@ def test_leads_combine_by_earliest_onset_and_latest_offset_and_a_stray_lead_is_i
     assert [b.qrs.onset for b in find_beats(stray, leads, FS)] == ONSETS
 
 
-def test_two_leads_that_disagree_both_count_rather_than_neither():
-    """Two onsets 120 ms apart have a median neither agrees with: the beat spans both (it once crashed)."""
+def test_two_leads_that_disagree_still_give_each_beat():
+    """Two onsets 120 ms apart have a median neither agrees with (it once crashed): the lower median wins,
+    so the onset is the earlier lead's and the offset the earlier of the two."""
     waves = [w for on in ONSETS for w in beat_waves("I", on) + beat_waves("aVF", on, shift=60)]
     beats = find_beats(waves, LEADS, FS)
     assert [b.qrs.onset for b in beats] == [on - 60 for on in ONSETS]
-    assert {b.qrs.offset - b.qrs.onset for b in beats} == {170}
+    assert {b.qrs.offset - b.qrs.onset for b in beats} == {110}
+
+
+def test_two_far_apart_pairs_of_leads_keep_the_lower_median_pair_instead_of_none():
+    # onsets 0, 2 and 100, 102 at 500 Hz: np.median (51) is beyond 40 ms (20 samples) of every lead
+    waves = [Wave(lead, "QRS", on, on + 20, on + 40) for lead, on in (("I", 0), ("II", 2), ("V1", 100), ("V2", 102))]
+    span = combine(waves, 500.0)
+    assert (span.onset, span.offset, span.leads) == (0, 42, 4)  # the lower pair's earliest onset and latest offset
 
 
 def test_no_p_waves_gives_null_pr_with_reason_but_keeps_the_rest():
@@ -131,6 +139,10 @@ def test_annotation_triplets_labels_and_label_cleaning():
     noisy[70:73] = 0  # a 6 ms hole inside a QRS
     noisy[150:153] = 3  # a 6 ms "T": too short to be one
     assert clean_labels(noisy, FS).tolist() == [0] * 50 + [2] * 50 + [0] * 100
+    split_p = np.zeros(400, np.uint8)
+    split_p[[*range(0, 30), *range(60, 90)]] = 1  # a P broken by a 60 ms hole is one P
+    split_p[[*range(190, 220), *range(251, 280)]] = 1  # 62 ms apart: two waves
+    assert [(a, b) for code, a, b in runs(clean_labels(split_p, FS)) if code] == [(0, 90), (190, 220), (251, 280)]
     trace = np.zeros(200)
     trace[80] = 1.5
     assert waves_from_labels(noisy, trace, FS, "V1") == [Wave("V1", "QRS", 50, 80, 99)]
@@ -172,6 +184,30 @@ def test_a_couple_of_training_steps_write_a_loadable_segmentation_bundle(tmp_pat
     bundle = train_delineator(data.path, tmp_path / "b", steps=2, batch=4, width=4, depth=2, eval_every=1, log=lambda _: None)
     model, spec = load_delineator(bundle)
     assert spec.kind == "segmentation" and spec.classes == ["none", "P", "QRS", "T"] and spec.fs == 250.0
+
+
+def test_a_wave_straddling_the_scored_edge_counts_whole_or_not_at_all():
+    from ecglab.measure.scoring import Scorer
+
+    # annotation starts at a QRS (onset 500); the unannotated P before it ends 20 ms (10 samples) earlier,
+    # inside the 40 ms edge, but its peak and onset lie outside: neither of its boundaries is scored
+    reference = [Wave("II", "QRS", 500, 520, 540), Wave("II", "T", 600, 650, 700)]
+    scorer = Scorer(500.0)
+    scorer.add(reference, [Wave("II", "P", 430, 460, 490), *reference])
+    p_scores = [scorer.tallies[("P", side)] for side in ("onset", "offset")]
+    assert [(t.missed, t.spurious) for t in p_scores] == [(0, 0), (0, 0)]
+    # the first annotated QRS found 60 ms early: its peak is in, so the onset counts as an error, not a miss
+    late = Scorer(500.0)
+    late.add(reference, [Wave("II", "QRS", 470, 520, 540), reference[1]])
+    onset = late.tallies[("QRS", "onset")]
+    assert (onset.errors, onset.missed, onset.spurious) == ([-30.0], 0, 0)
+
+
+def test_rate_of_beats_is_60_over_the_mean_rr():
+    from ecglab.measure.evaluate import rate_of
+
+    assert rate_of([1000, 0, 500], 500.0) == 60.0 and rate_of([0, 400, 1000], 500.0) == 60.0  # mean R-R 1 s
+    assert rate_of([10], 500.0) is None
 
 
 @pytest.fixture(scope="module")

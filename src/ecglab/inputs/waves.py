@@ -16,7 +16,10 @@ CODE = {"P": 1, "QRS": 2, "T": 3}  # 0 = none
 LUDB_PEAKS = {"p": "P", "N": "QRS", "t": "T"}
 # Shorter runs of one class are model noise, not waves (the shortest annotated LUDB P/QRS/T last ~40/50/80 ms).
 MIN_MS = {"P": 24.0, "QRS": 24.0, "T": 40.0}
-GAP_MS = 12.0  # a class interrupted for less than this is one wave
+# A class interrupted for at most this long is one wave (a notched QRS, a P split by noise). Chosen by the
+# 3-fold LUDB CV (docs/RESULTS.md): 12, 24, 30, 40, 60, 80 ms tried; +P rises up to 60 ms and is flat beyond,
+# with no loss of Se. Two distinct waves of one class are >= 200 ms apart, so nothing real is merged.
+GAP_MS = 60.0
 
 
 @dataclass(frozen=True)

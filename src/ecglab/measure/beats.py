@@ -41,14 +41,15 @@ def combine(waves: list[Wave], fs: float) -> Span:
     onsets = np.array([w.onset for w in waves])
     offsets = np.array([w.offset for w in waves])
     tolerance = AGREEMENT_MS[waves[0].wave] * fs / 1000
-    return Span(int(_agreeing(onsets, tolerance).min()), int(_agreeing(offsets, tolerance).max()), len(waves))
+    onsets = onsets[np.abs(onsets - lower_median(onsets)) <= tolerance]
+    offsets = offsets[np.abs(offsets - lower_median(offsets)) <= tolerance]
+    return Span(int(onsets.min()), int(offsets.max()), len(waves))
 
 
-def _agreeing(values: np.ndarray, tolerance: float) -> np.ndarray:
-    """The values within ``tolerance`` of their median. Two leads far apart have a median between them that
-    neither agrees with; then the values nearest the median are kept (both), rather than none."""
-    distance = np.abs(values - np.median(values))
-    return values[distance <= max(tolerance, distance.min())]
+def lower_median(values: np.ndarray) -> int:
+    """The median that is one of ``values`` (the lower middle one of an even count): with two far-apart groups
+    of leads, the midpoint between them is near no lead and would leave none within the agreement tolerance."""
+    return int(np.sort(values)[(len(values) - 1) // 2])
 
 
 def one_per_lead(waves: list[Wave], last: bool = False) -> list[Wave]:

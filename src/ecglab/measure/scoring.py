@@ -4,7 +4,10 @@ offset), detection sensitivity and positive predictivity, and the mean and SD of
 A detected boundary matches an annotated one of the same kind within ``TOLERANCE_MS`` (150 ms),
 one to one, closest pairs first. Only the annotated span of each lead is scored (from its first
 annotated onset to its last offset, widened by ``EDGE_MS``): LUDB leaves the edges unmarked, so a
-wave found there is neither a true nor a false detection.
+wave found there is neither a true nor a false detection. Whether a detected wave is in is decided
+once per wave, by its peak, and both its boundaries follow: a wave straddling the edge (the P before
+an annotation that starts at a QRS: onset out, offset in) is scored whole or not at all, never by
+one boundary alone.
 """
 
 from __future__ import annotations
@@ -52,7 +55,11 @@ class BoundaryTally:
             "sd_ms": round(float(errors_ms.std(ddof=1)), 2) if found > 1 else None,
             "mae_ms": round(float(np.abs(errors_ms).mean()), 2) if found else None,
             "n_annotated": found + self.missed,
+            "n_detected": found + self.spurious,
         }
+
+    def __add__(self, other: BoundaryTally) -> BoundaryTally:
+        return BoundaryTally(self.errors + other.errors, self.missed + other.missed, self.spurious + other.spurious)
 
 
 class Scorer:
@@ -67,15 +74,23 @@ class Scorer:
         if span is None:
             return
         edge = EDGE_MS * self.fs / 1000
+        scored = [w for w in detected if span[0] - edge <= w.peak <= span[1] + edge]
         for wave, side in BOUNDARIES:
             ref = [getattr(w, side) for w in reference if w.wave == wave]
-            det = [getattr(w, side) for w in detected
-                   if w.wave == wave and span[0] - edge <= getattr(w, side) <= span[1] + edge]
+            det = [getattr(w, side) for w in scored if w.wave == wave]
             errors, missed, spurious = match(ref, det, TOLERANCE_MS * self.fs / 1000)
             tally = self.tallies[(wave, side)]
             tally.errors.extend(errors.tolist())
             tally.missed += missed
             tally.spurious += spurious
+
+    def __add__(self, other: Scorer) -> Scorer:
+        """The tallies of both (e.g. two folds of records), errors in samples of one rate."""
+        if other.fs != self.fs:
+            raise ValueError(f"cannot pool boundary errors at {self.fs} Hz and {other.fs} Hz")
+        pooled = Scorer(self.fs)
+        pooled.tallies = {b: self.tallies[b] + other.tallies[b] for b in BOUNDARIES}
+        return pooled
 
     def summary(self) -> dict:
         return {f"{wave} {side}": tally.summary(self.fs) for (wave, side), tally in self.tallies.items()}

@@ -63,25 +63,32 @@ def masked_accuracy(model, signals, waves, mask, pairs) -> float:
     return hits / max(total, 1)
 
 
-def train_delineator(data: str | Path, out: str | Path, *, steps: int = 800, batch: int = 32, crop_s: float = 4.0,
-                     lr: float = 3e-3, seed: int = 0, width: int = 8, depth: int = 4, kernel: int = 9,
-                     eval_every: int = 100, log=print) -> Path:
-    """Train on the ``train`` split of the prepared ``ludb`` dataset ``data``; write the bundle to ``out``."""
+def train_delineator(data: str | Path, out: str | Path, **options) -> Path:
+    """Train on the ``train`` split of the prepared ``ludb`` dataset ``data`` (its ``val`` split picks the step);
+    write the bundle to ``out``. ``options``: those of :func:`fit_delineator`."""
+    from ecglab.datasets.core.prepared import PreparedDataset
+
+    dataset = PreparedDataset(data)
+    return fit_delineator(dataset, dataset.split_indices("train"), dataset.split_indices("val"), out, **options)
+
+
+def fit_delineator(dataset, train_rows: np.ndarray, val_rows: np.ndarray, out: str | Path, *, steps: int = 800,
+                   batch: int = 32, crop_s: float = 4.0, lr: float = 3e-3, seed: int = 0, width: int = 8, depth: int = 4,
+                   kernel: int = 9, eval_every: int = 100, log=print) -> Path:
+    """Train on the leads of ``train_rows`` of a prepared ``ludb`` dataset, keep the step best on ``val_rows``."""
     import torch
     from torch.nn import functional as F
 
     from ecglab.datasets.ludb import load_waves
-    from ecglab.datasets.core.prepared import PreparedDataset
     from ecglab.inference.bundle import BundleSpec, save_bundle
     from ecglab.models import create_model
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    dataset = PreparedDataset(data)
     waves, mask = load_waves(dataset)
     signals = np.asarray(dataset.signals, np.float32)
-    train = lead_pairs(mask, dataset.split_indices("train"))
-    val = lead_pairs(mask, dataset.split_indices("val"))
+    train = lead_pairs(mask, np.asarray(train_rows))
+    val = lead_pairs(mask, np.asarray(val_rows))
     crop = int(round(crop_s * dataset.fs))
     kwargs = {"width": width, "depth": depth, "kernel": kernel}
     model = create_model("unet1d", n_leads=1, n_classes=len(CLASSES), input_length=crop, **kwargs)

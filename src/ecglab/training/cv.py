@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.datasets.core.prepared import PreparedDataset
-from ecglab.datasets.core.selection import group_split
+from ecglab.datasets.core.selection import assign_folds, train_val_split
 from ecglab.errors import ConfigError
 from ecglab.training.config import RunConfig
 
@@ -41,15 +41,6 @@ class CVResult:
         return self.directory / "cv.md"
 
 
-def assign_folds(patients: np.ndarray, classes: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Fold number per row, whole patients to one fold, class shares as even as feasible."""
-    n_patients = len(np.unique(patients))
-    if not 2 <= folds <= n_patients:
-        raise ConfigError(f"--folds {folds}: needs 2 to {n_patients} folds (the number of patients pooled).")
-    names = group_split(patients, classes, {f"fold{k}": 1.0 / folds for k in range(folds)}, seed)
-    return np.array([int(str(name)[4:]) for name in names])
-
-
 def fold_view(dataset: PreparedDataset, pool: np.ndarray, fold_of_row: np.ndarray, fold: int, seed: int,
               out: Path) -> Path:
     """A dataset directory whose split column says train / val / test for ``fold`` (rows outside the
@@ -59,10 +50,8 @@ def fold_view(dataset: PreparedDataset, pool: np.ndarray, fold_of_row: np.ndarra
     test = pool[fold_of_row == fold]
     rest = pool[fold_of_row != fold]
     split[test] = "test"
-    patients = meta["patient_id"].to_numpy()[rest]
-    val = max(INNER_VAL, 1.0 / len(np.unique(patients)))  # at least one patient to stop early on
-    split[rest] = group_split(patients, np.asarray(dataset.labels)[rest].argmax(axis=1), {"train": 1 - val, "val": val},
-                              seed + fold)
+    split[rest] = train_val_split(meta["patient_id"].to_numpy()[rest], np.asarray(dataset.labels)[rest].argmax(axis=1),
+                                  INNER_VAL, seed + fold)
     meta["split"] = split
     if out.exists():
         shutil.rmtree(out)

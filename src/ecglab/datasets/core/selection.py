@@ -1,6 +1,6 @@
 """Which records a builder reads, and which split each row or patient goes to.
 
-Two seeded splitters: :func:`stratified_split` deals rows out per class (for sources without
+Two seeded splitters (and the cross-validation folds and inner validation split built on the second): :func:`stratified_split` deals rows out per class (for sources without
 patient ids, or the intra-patient protocol), :func:`group_split` deals whole groups (patients,
 records) out so that no group is in two splits, choosing among random deals the one whose
 class shares come closest to the target fractions.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecglab.errors import DatasetError
+from ecglab.errors import ConfigError, DatasetError
 
 
 def record_ids(source: Path, records: str | None) -> list[str]:
@@ -97,3 +97,18 @@ def group_split(groups: np.ndarray, classes: np.ndarray, fractions: dict[str, fl
         split_of_group[best[a:b]] = name
     return split_of_group[group_of_row]
 
+
+
+def assign_folds(patients: np.ndarray, classes: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold number per row, whole patients to one fold, class shares as even as feasible."""
+    n_patients = len(np.unique(patients))
+    if not 2 <= folds <= n_patients:
+        raise ConfigError(f"--folds {folds}: needs 2 to {n_patients} folds (the number of patients pooled).")
+    names = group_split(patients, classes, {f"fold{k}": 1.0 / folds for k in range(folds)}, seed)
+    return np.array([int(str(name)[4:]) for name in names])
+
+
+def train_val_split(patients: np.ndarray, classes: np.ndarray, val_share: float, seed: int) -> np.ndarray:
+    """"train" or "val" per row, whole patients; at least one patient in "val" to stop early on."""
+    val = max(val_share, 1.0 / len(np.unique(patients)))
+    return group_split(patients, classes, {"train": 1 - val, "val": val}, seed)
