@@ -118,15 +118,15 @@ def build_model(config: RunConfig, dataset: PreparedDataset, n_meta: int):
     from ecglab.models import create_model
 
     if config.model.init_from is None:
-        return create_model(config.model.name, n_leads=len(dataset.leads), n_classes=len(dataset.classes),
+        return create_model(config.model.name, n_leads=dataset.channels, n_classes=len(dataset.classes),
                             input_length=config.data.window or dataset.length, n_meta=n_meta, **config.model.hparams)
     from ecglab.inference.bundle import load_bundle
 
     model, spec = load_bundle(config.model.init_from)
     _check_init_input(config.model.init_from, spec, dataset)
-    if len(spec.leads) != len(dataset.leads) or len(spec.meta_features) != n_meta:
-        raise ConfigError(f"model.init_from {config.model.init_from}: the bundle takes {len(spec.leads)} leads and "
-                          f"{len(spec.meta_features)} meta features; this dataset gives {len(dataset.leads)} and {n_meta}.")
+    if spec.channels != dataset.channels or len(spec.meta_features) != n_meta:
+        raise ConfigError(f"model.init_from {config.model.init_from}: the bundle takes {spec.channels} channels and "
+                          f"{len(spec.meta_features)} meta features; this dataset gives {dataset.channels} and {n_meta}.")
     if spec.classes != dataset.classes:
         model.reset_head(len(dataset.classes))
     if config.model.freeze == "trunk":
