@@ -69,7 +69,8 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     if config.trainer.compile:
         model.compile()  # in place: parameter names, checkpoints and bundles stay as without it
     loss = build_loss(config.loss, dataset.kind, datamodule.train_labels)
-    module = ECGModule(model, dataset.kind, loss, config.optim, datamodule.window, datamodule.stride, config.data.aggregate)
+    module = ECGModule(model, dataset.kind, loss, config.optim, datamodule.window, datamodule.stride, config.data.aggregate,
+                       monitor=config.trainer.monitor)
     trainer = _trainer(config, checkpoint_dir, run_dir, callbacks or [])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(config.to_yaml())
@@ -223,20 +224,20 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from ecglab.training.module import MONITOR
+    from ecglab.training.module import MONITOR_MODES
 
     t = config.trainer
     callbacks = [
         # after validation, before last.ckpt is written: last.ckpt must hold the best score so far, or a
         # run resumed from it forgets that score and takes a later tie for a new best
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", enable_version_counter=False,
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=t.monitor, mode=MONITOR_MODES[t.monitor], enable_version_counter=False,
                         save_on_train_epoch_end=False),
         # Lightning's save_last follows the monitored checkpoint (only on improvement); this one is every epoch
         ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1, enable_version_counter=False,
                         save_on_train_epoch_end=False),  # after validation, so a resume never skips an epoch's validation
         _mid_epoch_checkpoint(dirpath=checkpoint_dir, filename="step", every_n_train_steps=t.checkpoint_every_n_steps,
                               save_top_k=1, enable_version_counter=False),
-        EarlyStopping(monitor=MONITOR, mode="max", patience=t.patience, check_finite=False, check_on_train_epoch_end=False),
+        EarlyStopping(monitor=t.monitor, mode=MONITOR_MODES[t.monitor], patience=t.patience, check_finite=False, check_on_train_epoch_end=False),
         LearningRateMonitor(logging_interval="epoch"),
         *_progress_bar(t.progress),
         *extra_callbacks,
