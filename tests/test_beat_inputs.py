@@ -99,7 +99,7 @@ def test_a_template_bundle_is_explained_per_lead(shared_data, tmp_path):
     from ecglab.inference.explain import explain
 
     bundle = beat_bundle(tmp_path / "bundle", beats=BEAT_PRESETS["context-difference"], fs=128.0, input_length=96,
-                         model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4), meta_features=[])
+                         model_kwargs={"filters": 8, "head_hidden": [8], "n_blocks": 4}, meta_features=[])
     record = read_record(shared_data / "mitbih" / "208.hea")
     attribution = explain(Predictor.load(bundle), record, target="V", steps=4)
     assert attribution.leads == ["MLII"] and attribution.values.shape == (1, round(record.n_samples * 128 / record.fs))
