@@ -10,7 +10,8 @@ from ecglab.inputs.metadata import meta_matrix
 from ecglab.datasets.core.registry import prepare
 from ecglab.inference.bundle import MetaFeature
 from ecglab.inference.predictor import Predictor
-from ecglab.inputs.beats import BEAT_PRESETS, RELATIVE_RR_FEATURES, BeatSpec, beat_input, rr_features, running_rr
+from ecglab.inputs.beats import (BEAT_PRESETS, RELATIVE_RR_FEATURES, BeatSpec, add_template, beat_input, input_channels,
+                                 median_beats, rr_features, running_rr)
 from ecglab.records import read_record
 from ecglab.inputs.preprocess import Preprocessing
 from use_fixtures import BEAT_CLASSES, beat_bundle
@@ -56,10 +57,29 @@ def test_amplitude_is_normalised_per_record_not_per_beat():
     assert np.isclose(np.median(heights), 1.0, atol=0.05) and np.isclose(heights[0] / heights[1], 3.0, rtol=0.05)
 
 
-@pytest.mark.parametrize("database,record", [("mitbih", "208"), ("svdb", "800")])
-def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, record, shared_data, tmp_path):
+def test_template_channels_by_hand():
+    beats = np.array([[[0.0, 1.0]], [[2.0, 1.0]], [[4.0, 7.0]]], np.float32)  # 3 beats, 1 lead, 2 samples
+    median = [[2.0, 1.0]]
+    difference = add_template(beats, CONTEXT.model_copy(update={"template": "difference"}))
+    assert difference.shape == (3, 2, 2) and input_channels(1, BEAT_PRESETS["context-difference"]) == 2
+    np.testing.assert_array_equal(difference[:, 0], beats[:, 0])  # the beat itself comes first
+    np.testing.assert_array_equal(difference[:, 1], [[-2.0, 0.0], [0.0, 0.0], [2.0, 6.0]])
+    np.testing.assert_array_equal(add_template(beats, CONTEXT.model_copy(update={"template": "median"}))[:, 1], median * 3)
+    assert add_template(beats, CONTEXT) is beats and input_channels(1, CONTEXT) == 1 == input_channels(1, None)
+
+
+def test_running_template_follows_a_change_of_morphology():
+    beats = np.repeat([0.0, 10.0], 50)[:, None, None].astype(np.float32)  # 50 beats of 0, then 50 of 10
+    templates = median_beats(beats, window=20)  # 20 beats around each, computed every 2 beats
+    assert templates[:, 0, 0].tolist() == [0.0] * 50 + [10.0] * 50
+    assert median_beats(beats, window=100)[:, 0, 0].tolist() == [5.0] * 100  # whole record: the median of all
+
+
+@pytest.mark.parametrize("database,record,preset", [("mitbih", "208", "context"), ("svdb", "800", "context"),
+                                                    ("mitbih", "208", "context-difference")])
+def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, record, preset, shared_data, tmp_path):
     options = dict(split="patient") if database == "mitbih" else {}
-    dataset = prepare(database, tmp_path / "data", shared_data / database, records=record, beats="context",
+    dataset = prepare(database, tmp_path / "data", shared_data / database, records=record, beats=preset,
                       progress=False, workers=1, **options)
     features = [MetaFeature(name=n, mean=1.0, std=0.3) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean")]
     bundle = beat_bundle(tmp_path / "bundle", beats=BeatSpec.model_validate(dataset.manifest["beats"]), fs=dataset.fs,
@@ -72,3 +92,15 @@ def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, recor
     assert np.array_equal(inputs.x[position], np.asarray(dataset.signals))
     assert np.array_equal(inputs.meta[position], meta_matrix(dataset.meta, features))
     assert len(inputs.x) == len(dataset.meta)  # every annotated beat of these records has an AAMI class
+    assert inputs.x.shape[1] == dataset.channels == input_channels(1, BEAT_PRESETS[preset])
+
+
+def test_a_template_bundle_is_explained_per_lead(shared_data, tmp_path):
+    from ecglab.inference.explain import explain
+
+    bundle = beat_bundle(tmp_path / "bundle", beats=BEAT_PRESETS["context-difference"], fs=128.0, input_length=96,
+                         model_kwargs={"filters": 8, "head_hidden": [8], "n_blocks": 4}, meta_features=[])
+    record = read_record(shared_data / "mitbih" / "208.hea")
+    attribution = explain(Predictor.load(bundle), record, target="V", steps=4)
+    assert attribution.leads == ["MLII"] and attribution.values.shape == (1, round(record.n_samples * 128 / record.fs))
+    assert np.abs(attribution.values).max() == pytest.approx(1.0)  # the beat and its template channel, summed

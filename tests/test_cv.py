@@ -70,3 +70,19 @@ def test_folds_are_checked_and_grouped():
     with pytest.raises(ConfigError, match="at least 2 folds"):
         cross_validate(load_config(base={"data": {"path": "nowhere"}}), folds=1)
     assert main(["cv", "no-such-config.yaml"]) == 2
+
+
+def test_trainer_monitor_val_loss_keeps_the_epoch_of_least_validation_loss(beats, tmp_path):
+    import torch
+
+    from ecglab.training.fit import train
+
+    config = _config(beats, tmp_path, **{"trainer.max_epochs": 3, "trainer.patience": 3, "trainer.monitor": "val_loss",
+                                         "trainer.limit_train_batches": 1.0})
+    run = train(config)
+    metrics = pd.read_csv(next(run.run_dir.rglob("metrics.csv"))).dropna(subset=["val_loss"])
+    best = torch.load(run.run_dir / "checkpoints" / "best.ckpt", weights_only=True, map_location="cpu")
+    assert len(metrics) == 3 and best["epoch"] == int(metrics.loc[metrics["val_loss"].idxmin(), "epoch"])
+    callbacks = {key.split("{")[0]: state for key, state in best["callbacks"].items() if "'monitor': 'val_loss', 'mode': 'min'" in key}
+    assert set(callbacks) == {"EarlyStopping", "ModelCheckpoint"}  # both follow the loss, downwards
+    assert float(callbacks["ModelCheckpoint"]["best_model_score"]) == pytest.approx(metrics["val_loss"].min())

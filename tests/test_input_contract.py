@@ -222,6 +222,32 @@ def test_equivalent_leads_match_and_a_beat_bundle_adds_no_step_to_stored_beats()
         fit_to_bundle(spec, ptb_beats, [], "ptb")  # applying it to cut beats would not be what predict does
 
 
+def test_a_template_channel_is_part_of_the_input_spec():
+    """A bundle that reads the median-beat channel refuses beats stored without it, and the other way round."""
+    from use_fixtures import BEAT_CLASSES
+
+    from ecglab.inference.bundle import BundleSpec
+    from ecglab.inputs.beats import BEAT_PRESETS
+    from ecglab.inputs.match import fit_to_bundle
+
+    def spec(preset):
+        return BundleSpec(architecture="kachuee", kind="multiclass", input="beat", classes=BEAT_CLASSES, fs=128.0,
+                          leads=["MLII"], input_length=96, beats=BEAT_PRESETS[preset])
+
+    def data(preset):
+        return {"fs": 128.0, "leads": ["MLII"], "length": 96, "classes": BEAT_CLASSES,
+                "beats": BEAT_PRESETS[preset].model_dump(), "preprocessing": {"fs": 128.0}}
+
+    assert spec("context-difference").channels == 2 and spec("context").channels == 1
+    assert fit_to_bundle(spec("context-difference"), data("context-difference"), [], "beats") is None
+    with pytest.raises(BundleError, match=r"beats: the model reads beats cut 'centred' \(96 samples at 128 Hz, with "
+                                          r"the record's median-beat difference channel\), the data hold beats cut "
+                                          r"'centred' \(96 samples at 128 Hz\).*--beats context-difference "):
+        fit_to_bundle(spec("context-difference"), data("context"), [], "beats")
+    with pytest.raises(BundleError, match="median-beat median channel"):
+        fit_to_bundle(spec("context"), data("context-median"), [], "beats")
+
+
 def test_ptb_beats_are_prepared_as_the_predictor_cuts_them(shared_data, tmp_path):
     """PTB beats through the public builder and the Predictor alone (the beat code itself lives elsewhere)."""
     from ecglab.pretrained import find_pretrained

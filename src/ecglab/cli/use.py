@@ -83,9 +83,9 @@ def register(app: typer.Typer) -> None:
         model, spec = load_bundle(bundle_dir)
         shipped = bundle_dir != bundle and not Path(bundle).exists()  # by name: keep the installed package untouched
         default = Path(f"{bundle}.onnx") if shipped else bundle_dir / ONNX_FILE
-        path = export_onnx(model, out or default, len(spec.leads), spec.input_length,
+        path = export_onnx(model, out or default, spec.channels, spec.input_length,
                            n_meta=len(spec.meta_features), opset=opset)
-        print(f"wrote {path} ({spec.architecture}, input (batch, {len(spec.leads)}, {spec.input_length})"
+        print(f"wrote {path} ({spec.architecture}, input (batch, {spec.channels}, {spec.input_length})"
               + (f", meta (batch, {len(spec.meta_features)})" if spec.meta_features else "") + ")")
 
     @app.command(

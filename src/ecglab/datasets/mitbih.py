@@ -3,8 +3,9 @@
 Beats are cut at the annotated R peaks by :func:`ecglab.inputs.beats.beat_input` (the Predictor's
 function too): Kachuee et al. 2018 (``--beats kachuee``: 125 Hz, 10 s windows scaled to [0, 1],
 1.2 median R-R from the R peak, zero-padded to 187 samples), a fixed span around the peak
-(``--beats centred``) or P wave to T wave with per-record amplitude (``--beats context``), each
-with absolute and relative R-R features. Labels follow AAMI EC57 (:mod:`ecglab.datasets.core.aami`);
+(``--beats centred``) or P wave to T wave with per-record amplitude (``--beats context``; with
+``context-difference`` or ``context-median`` a second channel, the beat minus the record's median beat or
+that median beat), each with absolute and relative R-R features. Labels follow AAMI EC57 (:mod:`ecglab.datasets.core.aami`);
 non-beat annotations are skipped and counted. ``--add svdb=DIR`` adds the records of another
 beat database (:mod:`ecglab.datasets.beatdb`) to the training side, resampled to the same rate.
 
@@ -108,7 +109,9 @@ def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0,
     lead
         the lead to cut beats from
     beats
-        beat extraction: kachuee | centred | context (P wave to T wave, per-record amplitude)
+        beat extraction: kachuee | centred | context (P wave to T wave, per-record amplitude) |
+        context-difference | context-median (context, and a second channel: the beat minus the record's
+        median beat, or that median beat)
     add
         more beat databases whose records train too, DATABASE=DIR comma-separated (e.g. svdb=svdb/)
     """

@@ -108,7 +108,7 @@ def ensemble_model(members: list[Member], method: str):
     spec = members[0].spec
     kwargs = {"members": [{"architecture": m.spec.architecture, "kwargs": m.spec.model_kwargs} for m in members],
               "method": method, "kind": spec.kind}
-    model = create_model("ensemble", n_leads=len(spec.leads), n_classes=len(spec.classes), input_length=spec.input_length,
+    model = create_model("ensemble", n_leads=spec.channels, n_classes=len(spec.classes), input_length=spec.input_length,
                          n_meta=len(spec.meta_features), **kwargs)
     for target, member in zip(model.members, members):
         target.load_state_dict(member.model.state_dict())

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecglab.version import __version__
 from ecglab.errors import BundleError
-from ecglab.inputs.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec, input_channels
 from ecglab.inputs.metadata import MetaFeature
 from ecglab.inputs.preprocess import Preprocessing
 
@@ -46,6 +46,11 @@ class BundleSpec(BaseModel):
     dataset: str | None = None
     metrics: dict = Field(default_factory=dict)
 
+    @property
+    def channels(self) -> int:
+        """The model's input channels: one per lead, more when the beat spec adds a template channel."""
+        return input_channels(len(self.leads), self.beats)
+
     def decision_thresholds(self) -> list[float]:
         return self.thresholds or [0.5] * len(self.classes)
 
@@ -53,7 +58,7 @@ class BundleSpec(BaseModel):
 def build_model(spec: BundleSpec):
     from ecglab.models import create_model
 
-    return create_model(spec.architecture, n_leads=len(spec.leads), n_classes=len(spec.classes),
+    return create_model(spec.architecture, n_leads=spec.channels, n_classes=len(spec.classes),
                         input_length=spec.input_length, n_meta=len(spec.meta_features), **spec.model_kwargs)
 
 

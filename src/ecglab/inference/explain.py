@@ -67,6 +67,8 @@ def explain(predictor, record, target: str | None = None, steps: int = 32) -> At
     attributions = IntegratedGradients(predictor.torch_model).attribute(
         x, baselines=torch.zeros_like(x), target=index, additional_forward_args=extra, n_steps=steps,
         internal_batch_size=max(steps, 8)).detach().numpy()
+    # a beat's template channels count towards its lead
+    attributions = attributions.reshape(rows, -1, len(spec.leads), attributions.shape[-1]).sum(axis=1)
     timeline = _place_on_timeline(attributions, inputs.starts[:rows], inputs.n_samples)
     peak = np.abs(timeline).max()
     return Attribution(spec.classes[index], float(inputs.fs), list(spec.leads),

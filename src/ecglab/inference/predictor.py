@@ -330,6 +330,6 @@ def _onnx_model(bundle_dir: Path, spec: BundleSpec, threads: int | None = None):
 
     model, _ = load_bundle(bundle_dir)
     with tempfile.TemporaryDirectory(prefix="ecglab-onnx-") as tmp:
-        exported = export_onnx(model, Path(tmp) / ONNX_FILE, len(spec.leads), spec.input_length,
+        exported = export_onnx(model, Path(tmp) / ONNX_FILE, spec.channels, spec.input_length,
                                n_meta=len(spec.meta_features))
         return OnnxModel(exported, threads=threads)

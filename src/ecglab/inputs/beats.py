@@ -15,6 +15,12 @@ Two cuts, chosen by ``BeatSpec.method``:
 lead by the record's median beat amplitude, so a patient's beats keep their relative sizes while
 patients and machines of different gains become comparable.
 
+``template`` adds a second channel per lead from the patient's own typical beat (the median of the
+record's beats, or of the ``template_beats`` around each beat on longer records): ``"difference"``,
+the beat minus that template (how this beat departs from the patient's usual one, the cue
+inter-patient classifiers lean on); ``"median"``, the template itself. The model then reads
+:func:`input_channels` channels, the beats' leads first.
+
 Per beat R-R features (:data:`RR_FEATURES`, the de Chazal et al. 2004 set, in seconds) and the same
 relative to the patient's own rhythm (:data:`RELATIVE_RR_FEATURES`: divided by a running average
 over the surrounding beats; Lin & Yang 2014, Mondéjar-Guerra et al. 2019), given to models as
@@ -48,14 +54,30 @@ class BeatSpec(BaseModel):
     after_s: float = 0.45  # centred only
     normalize: Literal["none", "record"] = "none"  # centred only (kachuee scales each 10 s window to [0, 1])
     running_beats: int = 300  # R-R intervals in the running average of the relative features (~4 min)
+    template: Literal["none", "difference", "median"] = "none"  # a second channel per lead from the median beat
+    template_beats: int = 3000  # beats in the running median (a 30 min record at up to 100 bpm: the whole record)
 
 
+# P wave to T wave at SVDB's native rate, gains made comparable per record
+CONTEXT = BeatSpec(method="centred", fs=128.0, length=96, before_s=0.3, after_s=0.45, normalize="record")
 BEAT_PRESETS = {
     "kachuee": BeatSpec(),
     "centred": BeatSpec(method="centred"),
-    # P wave to T wave at SVDB's native rate, gains made comparable per record
-    "context": BeatSpec(method="centred", fs=128.0, length=96, before_s=0.3, after_s=0.45, normalize="record"),
+    "context": CONTEXT,
+    # ... beside the patient's typical beat
+    "context-difference": CONTEXT.model_copy(update={"template": "difference"}),
+    "context-median": CONTEXT.model_copy(update={"template": "median"}),
 }
+
+
+def preset_name(spec: BeatSpec) -> str:
+    """The ``--beats`` preset that cuts beats as ``spec`` does (its method when none does)."""
+    return next((name for name, preset in BEAT_PRESETS.items() if preset == spec), spec.method)
+
+
+def input_channels(n_leads: int, spec: BeatSpec | None) -> int:
+    """The channels a model reads for ``n_leads`` leads: one per lead, two with a template channel."""
+    return n_leads * (2 if spec is not None and spec.template != "none" else 1)
 
 
 @dataclass
@@ -84,7 +106,7 @@ def beat_input(signal: np.ndarray, fs: float, peaks: np.ndarray, spec: BeatSpec,
     prepared = preprocess(signal, fs, steps)
     rate = steps.fs or fs
     cut = extract_beats(prepared, rate, resample_positions(peaks, fs, rate), spec)
-    beats = normalize_beats(cut.beats, spec)
+    beats = add_template(normalize_beats(cut.beats, spec), spec)
     features = rr_features(peaks, fs, spec.running_beats)
     return BeatInput(beats, cut.kept, {name: column[cut.kept] for name, column in features.items()})
 
@@ -106,6 +128,30 @@ def normalize_beats(beats: np.ndarray, spec: BeatSpec) -> np.ndarray:
     centred = beats - np.median(beats, axis=2, keepdims=True)
     amplitude = np.median(centred.max(axis=2) - centred.min(axis=2), axis=0)  # (leads,)
     return (centred / np.maximum(amplitude, 1e-3)[None, :, None]).astype(np.float32)
+
+
+def add_template(beats: np.ndarray, spec: BeatSpec) -> np.ndarray:
+    """``beats`` (n, leads, length) followed by one template channel per lead, as ``spec.template`` says."""
+    if spec.template == "none":
+        return beats
+    templates = median_beats(beats, spec.template_beats)
+    extra = beats - templates if spec.template == "difference" else templates
+    return np.concatenate([beats, extra], axis=1).astype(np.float32)
+
+
+def median_beats(beats: np.ndarray, window: int) -> np.ndarray:
+    """Per beat, the sample-wise median of the ``window`` beats around it (all of them when the record
+    has no more): the patient's typical beat at that time. Computed once per tenth of a window."""
+    n = len(beats)
+    if n <= window:
+        whole = np.median(beats, axis=0) if n else np.zeros(beats.shape[1:], beats.dtype)
+        return np.broadcast_to(whole, beats.shape)
+    step = max(1, window // 10)
+    templates = np.empty_like(beats)
+    for start in range(0, n, step):
+        low = min(max(start + step // 2 - window // 2, 0), n - window)
+        templates[start:start + step] = np.median(beats[low:low + window], axis=0)
+    return templates
 
 
 def _kachuee(signal: np.ndarray, peaks: np.ndarray, spec: BeatSpec) -> Beats:

@@ -17,7 +17,7 @@ import numpy as np
 from ecglab.errors import BundleError, EcglabNote
 from ecglab.inputs.preprocess import Preprocessing
 from ecglab.records import LEAD_EQUIVALENTS
-from ecglab.inputs.beats import BeatSpec
+from ecglab.inputs.beats import BeatSpec, preset_name
 
 MATCH_TOLERANCE = 1e-6  # statistics and rates pass through JSON as floats
 
@@ -152,7 +152,8 @@ def _numbers(values) -> str:
 def _beats(beats: BeatSpec | None) -> str:
     if beats is None:
         return "whole records (no beat cut)"
-    return f"beats cut '{beats.method}' ({beats.length} samples at {beats.fs:g} Hz)"
+    template = "" if beats.template == "none" else f", with the record's median-beat {beats.template} channel"
+    return f"beats cut '{beats.method}' ({beats.length} samples at {beats.fs:g} Hz{template})"
 
 
 def _describe(steps: Preprocessing) -> str:
@@ -178,7 +179,7 @@ def prepare_command(spec, manifest: dict, standardize: str = "none") -> str:
     name = stamp.get("dataset") or "DATASET"
     options = {k: v for k, v in (stamp.get("options") or {}).items() if v is not None and k not in PREPARE_FLAGS}
     accepted = set(stamp.get("options") or PREPARE_FLAGS)
-    beats = spec.beats.method if spec.beats is not None else None  # a beat spec sets the rate; beats are not standardised
+    beats = preset_name(spec.beats) if spec.beats is not None else None  # a beat spec sets the rate; beats are not standardised
     wanted = {"fs": None if beats else f"{spec.fs:g}", "lead": ",".join(spec.leads),
               "bandpass": _band_option(spec.preprocessing.bandpass),
               "standardize": None if beats or standardize == "none" else standardize, "beats": beats}

@@ -84,7 +84,10 @@ class OptimConfig(_Strict):
 
 class TrainerConfig(_Strict):
     max_epochs: int = Field(20, ge=1)
-    patience: int = Field(5, ge=1)  # early stopping on validation macro AUROC
+    patience: int = Field(5, ge=1)  # epochs without improvement of `monitor` before stopping
+    # the validation score that keeps the best epoch and stops early; macro AUROC weighs a class of two
+    # validation beats (AAMI F, Q) like N, so beat models may prefer the loss
+    monitor: Literal["val_macro_auroc", "val_macro_f1", "val_loss"] = "val_macro_auroc"
     seed: int = 0
     accelerator: Literal["cpu", "gpu", "cuda", "mps", "tpu", "auto"] = "cpu"
     devices: int | Literal["auto"] | list[int] = 1

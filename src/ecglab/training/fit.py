@@ -69,7 +69,8 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     if config.trainer.compile:
         model.compile()  # in place: parameter names, checkpoints and bundles stay as without it
     loss = build_loss(config.loss, dataset.kind, datamodule.train_labels)
-    module = ECGModule(model, dataset.kind, loss, config.optim, datamodule.window, datamodule.stride, config.data.aggregate)
+    module = ECGModule(model, dataset.kind, loss, config.optim, datamodule.window, datamodule.stride, config.data.aggregate,
+                       monitor=config.trainer.monitor)
     trainer = _trainer(config, checkpoint_dir, run_dir, callbacks or [])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(config.to_yaml())
@@ -118,15 +119,15 @@ def build_model(config: RunConfig, dataset: PreparedDataset, n_meta: int):
     from ecglab.models import create_model
 
     if config.model.init_from is None:
-        return create_model(config.model.name, n_leads=len(dataset.leads), n_classes=len(dataset.classes),
+        return create_model(config.model.name, n_leads=dataset.channels, n_classes=len(dataset.classes),
                             input_length=config.data.window or dataset.length, n_meta=n_meta, **config.model.hparams)
     from ecglab.inference.bundle import load_bundle
 
     model, spec = load_bundle(config.model.init_from)
     _check_init_input(config.model.init_from, spec, dataset)
-    if len(spec.leads) != len(dataset.leads) or len(spec.meta_features) != n_meta:
-        raise ConfigError(f"model.init_from {config.model.init_from}: the bundle takes {len(spec.leads)} leads and "
-                          f"{len(spec.meta_features)} meta features; this dataset gives {len(dataset.leads)} and {n_meta}.")
+    if spec.channels != dataset.channels or len(spec.meta_features) != n_meta:
+        raise ConfigError(f"model.init_from {config.model.init_from}: the bundle takes {spec.channels} channels and "
+                          f"{len(spec.meta_features)} meta features; this dataset gives {dataset.channels} and {n_meta}.")
     if spec.classes != dataset.classes:
         model.reset_head(len(dataset.classes))
     if config.model.freeze == "trunk":
@@ -223,20 +224,20 @@ def _trainer(config: RunConfig, checkpoint_dir: Path, run_dir: Path, extra_callb
     from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from ecglab.training.module import MONITOR
+    from ecglab.training.module import MONITOR_MODES
 
     t = config.trainer
     callbacks = [
         # after validation, before last.ckpt is written: last.ckpt must hold the best score so far, or a
         # run resumed from it forgets that score and takes a later tie for a new best
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="max", enable_version_counter=False,
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=t.monitor, mode=MONITOR_MODES[t.monitor], enable_version_counter=False,
                         save_on_train_epoch_end=False),
         # Lightning's save_last follows the monitored checkpoint (only on improvement); this one is every epoch
         ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1, enable_version_counter=False,
                         save_on_train_epoch_end=False),  # after validation, so a resume never skips an epoch's validation
         _mid_epoch_checkpoint(dirpath=checkpoint_dir, filename="step", every_n_train_steps=t.checkpoint_every_n_steps,
                               save_top_k=1, enable_version_counter=False),
-        EarlyStopping(monitor=MONITOR, mode="max", patience=t.patience, check_finite=False, check_on_train_epoch_end=False),
+        EarlyStopping(monitor=t.monitor, mode=MONITOR_MODES[t.monitor], patience=t.patience, check_finite=False, check_on_train_epoch_end=False),
         LearningRateMonitor(logging_interval="epoch"),
         *_progress_bar(t.progress),
         *extra_callbacks,

@@ -11,7 +11,8 @@ from ecglab.training.config import OptimConfig
 from ecglab.training.heap import trim_heap
 from ecglab.training.scoring import windowed_probabilities
 
-MONITOR = "val_macro_auroc"
+MONITOR = "val_macro_auroc"  # the default validation score that keeps the best epoch (trainer.monitor)
+MONITOR_MODES = {"val_macro_auroc": "max", "val_macro_f1": "max", "val_loss": "min"}
 
 
 def rng_states() -> dict:
@@ -36,9 +37,10 @@ def set_rng_states(states: dict) -> None:
 
 class ECGModule(L.LightningModule):
     def __init__(self, model: nn.Module, kind: str, loss: nn.Module, optim: OptimConfig,
-                 window: int, stride: int, aggregate: str = "mean"):
+                 window: int, stride: int, aggregate: str = "mean", monitor: str = MONITOR):
         super().__init__()
         self.model, self.kind, self.loss, self.optim = model, kind, loss, optim
+        self.monitor = monitor
         self.window, self.stride, self.aggregate = window, stride, aggregate
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._resumed_state: dict | None = None
@@ -137,9 +139,9 @@ class ECGModule(L.LightningModule):
             scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: rate ** (step / steps))
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         if self.optim.scheduler == "plateau":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=self.optim.plateau_factor,
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=MONITOR_MODES[self.monitor], factor=self.optim.plateau_factor,
                                                                    patience=self.optim.plateau_patience)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": MONITOR}}
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
         return optimizer
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ecglab.version import __version__
 from ecglab.errors import DatasetError, LeakageError
+from ecglab.inputs.beats import BeatSpec, input_channels
 
 FORMAT_VERSION = 1
 TASK_KINDS = ("multiclass", "multilabel")
@@ -145,7 +146,7 @@ class PreparedWriter:
                leads: list[str], preprocessing: dict | None = None, source: dict | None = None,
                extra: dict | None = None) -> "PreparedDataset":
         n, n_leads, length = self.signals.shape
-        _validate(meta, kind, classes, leads, n, n_leads, self.labels.shape[1])
+        _validate(meta, kind, classes, leads, n, n_leads, self.labels.shape[1], (extra or {}).get("beats"))
         check_patient_splits(meta)
         _check_finite(self.signals, meta)
         self.signals.flush()
@@ -217,7 +218,8 @@ class PreparedDataset:
             self.meta = pd.read_parquet(self.path / "meta.parquet")
         except (OSError, ValueError) as exc:
             raise DatasetError(f"{self.path}: prepared dataset is incomplete or corrupt ({exc}).") from None
-        _validate(self.meta, self.kind, self.classes, self.leads, *self.signals.shape[:2], self.labels.shape[1])
+        _validate(self.meta, self.kind, self.classes, self.leads, *self.signals.shape[:2], self.labels.shape[1],
+                  self.manifest.get("beats"))
         check_patient_splits(self.meta)
 
     kind = property(lambda self: self.manifest["kind"])
@@ -226,6 +228,8 @@ class PreparedDataset:
     leads = property(lambda self: list(self.manifest["leads"]))
     length = property(lambda self: int(self.manifest["length"]))
     name = property(lambda self: self.manifest["name"])
+    beats = property(lambda self: _beat_spec(self.manifest.get("beats")))
+    channels = property(lambda self: input_channels(len(self.leads), self.beats))  # what a model reads
 
     def __len__(self) -> int:
         return self.signals.shape[0]
@@ -330,7 +334,11 @@ def _check_finite(signals: np.ndarray, meta: pd.DataFrame, budget_bytes: int = 1
                            "Fix or exclude those records (loaders skip unreadable records; --strict stops at them).")
 
 
-def _validate(meta, kind, classes, leads, n, n_leads, n_classes) -> None:
+def _beat_spec(beats: dict | None) -> BeatSpec | None:
+    return BeatSpec.model_validate(beats) if beats else None
+
+
+def _validate(meta, kind, classes, leads, n, n_channels, n_classes, beats: dict | None = None) -> None:
     if kind not in TASK_KINDS:
         raise DatasetError(f"task kind must be one of {TASK_KINDS}, found {kind!r}.")
     missing = [c for c in REQUIRED_META if c not in meta.columns]
@@ -340,8 +348,9 @@ def _validate(meta, kind, classes, leads, n, n_leads, n_classes) -> None:
         raise DatasetError(f"meta has {len(meta)} rows but there are {n} signals.")
     if len(classes) != n_classes:
         raise DatasetError(f"{len(classes)} class names for {n_classes} label columns.")
-    if len(leads) != n_leads:
-        raise DatasetError(f"{len(leads)} lead names for {n_leads} signal leads.")
+    expected = input_channels(len(leads), _beat_spec(beats))
+    if expected != n_channels:
+        raise DatasetError(f"{len(leads)} lead names for {n_channels} signal channels (expected {expected}).")
 
 
 def _split_counts(meta: pd.DataFrame, labels: np.ndarray, classes: list[str]) -> dict:
