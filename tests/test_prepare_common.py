@@ -101,6 +101,16 @@ def test_same_arguments_are_a_cache_hit_and_force_rebuilds(tmp_path):
     assert rebuilt.manifest["prepare"]["options"]["fs"] == 50
 
 
+def test_the_same_source_by_another_path_is_a_cache_hit_and_another_source_is_named(tmp_path, monkeypatch):
+    root = write_npy_folder(tmp_path / "src", n=4)
+    prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
+    monkeypatch.chdir(tmp_path / "out")
+    assert prepare("folder", tmp_path / "out", Path("../src"), workers=1, progress=False, fs=FS).reused
+    other = write_npy_folder(tmp_path / "copy", n=4)
+    with pytest.raises(DatasetError, match=f"was prepared from {root} \\(now {other}\\)"):
+        prepare("folder", tmp_path / "out", other, workers=1, progress=False, fs=FS)
+
+
 def test_a_force_rebuild_that_fails_mid_way_leaves_the_old_dataset_loadable(tmp_path, monkeypatch):
     root = write_npy_folder(tmp_path / "src", n=4)
     prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)

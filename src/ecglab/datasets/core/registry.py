@@ -178,7 +178,7 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
     siblings = (out, PreparedWriter.partial_dir(out), PreparedWriter.replaced_dir(out))
     fingerprint = source_fingerprint(source, builder.index_files, exclude=siblings)
     stamp = {"dataset": name, "options": json.loads(json.dumps({**defaults, **options}, default=str)),
-             "source": str(source) if source else None, "fingerprint": fingerprint, "files": option_files(options)}
+             "source": str(source.resolve()) if source else None, "fingerprint": fingerprint, "files": option_files(options)}
     if out.exists() and not force:
         try:
             existing = PreparedDataset(out)
@@ -209,4 +209,6 @@ def _stamp_difference(existing, stamp: dict) -> str:
     files = sorted(k for k in set(old_files) | set(new_files) if old_files.get(k) != new_files.get(k))
     if files:
         return "was prepared from another version of the file given as " + ", ".join(f"--{k}" for k in files)
-    return "was prepared from another source or version of it"
+    if old.get("source") != stamp["source"]:
+        return f"was prepared from {old.get('source')} (now {stamp['source']})"
+    return "was prepared from another version of its source (files changed since)"
