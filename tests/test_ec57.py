@@ -80,11 +80,15 @@ def two_records(shared_data, tmp_path_factory):
 
 
 def _evaluate(folder, out, *options):
+    return _evaluate_bundle("mitbih-kachuee-ds1", [folder], out, *options)
+
+
+def _evaluate_bundle(bundle, folders, out, *options):
     import json
 
     from ecglab.cli import main
 
-    assert main(["evaluate-beats", "mitbih-kachuee-ds1", str(folder), "--out", str(out), *options]) == 0
+    assert main(["evaluate-beats", str(bundle), *map(str, folders), "--out", str(out), *options]) == 0
     return json.loads((out / "ec57.json").read_text()), (out / "ec57.md").read_text()
 
 
@@ -114,6 +118,42 @@ def test_evaluate_beats_on_annotated_peaks_scores_the_classifier_alone(two_recor
     assert report["gross"]["detection"] == {"tp": sum(CLASS_COUNTS), "fn": 0, "fp": 0, "se": 1.0, "ppv": 1.0}
     confusion = np.array(report["gross"]["confusion"])
     assert confusion[:5].sum(axis=1).tolist() == CLASS_COUNTS and confusion[5].sum() == 0
+
+
+def fake_cv_run(root, held_out: dict[int, list[str]]):
+    """The layout of an ``ecglab cv`` run whose fold models are all the shipped mitbih-kachuee-ds1."""
+    import pandas as pd
+
+    from ecglab.inference.bundle import resolve_bundle
+
+    (root / "cv.json").parent.mkdir(parents=True, exist_ok=True)
+    (root / "cv.json").write_text("{}")
+    for fold, records in held_out.items():
+        (root / "data" / f"fold-{fold}").mkdir(parents=True)
+        pd.DataFrame({"record_id": records + ["100"], "split": ["test"] * len(records) + ["train"]}).to_parquet(
+            root / "data" / f"fold-{fold}" / "meta.parquet")
+        (root / f"fold-{fold}").mkdir()
+        (root / f"fold-{fold}" / "bundle").symlink_to(resolve_bundle("mitbih-kachuee-ds1"))
+    return root
+
+
+def test_evaluate_beats_of_a_cv_run_scores_each_record_by_its_fold_model(two_records, tmp_path):
+    single, _ = _evaluate(two_records, tmp_path / "single")
+    cv = fake_cv_run(tmp_path / "run-cv", {0: ["119"], 1: ["svdb:208"]})  # a second database's id carries its name
+    report, markdown = _evaluate_bundle(cv, [two_records], tmp_path / "cv")
+    assert report["gross"] == single["gross"] and report["records"] == single["records"]
+    only_119 = fake_cv_run(tmp_path / "other-cv", {0: ["119"]})
+    report, _ = _evaluate_bundle(only_119, [two_records], tmp_path / "cv2")
+    assert list(report["records"]) == ["119"]
+    assert {"record": "208", "reason": "held out by no fold of the cross-validation"} in report["excluded"]
+
+
+def test_evaluate_beats_refuses_a_cv_run_that_holds_out_no_record_of_the_folders(two_records, tmp_path, capsys):
+    from ecglab.cli import main
+
+    cv = fake_cv_run(tmp_path / "run-cv", {0: ["999"]})
+    assert main(["evaluate-beats", str(cv), str(two_records)]) == 2
+    assert "none of its records is held out by a fold" in capsys.readouterr().err
 
 
 def test_evaluate_beats_needs_records(tmp_path, capsys):

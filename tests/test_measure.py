@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from ecglab.measure.beats import combine, find_beats
+from ecglab.measure.beats import combine, find_beats, without_unorganised_p
 from ecglab.measure.intervals import NAMES, measure_waves, signal_problem
 from ecglab.inputs.waves import Wave, clean_labels, runs, wave_labels, waves_from_annotation, waves_from_labels
 
@@ -98,6 +98,16 @@ def test_no_p_waves_gives_null_pr_with_reason_but_keeps_the_rest():
         assert m.values[name] is None and "0 of 5 beats" in m.reasons[name]
     assert "atrial fibrillation" in m.reasons["pr_ms"]
     assert m.values["qrs_ms"] == 100.0 and m.values["qt_ms"] == 400.0
+
+
+def test_p_waves_before_too_few_beats_are_dropped_as_not_atrial_rhythm():
+    """Fibrillation waves taken for P before 2 of 5 beats: no P is reported at all (LUDB marks none in AF);
+    P waves before 3 of 5 beats are a rhythm and kept, and the beats without one simply lack a P."""
+    def record(with_p):
+        return [w for lead in LEADS for k, on in enumerate(ONSETS) for w in beat_waves(lead, on, p=k < with_p)]
+    assert not [w for w in without_unorganised_p(record(2), LEADS, FS) if w.wave == "P"]
+    assert without_unorganised_p(record(3), LEADS, FS) == record(3)
+    assert without_unorganised_p(beat_waves("I", 500), LEADS, FS) == beat_waves("I", 500)  # one beat: nothing to judge by
 
 
 def test_short_flat_and_beatless_records_are_null_with_a_reason():

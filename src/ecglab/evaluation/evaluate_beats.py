@@ -6,6 +6,9 @@ says. The report holds gross figures (beats of all records summed) and each reco
 
     >>> report = evaluate_beats("mitbih-kachuee-ds1", "data/mitbih")
     >>> report["gross"]["detection"]["ppv"], ec57_markdown(report)
+
+``evaluate_beats_cv`` does the same for the fold models of an ``ecglab cv`` run, each record scored by the
+model that never saw its patient: the clinical pipeline's figure on unseen patients, without a test set.
 """
 
 from __future__ import annotations
@@ -20,19 +23,83 @@ from ecglab.evaluation.tables import aami_table, fmt
 
 
 def evaluate_beats(bundle, directory, use_annotations: bool = False, leads: list[str] | None = None) -> dict:
-    """The EC57 report (a JSON-ready dict) of ``bundle`` on every annotated WFDB record in ``directory``."""
+    """The EC57 report (a JSON-ready dict) of ``bundle`` on every annotated WFDB record in ``directory`` (one
+    folder, or a list of them). An ``ecglab cv`` run directory as ``bundle`` goes to :func:`evaluate_beats_cv`."""
     from ecglab.inference.predictor import Predictor
-    from ecglab.records import read_record
-    from ecglab.signal.rpeaks import annotated_beats
 
+    directories = [directory] if isinstance(directory, (str, Path)) else list(directory)
+    if (Path(bundle) / "cv.json").is_file():
+        return evaluate_beats_cv(bundle, directories, use_annotations, leads)
+    predictor = Predictor.load(bundle)
+    headers = [h for d in directories for h in _headers(d)]
+    return _score(str(bundle), ", ".join(map(str, directories)), headers, lambda header: predictor, use_annotations,
+                  leads)
+
+
+def evaluate_beats_cv(cv_dir, directories, use_annotations: bool = False, leads: list[str] | None = None) -> dict:
+    """The EC57 report of an ``ecglab cv`` run: each record in ``directories`` scored by the model of the fold
+    that held its patient out (``cv_dir/fold-K/bundle``), so the gross figures are those of unseen patients;
+    records in no fold's test set are left out."""
+    from ecglab.inference.predictor import Predictor
+
+    cv_dir = Path(cv_dir)
+    fold_of = held_out_fold(cv_dir)
+    predictors: dict[int, Predictor] = {}
+
+    def predictor_for(header: Path):
+        fold = fold_of.get(header.stem)
+        if fold is None:
+            return None
+        if fold not in predictors:
+            predictors[fold] = Predictor.load(cv_dir / f"fold-{fold}" / "bundle")
+        return predictors[fold]
+
+    headers = [h for d in directories for h in _headers(d)]
+    return _score(str(cv_dir), ", ".join(map(str, directories)), headers, predictor_for, use_annotations, leads)
+
+
+def held_out_fold(cv_dir: Path) -> dict[str, int]:
+    """Record file name → the fold of ``ecglab cv`` whose test split holds it (from the folds' data views,
+    where record ids of a second database carry its name, ``svdb:800``)."""
+    import pandas as pd
+
+    views = sorted((cv_dir / "data").glob("fold-*/meta.parquet"))
+    if not (cv_dir / "cv.json").is_file() or not views:
+        raise EcglabError(f"{cv_dir}: expected the directory of an `ecglab cv` run (cv.json and data/fold-K/); "
+                          "train one with `ecglab cv CONFIG --folds K`.")
+    fold_of: dict[str, int] = {}
+    for view in views:
+        meta = pd.read_parquet(view, columns=["record_id", "split"])
+        for record_id in meta.loc[meta["split"] == "test", "record_id"].astype(str).unique():
+            name = record_id.split(":")[-1]
+            fold = int(view.parent.name.split("-")[1])
+            if fold_of.setdefault(name, fold) != fold:
+                raise EcglabError(f"{cv_dir}: two records named {name} are held out by different folds; "
+                                  "evaluate their databases one folder at a time.")
+    return fold_of
+
+
+def _headers(directory) -> list[Path]:
     directory = Path(directory)
     headers = sorted(directory.glob("*.hea")) if directory.is_dir() else []
     if not headers:
         raise EcglabError(f"{directory}: expected a folder of WFDB records (.hea with .atr beat annotations); found none.")
-    predictor = Predictor.load(bundle)
-    classes = list(predictor.spec.classes)
-    records, results, excluded = {}, [], []
+    return headers
+
+
+def _score(bundle: str, directory: str, headers: list[Path], predictor_for, use_annotations: bool,
+           leads: list[str] | None) -> dict:
+    """Each record through ``predictor_for(header)`` (None: not scored) and matched to its annotations."""
+    from ecglab.records import read_record
+    from ecglab.signal.rpeaks import annotated_beats
+
+    records, results, excluded, classes = {}, [], [], None
     for header in headers:
+        predictor = predictor_for(header)
+        if predictor is None:
+            excluded.append({"record": header.stem, "reason": "held out by no fold of the cross-validation"})
+            continue
+        classes = list(predictor.spec.classes)
         record = read_record(header, leads=leads)
         if record.annotations is None:
             excluded.append({"record": header.stem, "reason": "no .atr beat annotations"})
@@ -47,7 +114,9 @@ def evaluate_beats(bundle, directory, use_annotations: bool = False, leads: list
                                [b.label for b in beats], record.fs, classes)
         results.append(result)
         records[header.stem] = {**summarise([result], classes), "notes": list(prediction.notes)}
-    return {"bundle": str(bundle), "directory": str(directory),
+    if classes is None:
+        raise EcglabError(f"{directory}: none of its records is held out by a fold of {bundle}.")
+    return {"bundle": bundle, "directory": directory,
             "r_peaks": "annotated" if use_annotations else "detected", "tolerance_s": TOLERANCE_S,
             "classes": classes, "confusion_labels": {"rows": classes + ["no reference beat"],
                                                      "columns": classes + ["not detected"]},

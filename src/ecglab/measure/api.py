@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecglab.inputs.waves import Wave
 from ecglab.measure.delineate import delineate
 from ecglab.measure.intervals import Measurements, measure_waves, signal_problem
-from ecglab.inputs.waves import Wave
 from ecglab.records import Record
 
 

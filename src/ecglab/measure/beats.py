@@ -19,6 +19,7 @@ LEAD_SHARE = {"QRS": 0.5, "P": 0.34, "T": 0.34}
 AGREEMENT_MS = {"P": 40.0, "QRS": 40.0, "T": 80.0}
 P_SEARCH_MS = 400.0  # a P wave's peak lies at most this long before the QRS onset (PR intervals reach ~350 ms)
 T_SEARCH_MS = 700.0  # a T wave's peak lies at most this long after the QRS offset
+MIN_WAVE_SHARE = 0.5  # a P (or T) in fewer than half the beats is reported as absent, not measured on the few
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,13 @@ def _wave_in(waves: list[Wave], window: tuple[float, float], n_leads: int, kind:
     if len(chosen) < max(1, int(np.ceil(LEAD_SHARE[kind] * n_leads))):
         return None
     return combine(chosen, fs)
+
+
+def without_unorganised_p(waves: list[Wave], leads: list[str], fs: float) -> list[Wave]:
+    """``waves`` without any P wave when P waves precede fewer than ``MIN_WAVE_SHARE`` of the beats: what was
+    taken for P waves is then fibrillation or flutter waves, pacing artefacts or noise (LUDB's cardiologists
+    mark no P wave in such records), and the PR interval is not measured on so few beats anyway."""
+    beats = find_beats(waves, leads, fs)
+    if len(beats) < 2 or sum(b.p is not None for b in beats) >= MIN_WAVE_SHARE * len(beats):
+        return waves
+    return [w for w in waves if w.wave != "P"]

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.errors import BundleError
-from ecglab.inputs.waves import Wave, waves_from_labels
-from ecglab.records import Record
 from ecglab.inputs.preprocess import preprocess
+from ecglab.inputs.waves import Wave, waves_from_labels
+from ecglab.measure.beats import without_unorganised_p
+from ecglab.records import Record
 
 DEFAULT_BUNDLE = "ludb-delineator"
 MIN_LEAD_PEAK_TO_PEAK_MV = 0.05  # a lead flatter than this is off or disconnected: it is not delineated
@@ -74,8 +75,12 @@ def sample_labels(record: Record, bundle: str | Path | None = None, lead_index: 
 def delineate(record: Record, bundle: str | Path | None = None) -> tuple[list[Wave], list[str]]:
     """The waves of every usable lead (samples at ``record.fs``) and the names of the leads delineated."""
     lead_index = delineated_leads(record)
-    labels = sample_labels(record, bundle, lead_index)
-    waves = []
-    for row, i in enumerate(lead_index):
-        waves += waves_from_labels(labels[row], record.signal[i], record.fs, record.leads[i])
-    return waves, [record.leads[i] for i in lead_index]
+    leads = [record.leads[i] for i in lead_index]
+    return waves_of(sample_labels(record, bundle, lead_index), record.signal[lead_index], record.fs, leads), leads
+
+
+def waves_of(labels: np.ndarray, signal: np.ndarray, fs: float, leads: list[str]) -> list[Wave]:
+    """The waves of each lead (a row of ``labels`` and ``signal``), P waves only where they precede most beats
+    (:func:`~ecglab.measure.beats.without_unorganised_p`)."""
+    waves = [w for row, lead in enumerate(leads) for w in waves_from_labels(labels[row], signal[row], fs, lead)]
+    return without_unorganised_p(waves, leads, fs)

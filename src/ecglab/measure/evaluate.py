@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.datasets.ludb import read_lead_waves, read_patients
-from ecglab.inputs.waves import waves_from_labels
 from ecglab.measure.beats import find_beats
-from ecglab.measure.delineate import load_delineator, sample_labels
+from ecglab.measure.delineate import load_delineator, sample_labels, waves_of
 from ecglab.measure.intervals import measure_waves
 from ecglab.measure.neurokit import neurokit_waves
 from ecglab.measure.scoring import BOUNDARIES, TOLERANCE_MS, Scorer
@@ -85,7 +84,8 @@ def score_delineation(bundle, source: str | Path, records: list[str], nk_method:
     for k, name in enumerate(records):
         record, reference = read_lead_waves(str(source / name), list(STANDARD_12_LEADS))
         labels = sample_labels(record, bundle)
-        ours = [waves_from_labels(labels[i], record.signal[i], record.fs, lead) for i, lead in enumerate(record.leads)]
+        found_by_us = waves_of(labels, record.signal, record.fs, record.leads)
+        ours = [[w for w in found_by_us if w.lead == lead] for lead in record.leads]
         found = {"ecglab": ours}
         if nk_method:
             found[f"neurokit2-{nk_method}"] = [neurokit_waves(record.signal[i], record.fs, lead, nk_method)

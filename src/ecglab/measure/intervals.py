@@ -16,16 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ecglab.measure.axis import axis_degrees, frontal_leads, net_deflection
-from ecglab.measure.beats import Beat, find_beats
 from ecglab.inputs.waves import Wave
+from ecglab.measure.axis import axis_degrees, frontal_leads, net_deflection
+from ecglab.measure.beats import MIN_WAVE_SHARE, Beat, find_beats
 
 NAMES = ("heart_rate_bpm", "rr_ms", "pr_ms", "p_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "qtc_fridericia_ms",
          "p_axis_deg", "qrs_axis_deg", "t_axis_deg")
 MIN_SECONDS = 2.5
 MIN_PEAK_TO_PEAK_MV = 0.1
 MIN_BEATS = 2
-MIN_WAVE_SHARE = 0.5  # a P (or T) in fewer than half the beats is reported as absent, not measured on the few
 
 
 @dataclass
