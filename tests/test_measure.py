@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
+from ecglab.inputs.waves import Wave, clean_labels, runs, wave_labels, waves_from_annotation, waves_from_labels
 from ecglab.measure.beats import combine, find_beats, without_unorganised_p
 from ecglab.measure.intervals import NAMES, measure_waves, signal_problem
-from ecglab.inputs.waves import Wave, clean_labels, runs, wave_labels, waves_from_annotation, waves_from_labels
 
 FS = 500.0
 LEADS = ["I", "aVF"]

@@ -9,7 +9,6 @@ import typer
 
 from ecglab.cli.common import examples
 
-
 EXAMPLES = examples(
     "ecglab evaluate-beats mitbih-aami data/mitbih --out ec57/",
     "ecglab evaluate-beats mitbih-aami data/mitbih --use-annotations   (classification alone)",
