@@ -32,8 +32,8 @@ def evaluate_beats(bundle, directory, use_annotations: bool = False, leads: list
         return evaluate_beats_cv(bundle, directories, use_annotations, leads)
     predictor = Predictor.load(bundle)
     headers = [h for d in directories for h in _headers(d)]
-    return _score(str(bundle), ", ".join(map(str, directories)), headers, lambda header: predictor, use_annotations,
-                  leads)
+    return _score(str(bundle), ", ".join(map(str, directories)), headers, lambda header: predictor,
+                  list(predictor.spec.classes), use_annotations, leads)
 
 
 def evaluate_beats_cv(cv_dir, directories, use_annotations: bool = False, leads: list[str] | None = None) -> dict:
@@ -44,18 +44,13 @@ def evaluate_beats_cv(cv_dir, directories, use_annotations: bool = False, leads:
 
     cv_dir = Path(cv_dir)
     fold_of = held_out_fold(cv_dir)
-    predictors: dict[int, Predictor] = {}
-
-    def predictor_for(header: Path):
-        fold = fold_of.get(header.stem)
-        if fold is None:
-            return None
-        if fold not in predictors:
-            predictors[fold] = Predictor.load(cv_dir / f"fold-{fold}" / "bundle")
-        return predictors[fold]
-
     headers = [h for d in directories for h in _headers(d)]
-    return _score(str(cv_dir), ", ".join(map(str, directories)), headers, predictor_for, use_annotations, leads)
+    where = ", ".join(map(str, directories))
+    if not any(h.stem in fold_of for h in headers):
+        raise EcglabError(f"{where}: none of its records is held out by a fold of {cv_dir}.")
+    predictors = {fold: Predictor.load(cv_dir / f"fold-{fold}" / "bundle") for fold in sorted(set(fold_of.values()))}
+    return _score(str(cv_dir), where, headers, lambda header: predictors.get(fold_of.get(header.stem)),
+                  list(next(iter(predictors.values())).spec.classes), use_annotations, leads)
 
 
 def held_out_fold(cv_dir: Path) -> dict[str, int]:
@@ -87,19 +82,14 @@ def _headers(directory) -> list[Path]:
     return headers
 
 
-def _score(bundle: str, directory: str, headers: list[Path], predictor_for, use_annotations: bool,
+def _score(bundle: str, directory: str, headers: list[Path], predictor_for, classes: list[str], use_annotations: bool,
            leads: list[str] | None) -> dict:
-    """Each record through ``predictor_for(header)`` (None: not scored) and matched to its annotations."""
+    """Each record through ``predictor_for(header)`` (None: held out by no fold) and matched to its annotations."""
     from ecglab.records import read_record
     from ecglab.signal.rpeaks import annotated_beats
 
-    records, results, excluded, classes = {}, [], [], None
+    records, results, excluded = {}, [], []
     for header in headers:
-        predictor = predictor_for(header)
-        if predictor is None:
-            excluded.append({"record": header.stem, "reason": "held out by no fold of the cross-validation"})
-            continue
-        classes = list(predictor.spec.classes)
         record = read_record(header, leads=leads)
         if record.annotations is None:
             excluded.append({"record": header.stem, "reason": "no .atr beat annotations"})
@@ -108,14 +98,16 @@ def _score(bundle: str, directory: str, headers: list[Path], predictor_for, use_
         if is_paced(symbols):
             excluded.append({"record": header.stem, "reason": "paced beats (EC57 leaves paced records out)"})
             continue
+        predictor = predictor_for(header)
+        if predictor is None:
+            excluded.append({"record": header.stem, "reason": "held out by no fold of the cross-validation"})
+            continue
         prediction = predictor.predict(record if use_annotations else dataclasses.replace(record, annotations=None))
         beats = prediction.beats or []
         result = compare_beats(samples, [aami_class(s) for s in symbols], [b.sample for b in beats],
                                [b.label for b in beats], record.fs, classes)
         results.append(result)
         records[header.stem] = {**summarise([result], classes), "notes": list(prediction.notes)}
-    if classes is None:
-        raise EcglabError(f"{directory}: none of its records is held out by a fold of {bundle}.")
     return {"bundle": bundle, "directory": directory,
             "r_peaks": "annotated" if use_annotations else "detected", "tolerance_s": TOLERANCE_S,
             "classes": classes, "confusion_labels": {"rows": classes + ["no reference beat"],
