@@ -101,12 +101,16 @@ def test_same_arguments_are_a_cache_hit_and_force_rebuilds(tmp_path):
     assert rebuilt.manifest["prepare"]["options"]["fs"] == 50
 
 
-def test_the_same_source_by_another_path_is_a_cache_hit_and_another_source_is_named(tmp_path, monkeypatch):
+def test_the_same_source_by_another_path_or_as_a_copy_is_a_cache_hit_and_another_source_is_named(tmp_path, monkeypatch):
     root = write_npy_folder(tmp_path / "src", n=4)
     prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=FS)
     monkeypatch.chdir(tmp_path / "out")
     assert prepare("folder", tmp_path / "out", Path("../src"), workers=1, progress=False, fs=FS).reused
-    other = write_npy_folder(tmp_path / "copy", n=4)
+    import shutil
+
+    shutil.copytree(root, tmp_path / "copy", copy_function=shutil.copy2)  # same names, sizes and times
+    assert prepare("folder", tmp_path / "out", tmp_path / "copy", workers=1, progress=False, fs=FS).reused
+    other = write_npy_folder(tmp_path / "other", n=5)
     with pytest.raises(DatasetError, match=f"was prepared from {root} \\(now {other}\\)"):
         prepare("folder", tmp_path / "out", other, workers=1, progress=False, fs=FS)
 

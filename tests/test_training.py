@@ -262,6 +262,19 @@ def test_balanced_weights_give_unlabelled_records_a_share():
     np.testing.assert_allclose(balanced_weights(labels), [1 / 3, 1 / 3, 1 / 3, 1.0, 1.0])
 
 
+def test_balanced_sampling_at_power_one_half_draws_classes_by_the_square_root_of_their_counts():
+    from ecglab.training.config import DataConfig
+    from ecglab.training.data import balanced_weights
+
+    labels = np.array([[1, 0]] * 4 + [[0, 1]])
+    weights = balanced_weights(labels, 0.5)
+    np.testing.assert_allclose(weights, [0.5] * 4 + [1.0])
+    assert weights[:4].sum() / weights[4] == 2.0  # 4 beats against 1: drawn 2 to 1, not 4 to 1 (or 1 to 1 at power 1)
+    assert DataConfig(path="x", balanced_sampling="0.5").balanced_sampling == 0.5
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        DataConfig(path="x", balanced_sampling=1.5)
+
+
 def test_a_last_batch_of_one_does_not_break_batchnorm(tmp_path):
     data = tmp_path / "odd"
     ds = toy_dataset(data, n=106)

@@ -7,7 +7,7 @@ the run directory so that any run can be repeated exactly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -52,7 +52,8 @@ class DataConfig(_Strict):
     meta_features: list[str] = Field(default_factory=list)
     batch_size: int = Field(64, ge=1)
     num_workers: int = Field(0, ge=0)
-    balanced_sampling: bool = False
+    # true: draw every class about equally often; a number α in (0, 1]: a class in proportion to its count^(1-α)
+    balanced_sampling: bool | Annotated[float, Field(gt=0.0, le=1.0)] = False
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 

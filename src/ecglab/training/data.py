@@ -102,13 +102,15 @@ class ResumableLoader:
         self.sampler.resume_at = (state["epoch"], state["batches"])
 
 
-def balanced_weights(labels: np.ndarray) -> np.ndarray:
-    """Sampling weight per record: 1 / count of its rarest positive class, so every class is drawn
-    about equally often; records without any positive label count as one more group of their own."""
+def balanced_weights(labels: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """Sampling weight per record: count of its rarest positive class to the power ``-power``, so at 1 every
+    class is drawn about equally often and at 0.5 in proportion to the square root of its count (rare classes
+    drawn more often without the common ones all but vanishing); records without any positive label count
+    as one more group of their own."""
     counts = labels.sum(axis=0).astype(np.float64)
-    weights = np.where(labels > 0, 1.0 / np.maximum(counts, 1.0), 0.0).max(axis=1)
+    weights = np.where(labels > 0, np.maximum(counts, 1.0) ** -power, 0.0).max(axis=1)
     unlabelled = labels.sum(axis=1) == 0
-    weights[unlabelled] = 1.0 / unlabelled.sum() if unlabelled.any() else 0.0
+    weights[unlabelled] = float(unlabelled.sum()) ** -power if unlabelled.any() else 0.0
     return weights
 
 
@@ -150,7 +152,8 @@ class ECGDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> ResumableLoader:
         dataset = self._dataset(self.train_index, crop=self.window, augment=self.config.augment)
-        weights = torch.as_tensor(balanced_weights(self.train_labels)) if self.config.balanced_sampling else None
+        power = float(self.config.balanced_sampling)  # true is 1: every class equally often
+        weights = torch.as_tensor(balanced_weights(self.train_labels, power)) if power else None
         sampler = EpochBatchSampler(len(dataset), self.config.batch_size, self.seed, weights)
         self._train_loader = ResumableLoader(self._loader(dataset, batch_sampler=sampler))
         if self._train_state is not None:

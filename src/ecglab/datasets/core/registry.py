@@ -184,7 +184,7 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
             existing = PreparedDataset(out)
         except EcglabError:
             existing = None
-        if existing is not None and existing.manifest.get("prepare") == stamp:
+        if existing is not None and _same_preparation(existing.manifest.get("prepare") or {}, stamp):
             existing.reused = True
             return existing
         if existing is None or not rebuild_if_changed:
@@ -192,6 +192,12 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
                                "pass --force to rebuild it, or choose another --out.")
     ctx = PrepareContext(out, source, force, strict, workers, progress, stamp)
     return builder.fn(ctx, **options)
+
+
+def _same_preparation(old: dict, new: dict) -> bool:
+    """Same builder, options and source files (by fingerprint): where the source lies, or the path it was
+    given by, does not matter."""
+    return {k: v for k, v in old.items() if k != "source"} == {k: v for k, v in new.items() if k != "source"}
 
 
 def _stamp_difference(existing, stamp: dict) -> str:
