@@ -11,7 +11,7 @@ from ecglab.datasets.core.registry import prepare
 from ecglab.inference.bundle import MetaFeature
 from ecglab.inference.predictor import Predictor
 from ecglab.inputs.beats import (BEAT_PRESETS, RELATIVE_RR_FEATURES, BeatSpec, add_template, beat_input, input_channels,
-                                 median_beats, rr_features, running_rr)
+                                 median_beats, rr_features, rr_irregularity, running_rr)
 from ecglab.records import read_record
 from ecglab.inputs.preprocess import Preprocessing
 from use_fixtures import BEAT_CLASSES, beat_bundle
@@ -30,7 +30,21 @@ def test_relative_rr_by_hand():
     whole = rr_features(peaks, 100.0)
     for name in RELATIVE_RR_FEATURES:
         np.testing.assert_allclose(whole[name], whole[name.removesuffix("_rel")], rtol=1e-6)
-    assert set(whole) == {"rr_prev", "rr_next", "rr_local", "rr_mean", *RELATIVE_RR_FEATURES}
+    assert set(whole) == {"rr_prev", "rr_next", "rr_local", "rr_mean", *RELATIVE_RR_FEATURES, "rr_irregularity"}
+
+
+def test_rr_irregularity_by_hand():
+    regular = np.arange(0, 4000, 100)  # R-R 1 s at 100 Hz
+    premature = regular.copy()
+    premature[20] -= 30  # one early beat: two changes of 0.3 s among 16, the median stays 0
+    np.testing.assert_array_equal(rr_irregularity(regular, 100.0), 0)
+    np.testing.assert_array_equal(rr_irregularity(premature, 100.0), 0)
+    alternating = np.cumsum([0] + [80, 120] * 20)  # R-R 0.8, 1.2, 0.8 …: every change 0.4 s, median R-R 1 s
+    np.testing.assert_allclose(rr_irregularity(alternating, 100.0)[8:-8], 0.4, rtol=1e-6)  # away from the edges
+    # a window of 4: beat 2 sees the changes 0.2, 0.5, 0.1 (the last repeated at the edge) and R-R 1, 1.2, 0.7, 0.8
+    peaks = np.cumsum([0, 100, 120, 70, 80])
+    assert rr_irregularity(peaks, 100.0, beats=4)[2] == pytest.approx(0.15 / 0.9)
+    assert rr_irregularity(np.array([0, 100]), 100.0).tolist() == [0.0, 0.0]  # one interval: nothing to compare
 
 
 def test_context_window_runs_from_p_wave_to_t_wave_and_drops_edge_beats():
