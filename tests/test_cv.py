@@ -86,3 +86,23 @@ def test_trainer_monitor_val_loss_keeps_the_epoch_of_least_validation_loss(beats
     callbacks = {key.split("{")[0]: state for key, state in best["callbacks"].items() if "'monitor': 'val_loss', 'mode': 'min'" in key}
     assert set(callbacks) == {"EarlyStopping", "ModelCheckpoint"}  # both follow the loss, downwards
     assert float(callbacks["ModelCheckpoint"]["best_model_score"]) == pytest.approx(metrics["val_loss"].min())
+
+
+def test_ensemble_of_two_cvs_averages_their_fold_models_and_pools_like_cv(beats, tmp_path):
+    from ecglab.experiments.ensemble import ensemble_cv
+
+    small = cross_validate(_config(beats, tmp_path, name="small"), folds=2, progress=False)
+    wider = cross_validate(_config(beats, tmp_path, name="wider", **{"model.hparams.filters": 6}), folds=2,
+                           progress=False)
+    result = ensemble_cv([small.directory, wider.directory], "mean", tmp_path / "both-cv")
+    members = [np.load(cv.directory / "predictions.npz") for cv in (small, wider)]
+    pooled = np.load(result.directory / "predictions.npz")
+    np.testing.assert_array_equal(pooled["rows"], members[0]["rows"])
+    np.testing.assert_allclose(pooled["y_prob"], (members[0]["y_prob"] + members[1]["y_prob"]) / 2, atol=1e-5)
+    assert result.report["n_beats"] == small.report["n_beats"] and result.report["config"] == "mean ensemble of small + wider"
+    assert all((result.directory / f"fold-{k}" / "bundle" / "bundle.json").is_file() for k in range(2))
+    assert (result.directory / "data" / "fold-0" / "meta.parquet").is_file()  # what evaluate-beats reads the folds from
+    other_folds = cross_validate(_config(beats, tmp_path, name="seed1", **{"trainer.seed": 1}), folds=2,
+                                 progress=False)  # another seed deals other folds
+    with pytest.raises(ConfigError, match="not dealt the same folds"):
+        ensemble_cv([small.directory, other_folds.directory], "mean", tmp_path / "mixed-cv")

@@ -41,20 +41,30 @@ def register(app: typer.Typer) -> None:
     @app.command(epilog=examples(
         "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --out runs/mitbih/ensemble-mean",
         "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --method stacking --out runs/mitbih/stacked",
+        "ecglab ensemble runs/plain-cv runs/balanced-cv --out runs/ensemble-cv   # two `ecglab cv` runs, fold by fold",
     ))
     def ensemble(
-        runs: List[Path] = typer.Argument(..., help="two or more run directories trained on the same prepared dataset"),
+        runs: List[Path] = typer.Argument(..., help="two or more run directories trained on the same prepared dataset, "
+                                          "or two or more `ecglab cv` directories dealt the same folds"),
         out: Path = typer.Option(..., "--out", help="directory for the ensemble's bundle/, report/ and predictions"),
         method: str = typer.Option("mean", help="mean (average of probabilities) | stacking (logistic regression on "
                                                  "the members' validation predictions)"),
         data: Optional[Path] = typer.Option(None, help="prepared dataset (default: the members' data.path)"),
         n_boot: int = typer.Option(200, "--n-boot", help="bootstrap resamples for confidence intervals"),
     ):
-        """Combine trained runs into one model, evaluate it on the test split, export a bundle `ecglab predict` uses."""
+        """Combine trained runs into one model, evaluate it on the test split, export a bundle `ecglab predict` uses.
+        Given `ecglab cv` directories, ensemble their fold models fold by fold and report the pooled figures."""
         from ecglab.cli.common import console
         from ecglab.evaluation import format_metrics_table
         from ecglab.experiments.ensemble import build_ensemble
 
+        if all((run / "cv.json").is_file() for run in runs):
+            from ecglab.experiments.ensemble import ensemble_cv
+
+            cv = ensemble_cv(runs, method, out)
+            console().print(cv.markdown.read_text(), markup=False, highlight=False)
+            console().print(f"cross-validation: {cv.markdown} (and cv.json); fold models: {out}/fold-K/bundle")
+            return
         result = build_ensemble(runs, method, out, data=data, n_boot=n_boot)
         screen = console()
         screen.print(format_metrics_table(result.metrics, result.report["classes"]), markup=False)

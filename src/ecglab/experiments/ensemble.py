@@ -7,10 +7,14 @@ and applies it to their probabilities. Either way the result is an ``ensemble`` 
 any bundle; its report comes from running that bundle on the members' validation and test splits.
 For record models scored by windows, the stacking regression is fitted on the record-level
 (window-aggregated) validation probabilities and applied to each window before aggregation.
+
+Given ``ecglab cv`` run directories instead, :func:`ensemble_cv` ensembles their fold models fold by fold,
+so an ensemble of recipes is cross-validated like one recipe.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,3 +165,34 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
     (out / "ensemble.yaml").write_text(yaml.safe_dump({"method": method, "members": [str(m.run_dir) for m in members],
                                                        "data": str(data)}, sort_keys=False))
     return RunResult(out, report, bundle_dir, out / "report")
+
+
+def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path):
+    """The ensemble of ``ecglab cv`` runs dealt the same folds: per fold, the ensemble of the members' fold runs
+    (``out/fold-K/``, whose bundle ``ecglab evaluate-beats out DIR…`` applies to the records that fold held out),
+    scored and pooled as ``ecglab cv`` scores a single recipe. Returns a CVResult."""
+    import pandas as pd
+
+    from ecglab.datasets.core.prepared import PreparedDataset
+    from ecglab.training.cv import write_cv
+
+    cv_dirs, out = [Path(d) for d in cv_dirs], Path(out)
+    reports = [json.loads((d / "cv.json").read_text()) for d in cv_dirs]
+    first = reports[0]
+    for directory, report in zip(cv_dirs[1:], reports[1:]):
+        if (report["folds"], report["seed"], report["n_beats"]) != (first["folds"], first["seed"], first["n_beats"]):
+            raise ConfigError(f"{cv_dirs[0]} and {directory} were not dealt the same folds (folds, seed or beats "
+                              "differ); ensemble cross-validations of one dataset with the same --folds and trainer.seed.")
+    folds_scored = []
+    for fold in range(first["folds"]):
+        view = cv_dirs[0] / "data" / f"fold-{fold}"
+        build_ensemble([d / f"fold-{fold}" for d in cv_dirs], method, out / f"fold-{fold}", data=view, n_boot=0)
+        with np.load(out / f"fold-{fold}" / "predictions.npz", allow_pickle=False) as saved:
+            split = pd.read_parquet(view / "meta.parquet", columns=["split"])["split"].to_numpy()
+            folds_scored.append((saved["y_test"], saved["p_test"], np.flatnonzero(split == "test")))
+    if not (out / "data").exists():
+        (out / "data").symlink_to((cv_dirs[0] / "data").resolve())  # the fold views: which records each fold held out
+    dataset = PreparedDataset(cv_dirs[0] / "data" / "fold-0")  # every row, with the pooled patients' splits
+    pool = np.flatnonzero(dataset.meta["split"].astype(str).to_numpy() != "unused")
+    name = f"{method} ensemble of " + " + ".join(report["config"] for report in reports)
+    return write_cv(out, name, dataset, first["seed"], first["splits_pooled"], pool, folds_scored)

@@ -78,7 +78,7 @@ def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True) -> 
     fold_of_row = assign_folds(dataset.meta["patient_id"].to_numpy()[pool], labels[pool].argmax(axis=1), folds,
                                config.trainer.seed)
     directory = Path(config.out_dir) / f"{config.name}-cv"
-    y_true, y_prob, rows, per_fold = [], [], [], []
+    folds_scored = []
     for fold in range(folds):
         run = config.model_copy(update={
             "name": f"fold-{fold}", "out_dir": str(directory),
@@ -94,20 +94,28 @@ def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True) -> 
             fold_view(dataset, pool, fold_of_row, fold, config.trainer.seed, Path(run.data.path))
             train(run)
         saved = np.load(done, allow_pickle=False)
-        y_true.append(saved["y_test"])
-        y_prob.append(saved["p_test"])
-        rows.append(pool[fold_of_row == fold])
-        per_fold.append(aami_scores(saved["y_test"], saved["p_test"], dataset.classes))
-        per_fold[-1]["patients"] = int(len(np.unique(dataset.meta["patient_id"].to_numpy()[rows[-1]])))
-    y_true, y_prob, rows = np.concatenate(y_true), np.concatenate(y_prob), np.concatenate(rows)
-    report = {"config": config.name, "dataset": str(dataset.path), "folds": folds, "seed": config.trainer.seed,
-              "splits_pooled": splits, "n_beats": int(len(rows)),
-              "n_patients": int(len(np.unique(dataset.meta["patient_id"].to_numpy()[pool]))),
+        folds_scored.append((saved["y_test"], saved["p_test"], pool[fold_of_row == fold]))
+    return write_cv(directory, config.name, dataset, config.trainer.seed, splits, pool, folds_scored)
+
+
+def write_cv(directory: Path, name: str, dataset: PreparedDataset, seed: int, splits: list[str], pool: np.ndarray,
+             folds_scored: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> CVResult:
+    """Score each fold's held-out ``(y_true, y_prob, rows)``, then all of them pooled (and by database), and write
+    ``predictions.npz``, ``cv.json`` and ``cv.md`` to ``directory``."""
+    patients = dataset.meta["patient_id"].to_numpy()
+    per_fold = []
+    for y_fold, p_fold, rows_fold in folds_scored:
+        per_fold.append(aami_scores(y_fold, p_fold, dataset.classes))
+        per_fold[-1]["patients"] = int(len(np.unique(patients[rows_fold])))
+    y_true, y_prob, rows = (np.concatenate(parts) for parts in zip(*folds_scored))
+    report = {"config": name, "dataset": str(dataset.path), "folds": len(folds_scored), "seed": seed,
+              "splits_pooled": splits, "n_beats": int(len(rows)), "n_patients": int(len(np.unique(patients[pool]))),
               "pooled": aami_scores(y_true, y_prob, dataset.classes), "per_fold": per_fold}
     if "database" in dataset.meta:
         database = dataset.meta["database"].to_numpy()[rows]
         report["by_database"] = {str(db): aami_scores(y_true[database == db], y_prob[database == db], dataset.classes)
                                  for db in np.unique(database)}
+    directory.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(directory / "predictions.npz", y_true=y_true, y_prob=y_prob, rows=rows,
                         classes=np.array(dataset.classes))
     (directory / "cv.json").write_text(json.dumps(report, indent=1))
