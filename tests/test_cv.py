@@ -106,3 +106,15 @@ def test_ensemble_of_two_cvs_averages_their_fold_models_and_pools_like_cv(beats,
                                  progress=False)  # another seed deals other folds
     with pytest.raises(ConfigError, match="not dealt the same folds"):
         ensemble_cv([small.directory, other_folds.directory], "mean", tmp_path / "mixed-cv")
+
+
+def test_cv_of_a_config_with_an_ensemble_section_cross_validates_each_member_then_ensembles_them(beats, tmp_path):
+    from ecglab.experiments.ensemble import cross_validate_ensemble
+
+    config = _config(beats, tmp_path, name="pair", **{"ensemble.members": "[{}, {model.hparams.filters: 6}]"})
+    result = cross_validate_ensemble(config, folds=2)
+    assert result.directory == tmp_path / "pair-cv"
+    members = [np.load(tmp_path / "pair-cv" / f"member-{k}-cv" / "predictions.npz") for k in range(2)]
+    np.testing.assert_allclose(np.load(result.directory / "predictions.npz")["y_prob"],
+                               (members[0]["y_prob"] + members[1]["y_prob"]) / 2, atol=1e-5)
+    assert result.report["config"] == "mean ensemble of member-0 + member-1"

@@ -148,3 +148,32 @@ def test_command_line(runs, capsys):
     assert "at least two runs" in capsys.readouterr().err
     assert main(["ensemble", str(first), str(second), "--out", str(out), "--method", "median"]) == 2
     assert "--method must be one of mean, stacking" in capsys.readouterr().err
+
+
+def test_a_config_with_an_ensemble_section_trains_each_member_then_their_ensemble(runs, tmp_path, capsys):
+    import yaml
+
+    from ecglab.cli import main
+
+    _, data, _, _ = runs
+    config = run_config(tmp_path, data, "both", "kachuee", {"filters": 8, "head_hidden": [16]}).model_dump(mode="json")
+    config["ensemble"] = {"members": [{}, {"model.hparams.filters": 6, "trainer.seed": 1}]}
+    (tmp_path / "both.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", str(tmp_path / "both.yaml")]) == 0
+    run_dir = tmp_path / "runs" / "both"
+    members = [run_dir / f"member-{k}" for k in range(2)]
+    assert [yaml.safe_load((m / "config.yaml").read_text())["model"]["hparams"]["filters"] for m in members] == [8, 6]
+    ensemble = npz(run_dir)
+    np.testing.assert_allclose(ensemble["p_test"], (npz(members[0])["p_test"] + npz(members[1])["p_test"]) / 2,
+                               atol=1e-5)
+    assert Predictor.load(run_dir / "bundle").spec.architecture == "ensemble"
+    assert "ensemble" in yaml.safe_load((run_dir / "config.yaml").read_text())
+    stamp = (members[0] / "predictions.npz").stat().st_mtime_ns
+    assert main(["train", str(tmp_path / "both.yaml")]) == 0  # finished members are reused, not retrained
+    assert (members[0] / "predictions.npz").stat().st_mtime_ns == stamp
+    config["ensemble"]["members"][1] = {"trainer.max_epoch": 2}
+    config["name"] = "typo"
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", str(tmp_path / "typo.yaml")]) == 2
+    assert "ensemble member 1: unknown key 'trainer.max_epoch'" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "typo").exists()  # rejected before any member trained

@@ -115,6 +115,9 @@ def register(app: typer.Typer) -> None:
         from ecglab.training.config import load_config
         from ecglab.training.cv import cross_validate
 
-        result = cross_validate(load_config(config, list(set_)), folds, progress=progress)
+        run_config = load_config(config, list(set_))
+        if run_config.ensemble is not None:
+            from ecglab.experiments.ensemble import cross_validate_ensemble as cross_validate
+        result = cross_validate(run_config, folds, progress=progress)
         console().print(result.markdown.read_text(), markup=False, highlight=False)
         console().print(f"cross-validation: {result.markdown} (and cv.json)")

@@ -51,7 +51,10 @@ def register(app: typer.Typer) -> None:
         overrides = list(set_) + [f"trainer.{k}={v}" for k, v in flags.items() if v is not None]
         overrides += [f"model.init_from={init_from}"] if init_from else []
         overrides += [f"model.freeze={freeze}"] if freeze else []
-        result = run_train(load_config(config, overrides), resume=resume)
+        run_config = load_config(config, overrides)
+        if run_config.ensemble is not None:
+            from ecglab.experiments.ensemble import train_ensemble as run_train
+        result = run_train(run_config, resume=resume)
         if result is not None:
             show_result(result)
 

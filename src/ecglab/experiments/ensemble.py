@@ -196,3 +196,33 @@ def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path):
     pool = np.flatnonzero(dataset.meta["split"].astype(str).to_numpy() != "unused")
     name = f"{method} ensemble of " + " + ".join(report["config"] for report in reports)
     return write_cv(out, name, dataset, first["seed"], first["splits_pooled"], pool, folds_scored)
+
+
+def train_ensemble(config, resume: bool = False):
+    """``ecglab train`` of a config with an ``ensemble`` section: each member trained (a finished one with the
+    same config reused) into ``RUN_DIR/member-K``, then their mean (or stacking) ensemble written to RUN_DIR
+    (bundle/, report/, predictions.npz) and evaluated on the config's test split. Returns its RunResult."""
+    from ecglab.training.config import member_configs
+    from ecglab.training.fit import config_differences, train
+
+    members = member_configs(config, config.run_dir)  # all validated before any training
+    for member in members:
+        finished = (member.run_dir / "predictions.npz").is_file() and not config_differences(member, member.run_dir)
+        if not finished:
+            train(member, resume=resume and member.run_dir.exists())
+    result = build_ensemble([m.run_dir for m in members], config.ensemble.method, config.run_dir,
+                            n_boot=config.report.n_boot)
+    (config.run_dir / "config.yaml").write_text(config.to_yaml())
+    return result
+
+
+def cross_validate_ensemble(config, folds: int, progress: bool = False):
+    """``ecglab cv`` of a config with an ``ensemble`` section: each member cross-validated over the same folds
+    (``OUT_DIR/NAME-cv/member-K-cv``), then :func:`ensemble_cv` of them into ``OUT_DIR/NAME-cv``."""
+    from ecglab.training.config import member_configs
+    from ecglab.training.cv import cross_validate
+
+    directory = config.run_dir.parent / f"{config.name}-cv"
+    members = member_configs(config, directory)
+    runs = [cross_validate(member, folds, progress=progress).directory for member in members]
+    return ensemble_cv(runs, config.ensemble.method, directory)

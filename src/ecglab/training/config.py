@@ -110,6 +110,14 @@ class ReportConfig(_Strict):
     temperature_scaling: bool = False  # fit a temperature on validation, report the test ECE before and after
 
 
+class EnsembleConfig(_Strict):
+    """Train several variants of this config and average them: each member is the config (without this
+    section) with its own overrides, e.g. ``{data.balanced_sampling: true}``; ``{}`` is the config as it is."""
+
+    members: list[dict] = Field(min_length=2)
+    method: Literal["mean", "stacking"] = "mean"
+
+
 class RunConfig(_Strict):
     name: str = "run"  # a plain directory name: the run lives in out_dir/name
     out_dir: str = "runs"
@@ -119,6 +127,7 @@ class RunConfig(_Strict):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    ensemble: EnsembleConfig | None = None
 
     @field_validator("name", mode="before")
     @classmethod
@@ -169,13 +178,31 @@ def apply_override(raw: dict, item: str) -> None:
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set trainer.max_epochs=5.")
     key, value = item.split("=", 1)
-    parts = key.strip().split(".")
+    set_key(raw, key.strip(), yaml.safe_load(value), f"--set {item!r}")
+
+
+def set_key(raw: dict, key: str, value, where: str) -> None:
+    """``raw[a][b][c] = value`` for the dotted ``key`` ``a.b.c``, making the sections on the way."""
+    parts = key.split(".")
     node = raw
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"--set {item!r}: {part} is not a section.")
-    node[parts[-1]] = yaml.safe_load(value)
+            raise ConfigError(f"{where}: {part} is not a section.")
+    node[parts[-1]] = value
+
+
+def member_configs(config: RunConfig, out_dir: str | Path) -> list[RunConfig]:
+    """The members of ``config.ensemble``, each validated, named ``member-K`` and placed in ``out_dir``."""
+    base = config.model_dump(mode="json", exclude={"ensemble"})
+    members = []
+    for k, overrides in enumerate(config.ensemble.members):
+        raw = yaml.safe_load(yaml.safe_dump(base))  # a deep copy
+        for key, value in overrides.items():
+            set_key(raw, str(key), value, f"ensemble member {k}")
+        raw.update(name=f"member-{k}", out_dir=str(out_dir))
+        members.append(validate_config(raw, source=f"ensemble member {k}"))
+    return members
 
 
 def validate_config(raw: dict, source: str = "config") -> RunConfig:

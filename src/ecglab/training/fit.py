@@ -49,6 +49,9 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     from ecglab.training.losses import build_loss
     from ecglab.training.module import ECGModule
 
+    if config.ensemble is not None:
+        raise ConfigError("this config has an ensemble section: train it with `ecglab train` or "
+                          "ecglab.experiments.ensemble.train_ensemble, which trains each member, then ensembles them.")
     config = with_init_architecture(config)
     run_dir = config.run_dir
     checkpoint_dir = run_dir / CHECKPOINTS
