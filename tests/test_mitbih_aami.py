@@ -40,13 +40,15 @@ def _agreement(prediction, record) -> tuple[float, float]:
     return len(matched) / len(samples), correct / max(len(matched), 1)
 
 
-def test_the_bundle_is_small_and_takes_the_context_beat_beside_its_template():
+def test_the_bundle_is_small_and_averages_two_models_of_the_context_beat_beside_its_template():
     path = find_pretrained(NAME)
     assert (path / "MODEL_CARD.md").is_file() and (path / "model.safetensors").stat().st_size < 3_000_000
     _, spec = load_bundle(path)
     assert (spec.input, spec.leads, spec.fs, spec.input_length) == ("beat", ["MLII"], 128.0, 96)
     assert (spec.beats.method, spec.beats.normalize, spec.beats.template) == ("centred", "record", "difference")
     assert spec.channels == 2  # the beat, and the beat minus the record's median beat
+    assert spec.architecture == "ensemble" and spec.model_kwargs["method"] == "mean"  # plain and balanced members
+    assert [m["architecture"] for m in spec.model_kwargs["members"]] == ["kachuee", "kachuee"]
     assert [f.name for f in spec.meta_features][:3] == ["rr_prev_rel", "rr_next_rel", "rr_local_rel"]
 
 
