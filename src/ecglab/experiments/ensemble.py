@@ -195,7 +195,8 @@ def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path):
     dataset = PreparedDataset(cv_dirs[0] / "data" / "fold-0")  # every row, with the pooled patients' splits
     pool = np.flatnonzero(dataset.meta["split"].astype(str).to_numpy() != "unused")
     name = f"{method} ensemble of " + " + ".join(report["config"] for report in reports)
-    return write_cv(out, name, dataset, first["seed"], first["splits_pooled"], pool, folds_scored)
+    return write_cv(out, name, dataset, first["seed"], first["splits_pooled"], pool, folds_scored,
+                    source=first["dataset"])
 
 
 def train_ensemble(config, resume: bool = False):

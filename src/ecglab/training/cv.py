@@ -99,16 +99,17 @@ def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True) -> 
 
 
 def write_cv(directory: Path, name: str, dataset: PreparedDataset, seed: int, splits: list[str], pool: np.ndarray,
-             folds_scored: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> CVResult:
+             folds_scored: list[tuple[np.ndarray, np.ndarray, np.ndarray]], source: str | None = None) -> CVResult:
     """Score each fold's held-out ``(y_true, y_prob, rows)``, then all of them pooled (and by database), and write
-    ``predictions.npz``, ``cv.json`` and ``cv.md`` to ``directory``."""
+    ``predictions.npz``, ``cv.json`` and ``cv.md`` to ``directory``. ``source``: the dataset's name in the
+    report, if not its path."""
     patients = dataset.meta["patient_id"].to_numpy()
     per_fold = []
     for y_fold, p_fold, rows_fold in folds_scored:
         per_fold.append(aami_scores(y_fold, p_fold, dataset.classes))
         per_fold[-1]["patients"] = int(len(np.unique(patients[rows_fold])))
     y_true, y_prob, rows = (np.concatenate(parts) for parts in zip(*folds_scored))
-    report = {"config": name, "dataset": str(dataset.path), "folds": len(folds_scored), "seed": seed,
+    report = {"config": name, "dataset": source or str(dataset.path), "folds": len(folds_scored), "seed": seed,
               "splits_pooled": splits, "n_beats": int(len(rows)), "n_patients": int(len(np.unique(patients[pool]))),
               "pooled": aami_scores(y_true, y_prob, dataset.classes), "per_fold": per_fold}
     if "database" in dataset.meta:
