@@ -202,15 +202,16 @@ def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path):
 def train_ensemble(config, resume: bool = False):
     """``ecglab train`` of a config with an ``ensemble`` section: each member trained (a finished one with the
     same config reused) into ``RUN_DIR/member-K``, then their mean (or stacking) ensemble written to RUN_DIR
-    (bundle/, report/, predictions.npz) and evaluated on the config's test split. Returns its RunResult."""
+    (bundle/, report/, predictions.npz) and evaluated on the config's test split. Returns its RunResult (None
+    on the non-zero ranks of a multi-process run)."""
     from ecglab.training.config import member_configs
     from ecglab.training.fit import config_differences, train
 
     members = member_configs(config, config.run_dir)  # all validated before any training
     for member in members:
         finished = (member.run_dir / "predictions.npz").is_file() and not config_differences(member, member.run_dir)
-        if not finished:
-            train(member, resume=resume and member.run_dir.exists())
+        if not finished and train(member, resume=resume and member.run_dir.exists()) is None:
+            return None  # a non-zero DDP rank: rank zero builds the ensemble
     result = build_ensemble([m.run_dir for m in members], config.ensemble.method, config.run_dir,
                             n_boot=config.report.n_boot)
     (config.run_dir / "config.yaml").write_text(config.to_yaml())
