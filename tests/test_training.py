@@ -271,8 +271,9 @@ def test_balanced_sampling_at_power_one_half_draws_classes_by_the_square_root_of
     np.testing.assert_allclose(weights, [0.5] * 4 + [1.0])
     assert weights[:4].sum() / weights[4] == 2.0  # 4 beats against 1: drawn 2 to 1, not 4 to 1 (or 1 to 1 at power 1)
     assert DataConfig(path="x", balanced_sampling="0.5").balanced_sampling == 0.5
-    with pytest.raises(ValueError, match="less than or equal to 1"):
-        DataConfig(path="x", balanced_sampling=1.5)
+    for wrong in (1.5, 0, "often"):
+        with pytest.raises(ValueError, match=r"expected true, false or a power in \(0, 1\]"):
+            DataConfig(path="x", balanced_sampling=wrong)
 
 
 def test_a_last_batch_of_one_does_not_break_batchnorm(tmp_path):

@@ -7,7 +7,7 @@ the run directory so that any run can be repeated exactly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -53,8 +53,21 @@ class DataConfig(_Strict):
     batch_size: int = Field(64, ge=1)
     num_workers: int = Field(0, ge=0)
     # true: draw every class about equally often; a number α in (0, 1]: a class in proportion to its count^(1-α)
-    balanced_sampling: bool | Annotated[float, Field(gt=0.0, le=1.0)] = False
+    balanced_sampling: bool | float = False
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+    @field_validator("balanced_sampling", mode="before")
+    @classmethod
+    def _sampling_power(cls, value):
+        if isinstance(value, bool):
+            return value
+        try:
+            power = float(value)
+        except (TypeError, ValueError):
+            power = float("nan")
+        if not 0 < power <= 1:
+            raise ValueError(f"expected true, false or a power in (0, 1], found {value!r}")
+        return power
 
 
 class ModelConfig(_Strict):
