@@ -115,4 +115,5 @@ def show_result(result) -> None:
     out.print(format_metrics_table(result.metrics, result.report["classes"]))
     out.print(f"report:  {result.report_dir / 'report.md'}  (plots beside it)")
     out.print(f"bundle:  {result.bundle_dir}   → ecglab predict {result.bundle_dir} FILE")
-    out.print(f"logs:    {result.run_dir / 'logs'}   (tensorboard --logdir {result.run_dir / 'logs'})")
+    logs = result.run_dir / "logs" if (result.run_dir / "logs").is_dir() else result.run_dir  # an ensemble: member-K/logs
+    out.print(f"logs:    {logs}   (tensorboard --logdir {logs})")
