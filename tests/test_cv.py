@@ -111,7 +111,8 @@ def test_ensemble_of_two_cvs_averages_their_fold_models_and_pools_like_cv(beats,
 def test_cv_of_a_config_with_an_ensemble_section_cross_validates_each_member_then_ensembles_them(beats, tmp_path):
     from ecglab.experiments.ensemble import cross_validate_ensemble
 
-    config = _config(beats, tmp_path, name="pair", **{"ensemble.members": "[{}, {model.hparams.filters: 6}]"})
+    config = _config(beats, tmp_path, name="pair",
+                     **{"ensemble.members": "[{}, {model.hparams.filters: 6, trainer.seed: 1}]"})  # same folds still
     result = cross_validate_ensemble(config, folds=2)
     assert result.directory == tmp_path / "pair-cv"
     members = [np.load(tmp_path / "pair-cv" / f"member-{k}-cv" / "predictions.npz") for k in range(2)]

@@ -226,5 +226,6 @@ def cross_validate_ensemble(config, folds: int, progress: bool = False):
 
     directory = config.run_dir.parent / f"{config.name}-cv"
     members = member_configs(config, directory)
-    runs = [cross_validate(member, folds, progress=progress).directory for member in members]
+    runs = [cross_validate(member, folds, progress=progress, split_seed=config.trainer.seed).directory
+            for member in members]  # the same folds for all, even for members with a training seed of their own
     return ensemble_cv(runs, config.ensemble.method, directory)

@@ -59,13 +59,17 @@ def fold_view(dataset: PreparedDataset, pool: np.ndarray, fold_of_row: np.ndarra
     for name in ("signals.npy", "labels.npy"):
         (out / name).symlink_to((dataset.path / name).resolve())
     meta.to_parquet(out / "meta.parquet", index=False)
-    manifest = {**dataset.manifest, "warnings": [], "cv_fold": fold, "cv_of": str(dataset.path)}
+    manifest = {**dataset.manifest, "warnings": [], "cv_fold": fold, "cv_of": str(dataset.path), "cv_seed": seed}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return out
 
 
-def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True) -> CVResult:
+def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True, split_seed: int | None = None) -> CVResult:
+    """``split_seed`` deals the folds and their validation patients (default ``trainer.seed``, which also seeds
+    training): the members of an ensemble share it, whatever their own training seeds."""
     from ecglab.training.fit import config_differences, ensure_dataset, train
+
+    seed = config.trainer.seed if split_seed is None else split_seed
 
     if folds < 2:
         raise ConfigError(f"--folds {folds}: cross-validation needs at least 2 folds.")
@@ -76,7 +80,7 @@ def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True) -> 
     pool = np.flatnonzero(dataset.meta["split"].astype(str).isin(splits).to_numpy())
     labels = np.asarray(dataset.labels)
     fold_of_row = assign_folds(dataset.meta["patient_id"].to_numpy()[pool], labels[pool].argmax(axis=1), folds,
-                               config.trainer.seed)
+                               seed)
     directory = Path(config.out_dir) / f"{config.name}-cv"
     folds_scored = []
     for fold in range(folds):
@@ -88,14 +92,20 @@ def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True) -> 
             "report": config.report.model_copy(update={"n_boot": 0, "baseline": False}),
         })
         done = run.run_dir / "predictions.npz"
-        if not (done.exists() and not config_differences(run, run.run_dir)):
+        if not (done.exists() and not config_differences(run, run.run_dir) and _dealt_with(run.data.path, seed)):
             if run.run_dir.exists():
                 shutil.rmtree(run.run_dir)
-            fold_view(dataset, pool, fold_of_row, fold, config.trainer.seed, Path(run.data.path))
+            fold_view(dataset, pool, fold_of_row, fold, seed, Path(run.data.path))
             train(run)
         saved = np.load(done, allow_pickle=False)
         folds_scored.append((saved["y_test"], saved["p_test"], pool[fold_of_row == fold]))
-    return write_cv(directory, config.name, dataset, config.trainer.seed, splits, pool, folds_scored)
+    return write_cv(directory, config.name, dataset, seed, splits, pool, folds_scored)
+
+
+def _dealt_with(view: str, seed: int) -> bool:
+    """Whether the fold view at ``view`` was dealt with ``seed`` (a finished fold run is reused only then)."""
+    manifest = Path(view) / "manifest.json"
+    return manifest.is_file() and json.loads(manifest.read_text()).get("cv_seed", seed) == seed
 
 
 def write_cv(directory: Path, name: str, dataset: PreparedDataset, seed: int, splits: list[str], pool: np.ndarray,
