@@ -8,6 +8,7 @@ left out of that beat's boundary first, so that one stray lead cannot stretch th
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,21 +84,23 @@ def find_beats(waves: list[Wave], leads: list[str], fs: float) -> list[Beat]:
     groups = [g for g in groups if len(g) >= needed]
     qrs = [combine(g, fs) for g in groups]
     by_kind = {kind: sorted((w for w in waves if w.wave == kind), key=lambda w: w.peak) for kind in ("P", "T")}
+    peaks = {kind: [w.peak for w in found] for kind, found in by_kind.items()}
     beats = []
     for k, (group, span) in enumerate(zip(groups, qrs)):
         previous_end = qrs[k - 1].offset if k else -1
         next_start = qrs[k + 1].onset if k + 1 < len(qrs) else np.inf
         p_window = (max(previous_end, span.onset - P_SEARCH_MS * fs / 1000), span.onset)
         t_window = (span.offset, min(next_start, span.offset + T_SEARCH_MS * fs / 1000))
-        p = _wave_in(by_kind["P"], p_window, len(group), "P", fs, last=True)
-        t = _wave_in(by_kind["T"], t_window, len(group), "T", fs)
+        p = _wave_in(by_kind["P"], peaks["P"], p_window, len(group), "P", fs, last=True)
+        t = _wave_in(by_kind["T"], peaks["T"], t_window, len(group), "T", fs)
         beats.append(Beat(int(np.median([w.peak for w in group])), span, p, t))
     return beats
 
 
-def _wave_in(waves: list[Wave], window: tuple[float, float], n_leads: int, kind: str, fs: float,
+def _wave_in(waves: list[Wave], peaks: list[int], window: tuple[float, float], n_leads: int, kind: str, fs: float,
              last: bool = False) -> Span | None:
-    inside = [w for w in waves if window[0] < w.peak < window[1]]
+    """The ``kind`` wave of a beat from ``waves`` (sorted by their ``peaks``) peaking inside ``window``."""
+    inside = waves[bisect_right(peaks, window[0]):bisect_left(peaks, window[1])]  # a slice: no scan of the record
     chosen = one_per_lead(inside, last=last)
     if len(chosen) < max(1, int(np.ceil(LEAD_SHARE[kind] * n_leads))):
         return None
