@@ -110,10 +110,7 @@ def register(app: typer.Typer) -> None:
         from ecglab.records import read_record
 
         record = read_record(file, fs=fs, leads=parse_list(leads))
-        from ecglab.viz.ecg_paper import (  # matplotlib: not before a refused file
-            page_seconds,
-            plot_ecg,
-        )
+        from ecglab.viz.ecg_paper import page_seconds, plot_ecg  # matplotlib: not before a refused file
 
         page_seconds(record, start, seconds)  # a bad --start or --seconds fails before the model runs
         prediction = None
