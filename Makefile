@@ -33,7 +33,8 @@ $(LATEST)/.installed-stamp: pyproject.toml
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install -q --upgrade pip
 	$(LATEST)/bin/python -m pip install -q $(TORCH)
-	$(LATEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[all,dev]"
+	# torch named again: an eager upgrade would otherwise replace the CPU wheel with the newest CUDA build (6 GB)
+	$(LATEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[all,dev]" $(TORCH)
 	touch $@
 
 test-latest:

