@@ -90,3 +90,18 @@ def test_export_of_a_model_marked_unexportable_is_a_clear_error(unexportable, tm
     with pytest.raises(EcglabError, match="'test_unexportable' cannot be exported to ONNX: it uses an operator ONNX lacks"):
         export_onnx(model, tmp_path / "m.onnx", n_leads=12, input_length=250)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_kachuee_of_four_blocks_on_the_context_beat_exports(tmp_path):
+    from ecglab.models.kachuee import HalvesMaxPool
+
+    for n in range(1, 12):  # odd and even lengths: the halves are PyTorch's adaptive pooling windows
+        x = torch.randn(2, 3, n)
+        torch.testing.assert_close(HalvesMaxPool()(x), torch.nn.AdaptiveMaxPool1d(2)(x))
+    torch.manual_seed(0)
+    model = create_model("kachuee", 2, 5, 96, 4, n_blocks=4).eval()  # what mitbih-aami is made of: 3 samples left
+    path = export_onnx(model, tmp_path / "kachuee.onnx", n_leads=2, input_length=96, n_meta=4)
+    x, meta = torch.randn(5, 2, 96), torch.randn(5, 4)
+    with torch.no_grad():
+        expected = model(x, meta).numpy()
+    assert np.abs(OnnxModel(path)(x.numpy(), meta.numpy()) - expected).max() <= 1e-4

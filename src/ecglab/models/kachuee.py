@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ecglab.models.classifier import ECGClassifier
@@ -13,16 +14,26 @@ class KachueeTrunk(nn.Sequential):
     """Conv(32, k5), then 5 × [residual block (2 convs, no BatchNorm) → max-pool(5, stride 2)].
 
     The paper flattens 32 × 2 features for a 187-sample beat; an adaptive max-pool to length 2
-    gives exactly that for 187 samples and keeps the model usable on any length.
+    (:class:`HalvesMaxPool`) gives exactly that for 187 samples and keeps the model usable on any length.
     """
 
     def __init__(self, n_leads: int, filters: int = 32, kernel: int = 5, n_blocks: int = 5):
         layers = [ConvBnAct(n_leads, filters, kernel, bn=False, act=False, bias=True)]
         for _ in range(n_blocks):
             layers += [ResidualBlock1d(filters, filters, (kernel, kernel), bn=False), nn.MaxPool1d(5, stride=2)]
-        layers += [nn.AdaptiveMaxPool1d(2), nn.Flatten()]
+        layers += [HalvesMaxPool(), nn.Flatten()]
         super().__init__(*layers)
         self.out_features = 2 * filters
+
+
+class HalvesMaxPool(nn.Module):
+    """``nn.AdaptiveMaxPool1d(2)`` written out: the maximum of each half (sharing the middle sample when the
+    length is odd). ONNX exports PyTorch's only where 2 divides the length, and 4 blocks leave 96-sample
+    context beats 3 samples long."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[-1]
+        return torch.stack([x[..., :(n + 1) // 2].amax(dim=-1), x[..., n // 2:].amax(dim=-1)], dim=-1)
 
 
 @register_model("Kachuee, Fazeli & Sarrafzadeh 2018, 'ECG heartbeat classification: a deep transferable "
