@@ -11,7 +11,7 @@ from ecglab.datasets.core.registry import prepare
 from ecglab.inference.bundle import MetaFeature
 from ecglab.inference.predictor import Predictor
 from ecglab.inputs.beats import (BEAT_PRESETS, RELATIVE_RR_FEATURES, BeatSpec, add_template, beat_input, input_channels,
-                                 median_beats, rr_features, rr_irregularity, running_rr)
+                                 median_beats, p_consistency, rr_features, rr_irregularity, running_rr)
 from ecglab.records import read_record
 from ecglab.inputs.preprocess import Preprocessing
 from use_fixtures import BEAT_CLASSES, beat_bundle
@@ -74,12 +74,31 @@ def test_amplitude_is_normalised_per_record_not_per_beat():
 def test_template_channels_by_hand():
     beats = np.array([[[0.0, 1.0]], [[2.0, 1.0]], [[4.0, 7.0]]], np.float32)  # 3 beats, 1 lead, 2 samples
     median = [[2.0, 1.0]]
-    difference = add_template(beats, CONTEXT.model_copy(update={"template": "difference"}))
+    templates = median_beats(beats, 3000)
+    difference = add_template(beats, templates, CONTEXT.model_copy(update={"template": "difference"}))
     assert difference.shape == (3, 2, 2) and input_channels(1, BEAT_PRESETS["context-difference"]) == 2
     np.testing.assert_array_equal(difference[:, 0], beats[:, 0])  # the beat itself comes first
     np.testing.assert_array_equal(difference[:, 1], [[-2.0, 0.0], [0.0, 0.0], [2.0, 6.0]])
-    np.testing.assert_array_equal(add_template(beats, CONTEXT.model_copy(update={"template": "median"}))[:, 1], median * 3)
-    assert add_template(beats, CONTEXT) is beats and input_channels(1, CONTEXT) == 1 == input_channels(1, None)
+    np.testing.assert_array_equal(add_template(beats, templates, CONTEXT.model_copy(update={"template": "median"}))[:, 1],
+                                  median * 3)
+    assert add_template(beats, templates, CONTEXT) is beats and input_channels(1, CONTEXT) == 1 == input_channels(1, None)
+
+
+def test_p_consistency_tells_sinus_p_waves_from_fibrillation():
+    spec, rng = CONTEXT, np.random.default_rng(0)  # 128 Hz, R at sample 38: the P stretch is samples 6 … 27
+    p_wave = np.zeros(96, np.float32)
+    p_wave[10:24] = np.hanning(14)
+    sinus = p_wave + 0.02 * rng.standard_normal((60, 1, 96)).astype(np.float32)
+    sinus[30] = 0.05 * rng.standard_normal(96)  # a premature beat without the sinus P wave among them
+    fibrillation = 0.3 * rng.standard_normal((60, 1, 96)).astype(np.float32)  # f waves: no shared shape
+    regular = p_consistency(sinus, median_beats(sinus, 3000), spec)
+    assert regular.shape == (60,) and regular.min() > 0.95  # the odd beat does not move the median of 33
+    assert np.abs(p_consistency(fibrillation, median_beats(fibrillation, 3000), spec)).max() < 0.3
+    flat = np.zeros((5, 1, 96), np.float32)
+    assert p_consistency(flat, flat, spec).tolist() == [0.0] * 5  # no P wave at all: nothing agrees
+    kachuee = BeatSpec()
+    assert np.isnan(p_consistency(sinus, sinus, kachuee)).all()  # its cut starts at the R peak
+    assert np.isnan(p_consistency(sinus, sinus, CONTEXT.model_copy(update={"before_s": 0.2}))).all()
 
 
 def test_running_template_follows_a_change_of_morphology():
@@ -95,7 +114,8 @@ def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, recor
     options = dict(split="patient") if database == "mitbih" else {}
     dataset = prepare(database, tmp_path / "data", shared_data / database, records=record, beats=preset,
                       progress=False, workers=1, **options)
-    features = [MetaFeature(name=n, mean=1.0, std=0.3) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean")]
+    features = [MetaFeature(name=n, mean=1.0, std=0.3) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean",
+                                                                 "rr_irregularity", "p_consistency")]
     bundle = beat_bundle(tmp_path / "bundle", beats=BeatSpec.model_validate(dataset.manifest["beats"]), fs=dataset.fs,
                          input_length=dataset.length, model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4),
                          preprocessing=Preprocessing.model_validate(dataset.manifest["preprocessing"]),
@@ -118,3 +138,18 @@ def test_a_template_bundle_is_explained_per_lead(shared_data, tmp_path):
     attribution = explain(Predictor.load(bundle), record, target="V", steps=4)
     assert attribution.leads == ["MLII"] and attribution.values.shape == (1, round(record.n_samples * 128 / record.fs))
     assert np.abs(attribution.values).max() == pytest.approx(1.0)  # the beat and its template channel, summed
+
+
+def test_fibrillating_beats_of_record_201_share_no_p_wave_and_its_sinus_beats_do(shared_data, tmp_path):
+    import wfdb
+
+    dataset = prepare("mitbih", tmp_path / "201", shared_data / "mitbih", records="201", split="all",
+                      beats="context-difference", progress=False, workers=1)
+    notes = wfdb.rdann(str(shared_data / "mitbih" / "201"), "atr")
+    changes = [(s, n.strip("\x00")) for s, n, sym in zip(notes.sample, notes.aux_note, notes.symbol) if sym == "+"]
+    starts = np.array([s for s, _ in changes])
+    rhythm = np.array([changes[k][1] for k in np.searchsorted(starts, dataset.meta["sample"], side="right") - 1])
+    p = dataset.meta["p_consistency"].to_numpy()
+    # measured: median 0.09 in atrial fibrillation (911 beats), 0.90 in sinus rhythm (691)
+    assert np.median(p[rhythm == "(AFIB"]) < 0.3 < 0.8 < np.median(p[rhythm == "(N"])
+    assert (dataset.meta["rr_irregularity"].to_numpy()[rhythm == "(AFIB"] > 0.1).mean() > 0.8

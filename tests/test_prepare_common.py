@@ -450,3 +450,25 @@ def test_changed_options_are_named_and_config_owned_data_is_rebuilt(tmp_path):
     with pytest.raises(DatasetError, match=r"was prepared with n=30 \(now 40\)"):
         prepare("synthetic", tmp_path / "s", n=40, progress=False)
     assert len(prepare("synthetic", tmp_path / "s", n=40, progress=False, rebuild_if_changed=True)) == 40
+
+
+def test_a_cache_from_an_older_builder_version_is_named_and_rebuilt(tmp_path, monkeypatch):
+    import dataclasses
+    import json
+
+    from ecglab.datasets.core import registry
+    from ecglab.errors import DatasetError
+
+    prepare = registry.prepare
+    prepare("synthetic", tmp_path / "s", n=30, progress=False)
+    manifest = tmp_path / "s" / "manifest.json"
+    old = json.loads(manifest.read_text())
+    del old["prepare"]["version"]  # what an ecglab from before builder versions wrote: version 1
+    manifest.write_text(json.dumps(old))
+    assert prepare("synthetic", tmp_path / "s", n=30, progress=False).reused
+    builder = registry.get_builder("synthetic")
+    monkeypatch.setitem(registry._BUILDERS, "synthetic", dataclasses.replace(builder, version=2))
+    with pytest.raises(DatasetError, match=r"older ecglab \(version 1 of the synthetic builder, now 2\).*--force"):
+        prepare("synthetic", tmp_path / "s", n=30, progress=False)
+    rebuilt = prepare("synthetic", tmp_path / "s", n=30, progress=False, rebuild_if_changed=True)
+    assert not getattr(rebuilt, "reused", False) and rebuilt.manifest["prepare"]["version"] == 2

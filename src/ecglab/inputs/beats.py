@@ -23,8 +23,11 @@ inter-patient classifiers lean on); ``"median"``, the template itself. The model
 
 Per beat R-R features (:data:`RR_FEATURES`, the de Chazal et al. 2004 set, in seconds) and the same
 relative to the patient's own rhythm (:data:`RELATIVE_RR_FEATURES`: divided by a running average
-over the surrounding beats; Lin & Yang 2014, Mondéjar-Guerra et al. 2019), and how irregular the
-rhythm around the beat is (:func:`rr_irregularity`), given to models as metadata.
+over the surrounding beats; Lin & Yang 2014, Mondéjar-Guerra et al. 2019), given to models as metadata;
+and two that describe the rhythm around the beat: how irregular it is (:func:`rr_irregularity`) and
+whether the neighbouring beats share one P wave (:func:`p_consistency`). Together they tell atrial
+fibrillation (irregular, no P wave), where a short R-R says nothing of a beat's origin, from sinus
+rhythm with premature beats (the ensemble's ``rhythm_gate``, :mod:`ecglab.models.ensemble`).
 """
 
 from __future__ import annotations
@@ -41,9 +44,12 @@ from ecglab.signal.resample import resample, resample_positions
 
 RR_FEATURES = ("rr_prev", "rr_next", "rr_local", "rr_mean")  # seconds
 RELATIVE_RR_FEATURES = ("rr_prev_rel", "rr_next_rel", "rr_local_rel")  # divided by the running average
-RHYTHM_FEATURES = ("rr_irregularity",)  # how irregular the rhythm around the beat is (0: regular)
+# how irregular the rhythm around the beat is (0: regular); how alike its neighbours' P waves are (1: identical)
+RHYTHM_FEATURES = ("rr_irregularity", "p_consistency")
 BEAT_FEATURES = RR_FEATURES + RELATIVE_RR_FEATURES + RHYTHM_FEATURES
 IRREGULARITY_BEATS = 16  # R-R intervals around a beat that its rr_irregularity looks at
+P_WINDOW_S = (0.25, 0.08)  # where a P wave lies: from 250 ms to 80 ms before the R peak
+P_CONSISTENCY_BEATS = 33  # beats around a beat whose P-wave agreement p_consistency takes the median of
 
 
 class BeatSpec(BaseModel):
@@ -109,9 +115,11 @@ def beat_input(signal: np.ndarray, fs: float, peaks: np.ndarray, spec: BeatSpec,
     prepared = preprocess(signal, fs, steps)
     rate = steps.fs or fs
     cut = extract_beats(prepared, rate, resample_positions(peaks, fs, rate), spec)
-    beats = add_template(normalize_beats(cut.beats, spec), spec)
-    features = rr_features(peaks, fs, spec.running_beats)
-    return BeatInput(beats, cut.kept, {name: column[cut.kept] for name, column in features.items()})
+    beats = normalize_beats(cut.beats, spec)
+    templates = median_beats(beats, spec.template_beats)
+    features = {name: column[cut.kept] for name, column in rr_features(peaks, fs, spec.running_beats).items()}
+    features["p_consistency"] = p_consistency(beats, templates, spec)
+    return BeatInput(add_template(beats, templates, spec), cut.kept, features)
 
 
 def extract_beats(signal: np.ndarray, fs: float, r_peaks: np.ndarray, spec: BeatSpec | None = None) -> Beats:
@@ -133,11 +141,11 @@ def normalize_beats(beats: np.ndarray, spec: BeatSpec) -> np.ndarray:
     return (centred / np.maximum(amplitude, 1e-3)[None, :, None]).astype(np.float32)
 
 
-def add_template(beats: np.ndarray, spec: BeatSpec) -> np.ndarray:
-    """``beats`` (n, leads, length) followed by one template channel per lead, as ``spec.template`` says."""
+def add_template(beats: np.ndarray, templates: np.ndarray, spec: BeatSpec) -> np.ndarray:
+    """``beats`` (n, leads, length) followed by one channel per lead from their ``templates``
+    (:func:`median_beats`), as ``spec.template`` says."""
     if spec.template == "none":
         return beats
-    templates = median_beats(beats, spec.template_beats)
     extra = beats - templates if spec.template == "difference" else templates
     return np.concatenate([beats, extra], axis=1).astype(np.float32)
 
@@ -256,3 +264,24 @@ def rr_irregularity(peaks: np.ndarray, fs: float, beats: int = IRREGULARITY_BEAT
     changes = sliding_window_view(np.pad(np.abs(np.diff(rr)), (half, half + 1), mode="edge"), 2 * half)
     intervals = sliding_window_view(np.pad(rr, (half, half), mode="edge"), 2 * half)
     return (np.median(changes, axis=1) / np.median(intervals, axis=1)).astype(np.float32)
+
+
+def p_consistency(beats: np.ndarray, templates: np.ndarray, spec: BeatSpec) -> np.ndarray:
+    """Per beat, the median over the :data:`P_CONSISTENCY_BEATS` beats around it of how well each one's
+    P-wave stretch (:data:`P_WINDOW_S`) correlates with the patient's typical beat there (``templates``),
+    averaged over leads: near 1 in sinus rhythm, even around a premature beat, and near 0 in atrial
+    fibrillation or flutter, whose f waves fall anywhere. NaN where the cut holds no P wave (``kachuee``)."""
+    before = int(round(spec.before_s * spec.fs))
+    low, high = (before - int(round(s * spec.fs)) for s in P_WINDOW_S)
+    if spec.method != "centred" or low < 0:
+        return np.full(len(beats), np.nan, dtype=np.float32)
+    if len(beats) == 0:
+        return np.zeros(0, dtype=np.float32)
+    wave = beats[:, :, low:high] - beats[:, :, low:high].mean(axis=2, keepdims=True)
+    typical = templates[:, :, low:high] - templates[:, :, low:high].mean(axis=2, keepdims=True)
+    # a flat stretch (no P wave in the template) correlates with nothing: 0, not NaN
+    norms = np.sqrt((wave**2).sum(axis=2) * (typical**2).sum(axis=2))
+    correlation = ((wave * typical).sum(axis=2) / np.maximum(norms, 1e-12)).mean(axis=1)
+    half = P_CONSISTENCY_BEATS // 2
+    window = sliding_window_view(np.pad(correlation, half, mode="edge"), 2 * half + 1)
+    return np.median(window, axis=1).astype(np.float32)

@@ -33,16 +33,19 @@ class DatasetBuilder:
     description: str
     needs_source: bool = True
     index_files: tuple[str, ...] = ()  # the files that define the source, fingerprinted instead of the whole tree
+    version: int = 1  # raised when the builder's output changes, so that caches from before are rebuilt
 
 
 _BUILDERS: dict[str, DatasetBuilder] = {}
 
 
-def register_dataset(name: str, description: str, needs_source: bool = True, index_files: tuple[str, ...] = ()):
+def register_dataset(name: str, description: str, needs_source: bool = True, index_files: tuple[str, ...] = (),
+                     version: int = 1):
     """Register a builder. ``index_files``: for a huge release whose index tables list every record
-    (MIMIC-IV-ECG's record_list.csv), the cache fingerprints those instead of walking the tree."""
+    (MIMIC-IV-ECG's record_list.csv), the cache fingerprints those instead of walking the tree.
+    ``version``: raise it when what the builder writes changes (a new column), so old caches are rebuilt."""
     def decorator(fn):
-        _BUILDERS[name] = DatasetBuilder(name, fn, description, needs_source, tuple(index_files))
+        _BUILDERS[name] = DatasetBuilder(name, fn, description, needs_source, tuple(index_files), version)
         return fn
 
     return decorator
@@ -177,7 +180,7 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
                 if k != "ctx" and p.default is not inspect.Parameter.empty}
     siblings = (out, PreparedWriter.partial_dir(out), PreparedWriter.replaced_dir(out))
     fingerprint = source_fingerprint(source, builder.index_files, exclude=siblings)
-    stamp = {"dataset": name, "options": json.loads(json.dumps({**defaults, **options}, default=str)),
+    stamp = {"dataset": name, "version": builder.version, "options": json.loads(json.dumps({**defaults, **options}, default=str)),
              "source": str(source.resolve()) if source else None, "fingerprint": fingerprint, "files": option_files(options)}
     if out.exists() and not force:
         try:
@@ -197,6 +200,7 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
 def _same_preparation(old: dict, new: dict) -> bool:
     """Same builder, options and source files (by fingerprint): where the source lies, or the path it was
     given by, does not matter."""
+    old = {"version": 1, **old}  # caches from before builders had versions
     return {k: v for k, v in old.items() if k != "source"} == {k: v for k, v in new.items() if k != "source"}
 
 
@@ -207,6 +211,9 @@ def _stamp_difference(existing, stamp: dict) -> str:
     old = existing.manifest.get("prepare") or {}
     if old.get("dataset") != stamp["dataset"]:
         return f"holds {old.get('dataset')!r}, not {stamp['dataset']!r}"
+    if old.get("version", 1) != stamp["version"]:
+        return (f"was prepared by an older ecglab (version {old.get('version', 1)} of the {stamp['dataset']} builder, "
+                f"now {stamp['version']})")
     before, now = old.get("options", {}), stamp["options"]
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
     if changed:
