@@ -177,3 +177,47 @@ def test_a_config_with_an_ensemble_section_trains_each_member_then_their_ensembl
     assert main(["train", str(tmp_path / "typo.yaml")]) == 2
     assert "ensemble member 1: unknown key 'trainer.max_epoch'" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "typo").exists()  # rejected before any member trained
+
+
+def _gated_pair(n_member_meta: int, gate: dict | None):
+    from ecglab.models import create_model
+
+    torch.manual_seed(0)
+    members = [{"architecture": "kachuee", "kwargs": {"filters": 4, "head_hidden": [4], "n_blocks": 4}}] * 2
+    extra = 2 if gate else 0
+    return create_model("ensemble", n_leads=1, n_classes=5, input_length=96, n_meta=n_member_meta + extra,
+                        members=members, gate=gate).eval()
+
+
+def test_the_rhythm_gate_moves_s_to_n_only_where_the_rhythm_fibrillates():
+    gate = {"suppress": 1, "into": 0, "irregularity_above": 0.15, "p_consistency_below": 0.4}
+    gated, plain = _gated_pair(1, gate), _gated_pair(1, None)
+    plain.load_state_dict(gated.state_dict())  # the same members; the gate has no weights
+    x = torch.randn(4, 1, 96)
+    member_meta = torch.randn(4, 1)
+    rhythm = torch.tensor([[0.3, 0.1],   # irregular, no shared P wave: fibrillation
+                           [0.3, 0.9],   # irregular, P waves agree: sinus rhythm with premature beats
+                           [0.05, 0.1],  # regular, no P wave (junctional, flutter 2:1): left to the model
+                           [0.15, 0.4]])  # on both thresholds: not gated (strictly above, strictly below)
+    with torch.no_grad():
+        p = torch.softmax(gated(x, torch.cat([member_meta, rhythm], dim=1)), dim=1).numpy()
+        q = torch.softmax(plain(x, member_meta), dim=1).numpy()
+    np.testing.assert_allclose(p[1:], q[1:], atol=1e-6)
+    assert p[0, 1] < 1e-6 and p[0, 0] == pytest.approx(q[0, 0] + q[0, 1], abs=1e-6)
+    np.testing.assert_allclose(p[0, 2:], q[0, 2:], atol=1e-6)
+    with pytest.raises(ConfigError, match="multiclass ensemble whose last metadata columns"):
+        _gated_pair(-1, gate)  # one metadata column in all: no room for the gate's two
+    with pytest.raises(ConfigError, match="class indices below 5"):
+        _gated_pair(0, {**gate, "into": 5})
+
+
+def test_a_rhythm_gate_needs_beats_cut_with_their_p_wave(runs, capsys):
+    from ecglab.cli import main
+
+    tmp, _, first, second = runs
+    with pytest.raises(ConfigError, match="cut from at least 0.25 s before the R peak"):
+        build_ensemble([first, second], "mean", tmp / "gated", n_boot=0,
+                       gate={"irregularity_above": 0.15, "p_consistency_below": 0.4})  # these are kachuee beats
+    for bad in ("0.15", "-1,0.4", "0.15,2", "a,b"):
+        assert main(["ensemble", str(first), str(second), "--out", str(tmp / "x"), "--rhythm-gate", bad]) == 2
+        assert "--rhythm-gate takes IRREGULARITY,P_CONSISTENCY" in capsys.readouterr().err

@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
         "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --out runs/mitbih/ensemble-mean",
         "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --method stacking --out runs/mitbih/stacked",
         "ecglab ensemble runs/plain-cv runs/balanced-cv --out runs/ensemble-cv   # two `ecglab cv` runs, fold by fold",
+        "ecglab ensemble runs/plain-cv runs/balanced-cv --rhythm-gate 0.15,0.4 --out runs/gated-cv",
     ))
     def ensemble(
         runs: List[Path] = typer.Argument(..., help="two or more run directories trained on the same prepared dataset, "
@@ -51,6 +52,10 @@ def register(app: typer.Typer) -> None:
                                                  "the members' validation predictions)"),
         data: Optional[Path] = typer.Option(None, help="prepared dataset (default: the members' data.path)"),
         n_boot: int = typer.Option(200, "--n-boot", help="bootstrap resamples for confidence intervals"),
+        rhythm_gate: Optional[str] = typer.Option(None, "--rhythm-gate", metavar="IRREGULARITY,P_CONSISTENCY",
+                                                  help="beat ensembles: no S call where the beat's rr_irregularity is "
+                                                       "above the first and its p_consistency below the second "
+                                                       "(atrial fibrillation), e.g. 0.15,0.4"),
     ):
         """Combine trained runs into one model, evaluate it on the test split, export a bundle `ecglab predict` uses.
         Given `ecglab cv` directories, ensemble their fold models fold by fold and report the pooled figures."""
@@ -58,14 +63,15 @@ def register(app: typer.Typer) -> None:
         from ecglab.evaluation import format_metrics_table
         from ecglab.experiments.ensemble import build_ensemble
 
+        gate = parse_gate(rhythm_gate)
         if all((run / "cv.json").is_file() for run in runs):
             from ecglab.experiments.ensemble import ensemble_cv
 
-            cv = ensemble_cv(runs, method, out)
+            cv = ensemble_cv(runs, method, out, gate=gate)
             console().print(cv.markdown.read_text(), markup=False, highlight=False)
             console().print(f"cross-validation: {cv.markdown} (and cv.json); fold models: {out}/fold-K/bundle")
             return
-        result = build_ensemble(runs, method, out, data=data, n_boot=n_boot)
+        result = build_ensemble(runs, method, out, data=data, n_boot=n_boot, gate=gate)
         screen = console()
         screen.print(format_metrics_table(result.metrics, result.report["classes"]), markup=False)
         screen.print(f"report:  {result.report_dir / 'report.md'}")
@@ -121,3 +127,20 @@ def register(app: typer.Typer) -> None:
         result = cross_validate(run_config, folds, progress=progress)
         console().print(result.markdown.read_text(), markup=False, highlight=False)
         console().print(f"cross-validation: {result.markdown} (and cv.json)")
+
+
+def parse_gate(value: str | None) -> dict | None:
+    """'0.15,0.4' -> the rhythm gate's thresholds (validated as a config's ``ensemble.rhythm_gate``); None stays None."""
+    if value is None:
+        return None
+    from ecglab.errors import ConfigError
+    from ecglab.training.config import RhythmGateConfig
+
+    parts = value.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError("two numbers")
+        return RhythmGateConfig(irregularity_above=float(parts[0]), p_consistency_below=float(parts[1])).model_dump()
+    except ValueError:  # pydantic's ValidationError is one
+        raise ConfigError(f"--rhythm-gate takes IRREGULARITY,P_CONSISTENCY: two numbers, the first at least 0 and the "
+                          f"second in [-1, 1], e.g. 0.15,0.4; got {value!r}.") from None

@@ -123,12 +123,21 @@ class ReportConfig(_Strict):
     temperature_scaling: bool = False  # fit a temperature on validation, report the test ECE before and after
 
 
+class RhythmGateConfig(_Strict):
+    """A beat ensemble does not call a beat S where the rhythm around it is irregular and its neighbours share no
+    P wave (atrial fibrillation): the beat features rr_irregularity above and p_consistency below these."""
+
+    irregularity_above: float = Field(ge=0)
+    p_consistency_below: float = Field(ge=-1, le=1)
+
+
 class EnsembleConfig(_Strict):
     """Train several variants of this config and average them: each member is the config (without this
     section) with its own overrides, e.g. ``{data.balanced_sampling: true}``; ``{}`` is the config as it is."""
 
     members: list[dict] = Field(min_length=2)
     method: Literal["mean", "stacking"] = "mean"
+    rhythm_gate: RhythmGateConfig | None = None
 
 
 class RunConfig(_Strict):
