@@ -1,5 +1,6 @@
 """Ensembles: mean = mean of the members' probabilities, stacking fitted on validation, one bundle that predicts."""
 
+import importlib.util
 import json
 
 import numpy as np
@@ -189,7 +190,7 @@ def _gated_pair(n_member_meta: int, gate: dict | None):
                         members=members, gate=gate).eval()
 
 
-def test_the_rhythm_gate_moves_s_to_n_only_where_the_rhythm_fibrillates():
+def test_the_rhythm_gate_moves_s_to_n_only_where_the_rhythm_fibrillates(tmp_path):
     gate = {"suppress": 1, "into": 0, "irregularity_above": 0.15, "p_consistency_below": 0.4}
     gated, plain = _gated_pair(1, gate), _gated_pair(1, None)
     plain.load_state_dict(gated.state_dict())  # the same members; the gate has no weights
@@ -205,6 +206,12 @@ def test_the_rhythm_gate_moves_s_to_n_only_where_the_rhythm_fibrillates():
     np.testing.assert_allclose(p[1:], q[1:], atol=1e-6)
     assert p[0, 1] < 1e-6 and p[0, 0] == pytest.approx(q[0, 0] + q[0, 1], abs=1e-6)
     np.testing.assert_allclose(p[0, 2:], q[0, 2:], atol=1e-6)
+    if importlib.util.find_spec("onnxruntime"):  # exported, the gate is part of the graph
+        from ecglab.inference.onnx import OnnxModel, export_onnx
+
+        path = export_onnx(gated, tmp_path / "gated.onnx", n_leads=1, input_length=96, n_meta=3)
+        onnx_p = np.exp(OnnxModel(path)(x.numpy(), torch.cat([member_meta, rhythm], dim=1).numpy()))
+        np.testing.assert_allclose(onnx_p, p, atol=1e-5)
     with pytest.raises(ConfigError, match="multiclass ensemble whose last metadata columns"):
         _gated_pair(-1, gate)  # one metadata column in all: no room for the gate's two
     with pytest.raises(ConfigError, match="class indices below 5"):
