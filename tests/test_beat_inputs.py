@@ -153,3 +153,20 @@ def test_fibrillating_beats_of_record_201_share_no_p_wave_and_its_sinus_beats_do
     # measured: median 0.09 in atrial fibrillation (911 beats), 0.90 in sinus rhythm (691)
     assert np.median(p[rhythm == "(AFIB"]) < 0.3 < 0.8 < np.median(p[rhythm == "(N"])
     assert (dataset.meta["rr_irregularity"].to_numpy()[rhythm == "(AFIB"] > 0.1).mean() > 0.8
+
+
+def test_a_gated_bundle_says_how_many_beats_it_will_not_call_s(shared_data, tmp_path):
+    rr = [MetaFeature(name=n) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean")]
+    gate = {"suppress": 1, "into": 0, "irregularity_above": 0.15, "p_consistency_below": 0.4}
+    member = {"architecture": "kachuee", "kwargs": {"filters": 8, "head_hidden": [8], "n_blocks": 4}}
+    bundle = beat_bundle(tmp_path / "gated", architecture="ensemble", beats=BEAT_PRESETS["context-difference"],
+                         fs=128.0, input_length=96, classes=BEAT_CLASSES,
+                         model_kwargs={"members": [member, member], "method": "mean", "kind": "multiclass", "gate": gate},
+                         meta_features=rr + [MetaFeature(name="rr_irregularity"), MetaFeature(name="p_consistency", fill=1.0)])
+    predictor = Predictor.load(bundle)
+    inputs = predictor.model_input(read_record(shared_data / "mitbih" / "201.hea"))
+    note = next(n for n in inputs.notes if "share no P wave" in n)
+    gated = int(note.split()[0])
+    assert 500 < gated < 911  # of the record's 911 beats in atrial fibrillation (measured: 692)
+    s_probability = predictor.predict_proba(inputs.x, inputs.meta)[:, BEAT_CLASSES.index("S")]
+    assert (s_probability < 1e-6).sum() == gated  # those beats, and no other, get (practically) no S probability

@@ -285,6 +285,7 @@ class Predictor:
         if len(beats.kept) < len(peaks):
             notes.append(f"{len(peaks) - len(beats.kept)} beats could not be cut (too close to an edge or "
                          "without an R-R interval in their window) and are not classified.")
+        notes += _gate_notes(spec, beats.features)
         meta = meta_input(record.meta, spec.meta_features, len(beats.kept), per_beat=beats.features)
         kept_peaks = peaks[beats.kept]
         starts = resample_positions(kept_peaks, record.fs, beat_spec.fs)
@@ -292,6 +293,18 @@ class Predictor:
             starts = starts - int(round(beat_spec.before_s * beat_spec.fs))
         n_samples = int(round(record.n_samples * beat_spec.fs / record.fs))
         return ModelInput(beats.beats, meta, beat_spec.fs, starts, n_samples, peaks=kept_peaks, notes=notes)
+
+
+def _gate_notes(spec: BundleSpec, features: dict[str, np.ndarray]) -> list[str]:
+    """How many beats a rhythm-gated ensemble will not call S, so that a reader knows why."""
+    gate = spec.model_kwargs.get("gate") if spec.architecture == "ensemble" else None
+    if not gate:
+        return []
+    from ecglab.models.ensemble import fibrillating
+
+    gated = int(fibrillating(features["rr_irregularity"], features["p_consistency"], gate).sum())
+    return [f"{gated} beats lie in an irregular rhythm whose beats share no P wave (atrial fibrillation or flutter): "
+            "they are not called S, as a short R-R says nothing of their origin there."] if gated else []
 
 
 def _detection_notes(lead: np.ndarray, fs: float, name: str) -> list[str]:

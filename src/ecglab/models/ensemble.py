@@ -64,11 +64,16 @@ class Ensemble(nn.Module):
 
     def _gated(self, probs: torch.Tensor, rhythm: torch.Tensor) -> torch.Tensor:
         gate = self.gate
-        fibrillating = (rhythm[:, 0] > gate["irregularity_above"]) & (rhythm[:, 1] < gate["p_consistency_below"])
+        gated = fibrillating(rhythm[:, 0], rhythm[:, 1], gate)
         moved = torch.zeros_like(probs)
         moved[:, gate["into"]] = probs[:, gate["suppress"]]
         moved[:, gate["suppress"]] = -probs[:, gate["suppress"]]
-        return probs + moved * fibrillating.unsqueeze(1).to(probs.dtype)
+        return probs + moved * gated.unsqueeze(1).to(probs.dtype)
+
+
+def fibrillating(irregularity, consistency, gate: dict):
+    """Where the gate applies (arrays or tensors): an irregular rhythm whose beats share no P wave."""
+    return (irregularity > gate["irregularity_above"]) & (consistency < gate["p_consistency_below"])
 
 
 @register_model("Dietterich 2000, 'Ensemble methods in machine learning' (averaging); Wolpert 1992, "
