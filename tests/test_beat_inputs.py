@@ -11,7 +11,7 @@ from ecglab.datasets.core.registry import prepare
 from ecglab.inference.bundle import MetaFeature
 from ecglab.inference.predictor import Predictor
 from ecglab.inputs.beats import (BEAT_PRESETS, RELATIVE_RR_FEATURES, BeatSpec, add_template, beat_input, input_channels,
-                                 median_beats, p_consistency, rr_features, rr_irregularity, running_rr)
+                                 median_beats, p_consistency, qrs_difference, rr_features, rr_irregularity, running_rr)
 from ecglab.records import read_record
 from ecglab.inputs.preprocess import Preprocessing
 from use_fixtures import BEAT_CLASSES, beat_bundle
@@ -101,6 +101,26 @@ def test_p_consistency_tells_sinus_p_waves_from_fibrillation():
     assert np.isnan(p_consistency(sinus, sinus, CONTEXT.model_copy(update={"before_s": 0.2}))).all()
 
 
+def test_qrs_difference_by_hand():
+    spec = CONTEXT  # 128 Hz, R at sample 38: the QRS stretch is samples 30 … 46 (65 ms either side)
+    typical = np.zeros((1, 96), np.float32)
+    typical[0, 36:41] = [0.25, 0.5, 1.0, 0.5, 0.25]  # peak-to-peak 1
+    beats = np.stack([typical, typical.copy(), typical.copy()])
+    beats[1, 0, 30:47] += 0.5  # a QRS 0.5 above the usual one throughout: RMS 0.5
+    beats[2, 0, :30] += 3.0  # a change outside the QRS (a P or baseline) does not count
+    templates = np.broadcast_to(typical, beats.shape)
+    np.testing.assert_allclose(qrs_difference(beats, templates, spec), [0.0, 0.5, 0.0], atol=1e-6)
+    np.testing.assert_allclose(qrs_difference(2 * beats, 2 * templates, spec), [0.0, 0.5, 0.0], atol=1e-6)  # any gain
+    assert np.isnan(qrs_difference(beats, templates, BeatSpec())).all()
+
+
+def test_the_gates_read_the_beat_features_in_one_order():
+    from ecglab.inputs.beats import GATE_FEATURES
+    from ecglab.models.ensemble import GATE_FEATURES as MODEL_ORDER
+
+    assert GATE_FEATURES == MODEL_ORDER  # the ensemble reads them by position, after the members' columns
+
+
 def test_running_template_follows_a_change_of_morphology():
     beats = np.repeat([0.0, 10.0], 50)[:, None, None].astype(np.float32)  # 50 beats of 0, then 50 of 10
     templates = median_beats(beats, window=20)  # 20 beats around each, computed every 2 beats
@@ -115,7 +135,7 @@ def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, recor
     dataset = prepare(database, tmp_path / "data", shared_data / database, records=record, beats=preset,
                       progress=False, workers=1, **options)
     features = [MetaFeature(name=n, mean=1.0, std=0.3) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean",
-                                                                 "rr_irregularity", "p_consistency")]
+                                                                 "rr_irregularity", "p_consistency", "qrs_difference")]
     bundle = beat_bundle(tmp_path / "bundle", beats=BeatSpec.model_validate(dataset.manifest["beats"]), fs=dataset.fs,
                          input_length=dataset.length, model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4),
                          preprocessing=Preprocessing.model_validate(dataset.manifest["preprocessing"]),
@@ -153,16 +173,20 @@ def test_fibrillating_beats_of_record_201_share_no_p_wave_and_its_sinus_beats_do
     # measured: median 0.09 in atrial fibrillation (911 beats), 0.90 in sinus rhythm (691)
     assert np.median(p[rhythm == "(AFIB"]) < 0.3 < 0.8 < np.median(p[rhythm == "(N"])
     assert (dataset.meta["rr_irregularity"].to_numpy()[rhythm == "(AFIB"] > 0.1).mean() > 0.8
+    difference = dataset.meta.groupby("aami")["qrs_difference"].median()
+    assert difference["N"] < 0.15 < 0.3 < difference["V"]  # measured: 0.07 and 0.36 (198 V beats)
 
 
 def test_a_gated_bundle_says_how_many_beats_it_will_not_call_s(shared_data, tmp_path):
     rr = [MetaFeature(name=n) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean")]
-    gate = {"suppress": 1, "into": 0, "irregularity_above": 0.15, "p_consistency_below": 0.4}
+    gates = {"classes": {"N": 0, "S": 1, "V": 2}, "morphology": None,
+             "rhythm": {"irregularity_above": 0.15, "p_consistency_below": 0.4}}
     member = {"architecture": "kachuee", "kwargs": {"filters": 8, "head_hidden": [8], "n_blocks": 4}}
     bundle = beat_bundle(tmp_path / "gated", architecture="ensemble", beats=BEAT_PRESETS["context-difference"],
                          fs=128.0, input_length=96, classes=BEAT_CLASSES,
-                         model_kwargs={"members": [member, member], "method": "mean", "kind": "multiclass", "gate": gate},
-                         meta_features=rr + [MetaFeature(name="rr_irregularity"), MetaFeature(name="p_consistency", fill=1.0)])
+                         model_kwargs={"members": [member, member], "method": "mean", "kind": "multiclass", "gates": gates},
+                         meta_features=rr + [MetaFeature(name="rr_irregularity"), MetaFeature(name="p_consistency", fill=1.0),
+                                             MetaFeature(name="qrs_difference")])
     predictor = Predictor.load(bundle)
     inputs = predictor.model_input(read_record(shared_data / "mitbih" / "201.hea"))
     note = next(n for n in inputs.notes if "share no P wave" in n)

@@ -180,51 +180,76 @@ def test_a_config_with_an_ensemble_section_trains_each_member_then_their_ensembl
     assert not (tmp_path / "runs" / "typo").exists()  # rejected before any member trained
 
 
-def _gated_pair(n_member_meta: int, gate: dict | None):
+RHYTHM = {"irregularity_above": 0.15, "p_consistency_below": 0.4}
+MORPHOLOGY = {"qrs_difference_above": 0.2, "v_probability_above": 0.05}
+AAMI = {"N": 0, "S": 1, "V": 2}
+
+
+def _gated_pair(n_member_meta: int, gates: dict | None):
     from ecglab.models import create_model
 
     torch.manual_seed(0)
     members = [{"architecture": "kachuee", "kwargs": {"filters": 4, "head_hidden": [4], "n_blocks": 4}}] * 2
-    extra = 2 if gate else 0
+    extra = 3 if gates else 0
     return create_model("ensemble", n_leads=1, n_classes=5, input_length=96, n_meta=n_member_meta + extra,
-                        members=members, gate=gate).eval()
+                        members=members, gates=gates).eval()
 
 
-def test_the_rhythm_gate_moves_s_to_n_only_where_the_rhythm_fibrillates(tmp_path):
-    gate = {"suppress": 1, "into": 0, "irregularity_above": 0.15, "p_consistency_below": 0.4}
-    gated, plain = _gated_pair(1, gate), _gated_pair(1, None)
-    plain.load_state_dict(gated.state_dict())  # the same members; the gate has no weights
-    x = torch.randn(4, 1, 96)
-    member_meta = torch.randn(4, 1)
-    rhythm = torch.tensor([[0.3, 0.1],   # irregular, no shared P wave: fibrillation
-                           [0.3, 0.9],   # irregular, P waves agree: sinus rhythm with premature beats
-                           [0.05, 0.1],  # regular, no P wave (junctional, flutter 2:1): left to the model
-                           [0.15, 0.4]])  # on both thresholds: not gated (strictly above, strictly below)
+def _probabilities(model, x, meta):
     with torch.no_grad():
-        p = torch.softmax(gated(x, torch.cat([member_meta, rhythm], dim=1)), dim=1).numpy()
-        q = torch.softmax(plain(x, member_meta), dim=1).numpy()
+        return torch.softmax(model(x, meta), dim=1).numpy()
+
+
+def test_the_gates_move_s_to_n_in_fibrillation_and_to_v_for_an_unusual_qrs(tmp_path):
+    plain = _gated_pair(1, None)
+    x, member_meta = torch.randn(5, 1, 96), torch.randn(5, 1)
+    q = _probabilities(plain, x, member_meta)
+    features = torch.tensor([[0.3, 0.1, 0.0],    # irregular, no shared P wave: fibrillation
+                             [0.3, 0.9, 0.0],    # irregular, P waves agree: sinus rhythm with premature beats
+                             [0.05, 0.1, 0.0],   # regular, no P wave (junctional, flutter 2:1): left to the model
+                             [0.15, 0.4, 0.2],   # on every threshold: not gated (strictly above, strictly below)
+                             [0.0, 1.0, 0.5]])   # the usual rhythm, an unusual QRS
+    meta = torch.cat([member_meta, features], dim=1)
+
+    rhythm = _gated_pair(1, {"classes": AAMI, "rhythm": RHYTHM, "morphology": None})
+    rhythm.load_state_dict(plain.state_dict())  # the same members; gates have no weights
+    p = _probabilities(rhythm, x, meta)
     np.testing.assert_allclose(p[1:], q[1:], atol=1e-6)
     assert p[0, 1] < 1e-6 and p[0, 0] == pytest.approx(q[0, 0] + q[0, 1], abs=1e-6)
     np.testing.assert_allclose(p[0, 2:], q[0, 2:], atol=1e-6)
-    if importlib.util.find_spec("onnxruntime"):  # exported, the gate is part of the graph
+
+    both = _gated_pair(1, {"classes": AAMI, "rhythm": RHYTHM, "morphology": MORPHOLOGY})
+    both.load_state_dict(plain.state_dict())
+    p = _probabilities(both, x, meta)
+    assert q[4, 2] > 0.05  # (this untrained model finds V plausible for every beat)
+    assert p[4, 1] < 1e-6 and p[4, 2] == pytest.approx(q[4, 2] + q[4, 1], abs=1e-6)  # S went to V, not N
+    np.testing.assert_allclose(p[1:4], q[1:4], atol=1e-6)
+    strict = _gated_pair(1, {"classes": AAMI, "rhythm": None,
+                             "morphology": {**MORPHOLOGY, "v_probability_above": float(q[4, 2]) + 1e-3}})
+    strict.load_state_dict(plain.state_dict())
+    np.testing.assert_allclose(_probabilities(strict, x, meta)[4], q[4], atol=1e-6)  # V not plausible enough
+
+    if importlib.util.find_spec("onnxruntime"):  # exported, the gates are part of the graph
         from ecglab.inference.onnx import OnnxModel, export_onnx
 
-        path = export_onnx(gated, tmp_path / "gated.onnx", n_leads=1, input_length=96, n_meta=3)
-        onnx_p = np.exp(OnnxModel(path)(x.numpy(), torch.cat([member_meta, rhythm], dim=1).numpy()))
-        np.testing.assert_allclose(onnx_p, p, atol=1e-5)
+        path = export_onnx(both, tmp_path / "gated.onnx", n_leads=1, input_length=96, n_meta=4)
+        np.testing.assert_allclose(np.exp(OnnxModel(path)(x.numpy(), meta.numpy())), p, atol=1e-5)
     with pytest.raises(ConfigError, match="multiclass ensemble whose last metadata columns"):
-        _gated_pair(-1, gate)  # one metadata column in all: no room for the gate's two
+        _gated_pair(-2, {"classes": AAMI, "rhythm": RHYTHM, "morphology": None})  # one column: no room for three
     with pytest.raises(ConfigError, match="class indices below 5"):
-        _gated_pair(0, {**gate, "into": 5})
+        _gated_pair(0, {"classes": {**AAMI, "V": 5}, "rhythm": RHYTHM, "morphology": None})
+    with pytest.raises(ConfigError, match="the morphology gate is"):
+        _gated_pair(0, {"classes": AAMI, "rhythm": None, "morphology": RHYTHM})
 
 
-def test_a_rhythm_gate_needs_beats_cut_with_their_p_wave(runs, capsys):
+def test_gates_need_beats_cut_with_their_p_wave(runs, capsys):
     from ecglab.cli import main
 
     tmp, _, first, second = runs
     with pytest.raises(ConfigError, match="cut from at least 0.25 s before the R peak"):
         build_ensemble([first, second], "mean", tmp / "gated", n_boot=0,
-                       gate={"irregularity_above": 0.15, "p_consistency_below": 0.4})  # these are kachuee beats
-    for bad in ("0.15", "-1,0.4", "0.15,2", "a,b"):
-        assert main(["ensemble", str(first), str(second), "--out", str(tmp / "x"), "--rhythm-gate", bad]) == 2
-        assert "--rhythm-gate takes IRREGULARITY,P_CONSISTENCY" in capsys.readouterr().err
+                       gates={"rhythm": RHYTHM, "morphology": None})  # these are kachuee beats
+    for option, bad in (("--rhythm-gate", "0.15"), ("--rhythm-gate", "-1,0.4"), ("--rhythm-gate", "0.15,2"),
+                        ("--rhythm-gate", "a,b"), ("--morphology-gate", "0.2,1.5")):
+        assert main(["ensemble", str(first), str(second), "--out", str(tmp / "x"), option, bad]) == 2
+        assert f"{option} takes" in capsys.readouterr().err

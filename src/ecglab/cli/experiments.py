@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --out runs/mitbih/ensemble-mean",
         "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --method stacking --out runs/mitbih/stacked",
         "ecglab ensemble runs/plain-cv runs/balanced-cv --out runs/ensemble-cv   # two `ecglab cv` runs, fold by fold",
-        "ecglab ensemble runs/plain-cv runs/balanced-cv --rhythm-gate 0.15,0.4 --out runs/gated-cv",
+        "ecglab ensemble runs/plain-cv runs/balanced-cv --rhythm-gate 0.15,0.4 --morphology-gate 0.2,0.05 --out runs/gated-cv",
     ))
     def ensemble(
         runs: List[Path] = typer.Argument(..., help="two or more run directories trained on the same prepared dataset, "
@@ -56,6 +56,10 @@ def register(app: typer.Typer) -> None:
                                                   help="beat ensembles: no S call where the beat's rr_irregularity is "
                                                        "above the first and its p_consistency below the second "
                                                        "(atrial fibrillation), e.g. 0.15,0.4"),
+        morphology_gate: Optional[str] = typer.Option(None, "--morphology-gate", metavar="QRS_DIFFERENCE,V_PROBABILITY",
+                                                      help="beat ensembles: V, not S, where the beat's qrs_difference is "
+                                                           "above the first and its V probability above the second "
+                                                           "(a QRS unlike the patient's usual one), e.g. 0.2,0.05"),
     ):
         """Combine trained runs into one model, evaluate it on the test split, export a bundle `ecglab predict` uses.
         Given `ecglab cv` directories, ensemble their fold models fold by fold and report the pooled figures."""
@@ -63,15 +67,15 @@ def register(app: typer.Typer) -> None:
         from ecglab.evaluation import format_metrics_table
         from ecglab.experiments.ensemble import build_ensemble
 
-        gate = parse_gate(rhythm_gate)
+        gates = parse_gates(rhythm_gate, morphology_gate)
         if all((run / "cv.json").is_file() for run in runs):
             from ecglab.experiments.ensemble import ensemble_cv
 
-            cv = ensemble_cv(runs, method, out, gate=gate)
+            cv = ensemble_cv(runs, method, out, gates=gates)
             console().print(cv.markdown.read_text(), markup=False, highlight=False)
             console().print(f"cross-validation: {cv.markdown} (and cv.json); fold models: {out}/fold-K/bundle")
             return
-        result = build_ensemble(runs, method, out, data=data, n_boot=n_boot, gate=gate)
+        result = build_ensemble(runs, method, out, data=data, n_boot=n_boot, gates=gates)
         screen = console()
         screen.print(format_metrics_table(result.metrics, result.report["classes"]), markup=False)
         screen.print(f"report:  {result.report_dir / 'report.md'}")
@@ -129,18 +133,26 @@ def register(app: typer.Typer) -> None:
         console().print(f"cross-validation: {result.markdown} (and cv.json)")
 
 
-def parse_gate(value: str | None) -> dict | None:
-    """'0.15,0.4' -> the rhythm gate's thresholds (validated as a config's ``ensemble.rhythm_gate``); None stays None."""
-    if value is None:
-        return None
+def parse_gates(rhythm: str | None, morphology: str | None) -> dict | None:
+    """``--rhythm-gate`` and ``--morphology-gate`` ('0.15,0.4') as an ensemble's gates, validated as a config's
+    ``ensemble.rhythm_gate`` and ``ensemble.morphology_gate`` are; None when neither is given."""
     from ecglab.errors import ConfigError
-    from ecglab.training.config import RhythmGateConfig
+    from ecglab.training.config import MorphologyGateConfig, RhythmGateConfig
 
-    parts = value.split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError("two numbers")
-        return RhythmGateConfig(irregularity_above=float(parts[0]), p_consistency_below=float(parts[1])).model_dump()
-    except ValueError:  # pydantic's ValidationError is one
-        raise ConfigError(f"--rhythm-gate takes IRREGULARITY,P_CONSISTENCY: two numbers, the first at least 0 and the "
-                          f"second in [-1, 1], e.g. 0.15,0.4; got {value!r}.") from None
+    def parse(value, option, schema, example):
+        if value is None:
+            return None
+        names = list(schema.model_fields)
+        parts = value.split(",")
+        try:
+            if len(parts) != len(names):
+                raise ValueError(f"{len(parts)} values")
+            return schema(**dict(zip(names, map(float, parts)))).model_dump()
+        except ValueError as exc:  # pydantic's ValidationError is one
+            why = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+            raise ConfigError(f"{option} takes {','.join(n.upper() for n in names)}, e.g. {example}; got {value!r} "
+                              f"({why}).") from None
+
+    gates = {"rhythm": parse(rhythm, "--rhythm-gate", RhythmGateConfig, "0.15,0.4"),
+             "morphology": parse(morphology, "--morphology-gate", MorphologyGateConfig, "0.2,0.05")}
+    return gates if any(gates.values()) else None

@@ -96,7 +96,7 @@ def assign_splits(protocol: str, meta: pd.DataFrame, seed: int) -> np.ndarray:
 
 @register_dataset("mitbih", "MIT-BIH Arrhythmia (raw WFDB): AAMI beats N S V F Q; --split inter|all|patient|intra; "
                             "--add svdb=DIR trains on more databases",
-                            version=2)  # 2: beats carry p_consistency
+                            version=2)  # 2: beats carry p_consistency and qrs_difference
 def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0, records: str | None = None,
                    lead: str = "MLII", beats: str = "kachuee", bandpass: str | None = None, dtype: str | None = None,
                    add: str | None = None):

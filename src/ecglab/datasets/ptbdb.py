@@ -91,7 +91,7 @@ def read_record_beats(path: str, leads: list[str], steps: Preprocessing, spec: B
 
 
 @register_dataset("ptbdb", "PTB Diagnostic (raw WFDB): --task mi|all; 12-lead 10 s records or --beats kachuee|centred",
-                  version=2)  # 2: beats carry p_consistency
+                  version=2)  # 2: beats carry p_consistency and qrs_difference
 def prepare_ptbdb(ctx: PrepareContext, task: str = "mi", beats: str = "record", lead: str | None = None,
                   fs: float | None = None, seed: int = 0, records: str | None = None, min_count: int | None = None,
                   bandpass: str | None = None, standardize: str | None = None, dtype: str | None = None):

@@ -19,7 +19,7 @@ SPLITS = ("patient", "all", "intra")
 
 @register_dataset("svdb", "MIT-BIH Supraventricular Arrhythmia (raw WFDB, 128 Hz): AAMI beats N S V F Q; "
                           "--split patient|all|intra",
-                          version=2)  # 2: beats carry p_consistency
+                          version=2)  # 2: beats carry p_consistency and qrs_difference
 def prepare_svdb(ctx: PrepareContext, split: str = "patient", seed: int = 0, records: str | None = None,
                  lead: str = "MLII", beats: str = "context", bandpass: str | None = None, dtype: str | None = None):
     protocol = choice(split, SPLITS, "split")

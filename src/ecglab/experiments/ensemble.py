@@ -26,6 +26,7 @@ from ecglab.errors import ConfigError, EcglabError
 from ecglab.inference.bundle import BundleSpec, load_bundle, save_bundle
 from ecglab.inputs.beats import P_WINDOW_S
 from ecglab.inputs.metadata import MetaFeature
+from ecglab.models.ensemble import GATE_FEATURES
 
 METHODS = ("mean", "stacking")
 AGREE = ("kind", "input", "classes", "fs", "leads", "input_length", "preprocessing", "beats", "window_stride",
@@ -105,10 +106,10 @@ def stacking_weights(p_val: list[np.ndarray], y_val: np.ndarray, kind: str, seed
     return weight, bias
 
 
-def ensemble_model(members: list[Member], method: str, gate: dict | None = None):
+def ensemble_model(members: list[Member], method: str, gates: dict | None = None):
     """The ``ensemble`` model with every member's weights (and the stacking layer fitted), its kwargs and
-    metadata features (the members', then the rhythm gate's). ``gate``: ``{irregularity_above,
-    p_consistency_below}`` (:class:`~ecglab.training.config.RhythmGateConfig`) or None."""
+    metadata features (the members', then the gates'). ``gates``: ``{"rhythm": {…} or None, "morphology":
+    {…} or None}`` (:class:`~ecglab.training.config.RhythmGateConfig`, ``MorphologyGateConfig``) or None."""
     from ecglab.models import create_model
 
     if method not in METHODS:
@@ -117,9 +118,10 @@ def ensemble_model(members: list[Member], method: str, gate: dict | None = None)
     kwargs = {"members": [{"architecture": m.spec.architecture, "kwargs": m.spec.model_kwargs} for m in members],
               "method": method, "kind": spec.kind}
     meta_features = list(spec.meta_features)
-    if gate is not None:
-        kwargs["gate"] = rhythm_gate(spec, gate)
-        meta_features += [MetaFeature(name="rr_irregularity", fill=0.0), MetaFeature(name="p_consistency", fill=1.0)]
+    if gates is not None:
+        kwargs["gates"] = beat_gates(spec, gates)
+        fills = {"rr_irregularity": 0.0, "p_consistency": 1.0, "qrs_difference": 0.0}  # missing: no gate applies
+        meta_features += [MetaFeature(name=name, fill=fills[name]) for name in GATE_FEATURES]
     model = create_model("ensemble", n_leads=spec.channels, n_classes=len(spec.classes), input_length=spec.input_length,
                          n_meta=len(meta_features), **kwargs)
     for target, member in zip(model.members, members):
@@ -133,21 +135,22 @@ def ensemble_model(members: list[Member], method: str, gate: dict | None = None)
     return model.eval(), kwargs, meta_features
 
 
-def rhythm_gate(spec, gate: dict) -> dict:
-    """The model's gate for a beat bundle ``spec``: S moves to N where the rhythm is irregular and P waves
-    disagree. Refused where the beats are not AAMI classes or their cut holds no P wave to compare."""
+def beat_gates(spec, gates: dict) -> dict:
+    """The model's gates for a beat bundle ``spec`` (see :class:`~ecglab.models.ensemble.Ensemble`). Refused
+    where the beats are not AAMI classes or their cut holds no P wave to compare."""
     beats = spec.beats
-    if spec.input != "beat" or not {"N", "S"} <= set(spec.classes):
-        raise ConfigError(f"a rhythm gate is for beat models with the AAMI classes N and S; these members classify "
+    if spec.input != "beat" or not {"N", "S", "V"} <= set(spec.classes):
+        raise ConfigError(f"gates are for beat models with the AAMI classes N, S and V; these members classify "
                           f"{spec.input}s into {spec.classes}.")
     if beats is None or beats.method != "centred" or beats.before_s < P_WINDOW_S[0]:
-        raise ConfigError(f"a rhythm gate compares P waves, so the members' beats must be cut from at least "
+        raise ConfigError(f"gates compare P waves and QRS complexes, so the members' beats must be cut from at least "
                           f"{P_WINDOW_S[0]} s before the R peak (beats: context or context-difference); got {beats}.")
-    return {"suppress": spec.classes.index("S"), "into": spec.classes.index("N"), **gate}
+    return {"classes": {c: spec.classes.index(c) for c in ("N", "S", "V")}, "rhythm": gates.get("rhythm"),
+            "morphology": gates.get("morphology")}
 
 
 def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: str | Path | None = None,
-                   n_boot: int = 200, gate: dict | None = None):
+                   n_boot: int = 200, gates: dict | None = None):
     """Ensemble ``runs``; write ``out``/bundle, report/, predictions.npz. Returns a RunResult."""
     from ecglab.datasets.core.prepared import PreparedDataset
     from ecglab.evaluation import tune_thresholds
@@ -156,7 +159,7 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
 
     members = [load_member(run) for run in runs]
     check_members(members)
-    model, kwargs, meta_features = ensemble_model(members, method, gate)
+    model, kwargs, meta_features = ensemble_model(members, method, gates)
     first = members[0]
     trained_on = yaml.safe_load((first.run_dir / "config.yaml").read_text())["data"]
     data = Path(data or trained_on["path"])
@@ -189,11 +192,11 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
         "metrics": {k: metrics[k] for k in ("macro_auroc", "macro_auprc", "macro_f1", "accuracy") if k in metrics}})
     bundle_dir = save_bundle(out / "bundle", model, spec)
     (out / "ensemble.yaml").write_text(yaml.safe_dump({"method": method, "members": [str(m.run_dir) for m in members],
-                                                       "data": str(data), "rhythm_gate": gate}, sort_keys=False))
+                                                       "data": str(data), "gates": gates}, sort_keys=False))
     return RunResult(out, report, bundle_dir, out / "report")
 
 
-def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path, gate: dict | None = None):
+def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path, gates: dict | None = None):
     """The ensemble of ``ecglab cv`` runs dealt the same folds: per fold, the ensemble of the members' fold runs
     (``out/fold-K/``, whose bundle ``ecglab evaluate-beats out DIR…`` applies to the records that fold held out),
     scored and pooled as ``ecglab cv`` scores a single recipe. Returns a CVResult."""
@@ -213,7 +216,7 @@ def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path, gate: d
     for fold in range(first["folds"]):
         view = cv_dirs[0] / "data" / f"fold-{fold}"
         build_ensemble([d / f"fold-{fold}" for d in cv_dirs], method, out / f"fold-{fold}", data=view, n_boot=0,
-                       gate=gate)
+                       gates=gates)
         with np.load(out / f"fold-{fold}" / "predictions.npz", allow_pickle=False) as saved:
             split = pd.read_parquet(view / "meta.parquet", columns=["split"])["split"].to_numpy()
             folds_scored.append((saved["y_test"], saved["p_test"], np.flatnonzero(split == "test")))
@@ -240,7 +243,7 @@ def train_ensemble(config, resume: bool = False):
         if not finished and train(member, resume=resume and member.run_dir.exists()) is None:
             return None  # a non-zero DDP rank: rank zero builds the ensemble
     result = build_ensemble([m.run_dir for m in members], config.ensemble.method, config.run_dir,
-                            n_boot=config.report.n_boot, gate=gate_of(config))
+                            n_boot=config.report.n_boot, gates=gates_of(config))
     (config.run_dir / "config.yaml").write_text(config.to_yaml())
     return result
 
@@ -255,9 +258,12 @@ def cross_validate_ensemble(config, folds: int, progress: bool = False):
     members = member_configs(config, directory)
     runs = [cross_validate(member, folds, progress=progress, split_seed=config.trainer.seed).directory
             for member in members]  # the same folds for all, even for members with a training seed of their own
-    return ensemble_cv(runs, config.ensemble.method, directory, gate=gate_of(config))
+    return ensemble_cv(runs, config.ensemble.method, directory, gates=gates_of(config))
 
 
-def gate_of(config) -> dict | None:
-    gate = config.ensemble.rhythm_gate
-    return None if gate is None else gate.model_dump()
+def gates_of(config) -> dict | None:
+    """The gates a config's ensemble section asks for, or None."""
+    rhythm, morphology = config.ensemble.rhythm_gate, config.ensemble.morphology_gate
+    if rhythm is None and morphology is None:
+        return None
+    return {"rhythm": rhythm and rhythm.model_dump(), "morphology": morphology and morphology.model_dump()}

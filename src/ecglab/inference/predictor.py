@@ -297,12 +297,12 @@ class Predictor:
 
 def _gate_notes(spec: BundleSpec, features: dict[str, np.ndarray]) -> list[str]:
     """How many beats a rhythm-gated ensemble will not call S, so that a reader knows why."""
-    gate = spec.model_kwargs.get("gate") if spec.architecture == "ensemble" else None
-    if not gate:
+    rule = (spec.model_kwargs.get("gates") or {}).get("rhythm") if spec.architecture == "ensemble" else None
+    if not rule:
         return []
     from ecglab.models.ensemble import fibrillating
 
-    gated = int(fibrillating(features["rr_irregularity"], features["p_consistency"], gate).sum())
+    gated = int(fibrillating(features["rr_irregularity"], features["p_consistency"], rule).sum())
     return [f"{gated} beats lie in an irregular rhythm whose beats share no P wave (atrial fibrillation or flutter): "
             "they are not called S, as a short R-R says nothing of their origin there."] if gated else []
 

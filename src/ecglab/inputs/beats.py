@@ -24,10 +24,11 @@ inter-patient classifiers lean on); ``"median"``, the template itself. The model
 Per beat R-R features (:data:`RR_FEATURES`, the de Chazal et al. 2004 set, in seconds) and the same
 relative to the patient's own rhythm (:data:`RELATIVE_RR_FEATURES`: divided by a running average
 over the surrounding beats; Lin & Yang 2014, Mondéjar-Guerra et al. 2019), given to models as metadata;
-and two that describe the rhythm around the beat: how irregular it is (:func:`rr_irregularity`) and
-whether the neighbouring beats share one P wave (:func:`p_consistency`). Together they tell atrial
-fibrillation (irregular, no P wave), where a short R-R says nothing of a beat's origin, from sinus
-rhythm with premature beats (the ensemble's ``rhythm_gate``, :mod:`ecglab.models.ensemble`).
+and three that the beat ensembles' gates read (:mod:`ecglab.models.ensemble`): how irregular the rhythm
+around the beat is (:func:`rr_irregularity`) and whether its neighbours share one P wave
+(:func:`p_consistency`), which together tell atrial fibrillation, where a short R-R says nothing of a
+beat's origin, from sinus rhythm with premature beats; and how far the beat's QRS departs from the
+patient's usual one (:func:`qrs_difference`), which a supraventricular beat, conducted as usual, does not.
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ from ecglab.signal.resample import resample, resample_positions
 
 RR_FEATURES = ("rr_prev", "rr_next", "rr_local", "rr_mean")  # seconds
 RELATIVE_RR_FEATURES = ("rr_prev_rel", "rr_next_rel", "rr_local_rel")  # divided by the running average
-# how irregular the rhythm around the beat is (0: regular); how alike its neighbours' P waves are (1: identical)
-RHYTHM_FEATURES = ("rr_irregularity", "p_consistency")
-BEAT_FEATURES = RR_FEATURES + RELATIVE_RR_FEATURES + RHYTHM_FEATURES
+# how irregular the rhythm around the beat is (0: regular); how alike its neighbours' P waves are (1: identical);
+# how far its QRS departs from the patient's typical beat (0: not at all)
+GATE_FEATURES = ("rr_irregularity", "p_consistency", "qrs_difference")
+BEAT_FEATURES = RR_FEATURES + RELATIVE_RR_FEATURES + GATE_FEATURES
 IRREGULARITY_BEATS = 16  # R-R intervals around a beat that its rr_irregularity looks at
 P_WINDOW_S = (0.25, 0.08)  # where a P wave lies: from 250 ms to 80 ms before the R peak
 P_CONSISTENCY_BEATS = 33  # beats around a beat whose P-wave agreement p_consistency takes the median of
+QRS_HALF_WIDTH_S = 0.065  # qrs_difference compares 65 ms either side of the R peak
 
 
 class BeatSpec(BaseModel):
@@ -119,6 +122,7 @@ def beat_input(signal: np.ndarray, fs: float, peaks: np.ndarray, spec: BeatSpec,
     templates = median_beats(beats, spec.template_beats)
     features = {name: column[cut.kept] for name, column in rr_features(peaks, fs, spec.running_beats).items()}
     features["p_consistency"] = p_consistency(beats, templates, spec)
+    features["qrs_difference"] = qrs_difference(beats, templates, spec)
     return BeatInput(add_template(beats, templates, spec), cut.kept, features)
 
 
@@ -285,3 +289,20 @@ def p_consistency(beats: np.ndarray, templates: np.ndarray, spec: BeatSpec) -> n
     half = P_CONSISTENCY_BEATS // 2
     window = sliding_window_view(np.pad(correlation, half, mode="edge"), 2 * half + 1)
     return np.median(window, axis=1).astype(np.float32)
+
+
+def qrs_difference(beats: np.ndarray, templates: np.ndarray, spec: BeatSpec) -> np.ndarray:
+    """Per beat, the root mean square of the beat minus the patient's typical beat (``templates``) over the
+    QRS (:data:`QRS_HALF_WIDTH_S` either side of the R peak), over the typical beat's peak-to-peak amplitude,
+    averaged over leads. Supraventricular beats are conducted as usual and stay low (median 0.09 for the
+    S beats of the shared MIT-BIH DS1 and SVDB records), ventricular ones do not (median 0.48). NaN where
+    the cut does not centre the R peak (``kachuee``)."""
+    if spec.method != "centred":
+        return np.full(len(beats), np.nan, dtype=np.float32)
+    if len(beats) == 0:
+        return np.zeros(0, dtype=np.float32)
+    r, half = int(round(spec.before_s * spec.fs)), int(round(QRS_HALF_WIDTH_S * spec.fs))
+    low, high = max(r - half, 0), min(r + half + 1, beats.shape[2])
+    rms = np.sqrt(((beats[:, :, low:high] - templates[:, :, low:high]) ** 2).mean(axis=2))
+    amplitude = np.maximum(templates.max(axis=2) - templates.min(axis=2), 1e-6)
+    return (rms / amplitude).mean(axis=1).astype(np.float32)

@@ -8,11 +8,13 @@ logits, like any zoo model, so an ensemble bundle is used exactly as a single mo
 * ``stacking``: a linear layer on the members' concatenated probabilities (M · C features), whose
   weights are a logistic regression fitted on validation predictions (``ecglab ensemble``).
 
-A multiclass beat ensemble may carry a rhythm ``gate``: where the rhythm around a beat is irregular and
-its neighbours share no P wave (atrial fibrillation or flutter: the beat features ``rr_irregularity``
-above, ``p_consistency`` below their thresholds, the last two metadata columns, which the members do not
-read), a short R-R says nothing of the beat's origin, so the probability of one class (S) moves to
-another (N). Inter-patient models otherwise call many fibrillating normal beats supraventricular.
+A multiclass beat ensemble may carry ``gates`` that move one class's probability to another where a rule
+on three beat features holds (``rr_irregularity``, ``p_consistency``, ``qrs_difference``: the last metadata
+columns, which the members do not read). The **morphology** gate moves S to V where the beat's QRS departs
+from the patient's usual one and V is plausible: a supraventricular beat is conducted as usual. The
+**rhythm** gate then moves S to N where the rhythm is irregular and the neighbouring beats share no P wave
+(atrial fibrillation or flutter), where a short R-R says nothing of the beat's origin. Inter-patient models
+otherwise call many fibrillating normal beats, and some ventricular ones, supraventricular.
 """
 
 from __future__ import annotations
@@ -32,19 +34,21 @@ def member_probabilities(logits: torch.Tensor, kind: str) -> torch.Tensor:
     return torch.softmax(logits, dim=-1) if kind == "multiclass" else torch.sigmoid(logits)
 
 
-GATE_FEATURES = ("rr_irregularity", "p_consistency")  # the metadata columns a gate reads, after the members'
+GATE_FEATURES = ("rr_irregularity", "p_consistency", "qrs_difference")  # the gates' metadata columns, last
+GATE_RULES = {"morphology": ("qrs_difference_above", "v_probability_above"),
+              "rhythm": ("irregularity_above", "p_consistency_below")}
 
 
 class Ensemble(nn.Module):
-    """``members`` (built models) combined by ``method``; ``combiner`` holds the stacking weights; ``gate``
-    (``{suppress, into, irregularity_above, p_consistency_below}``, class indices and thresholds) the rhythm gate."""
+    """``members`` (built models) combined by ``method``; ``combiner`` holds the stacking weights; ``gates``
+    (``{"classes": {"N": i, "S": j, "V": k}, "morphology": {…} or None, "rhythm": {…} or None}``) the gates."""
 
     def __init__(self, members: list[nn.Module], n_classes: int, kind: str, method: str, n_meta: int = 0,
-                 gate: dict | None = None):
+                 gates: dict | None = None):
         super().__init__()
         self.members = nn.ModuleList(members)
-        self.kind, self.method, self.n_meta, self.gate = kind, method, n_meta, gate
-        self.n_member_meta = n_meta - (len(GATE_FEATURES) if gate else 0)
+        self.kind, self.method, self.n_meta, self.gates = kind, method, n_meta, gates
+        self.n_member_meta = n_meta - (len(GATE_FEATURES) if gates else 0)
         self.combiner = nn.Linear(len(members) * n_classes, n_classes) if method == "stacking" else None
 
     def forward(self, x: torch.Tensor, meta: torch.Tensor | None = None) -> torch.Tensor:
@@ -52,28 +56,40 @@ class Ensemble(nn.Module):
         probs = [member_probabilities(member(x, member_meta), self.kind) for member in self.members]
         if self.combiner is not None:
             logits = self.combiner(torch.cat(probs, dim=1))
-            if self.gate is None:
+            if self.gates is None:
                 return logits
             combined = torch.softmax(logits, dim=-1)
         else:
             combined = torch.stack(probs).mean(dim=0)
-        if self.gate is not None:
+        if self.gates is not None:
             combined = self._gated(combined, meta[:, self.n_member_meta:])
         combined = combined.clamp(EPS, 1 - EPS)
         return combined.log() if self.kind == "multiclass" else torch.logit(combined)
 
-    def _gated(self, probs: torch.Tensor, rhythm: torch.Tensor) -> torch.Tensor:
-        gate = self.gate
-        gated = fibrillating(rhythm[:, 0], rhythm[:, 1], gate)
-        moved = torch.zeros_like(probs)
-        moved[:, gate["into"]] = probs[:, gate["suppress"]]
-        moved[:, gate["suppress"]] = -probs[:, gate["suppress"]]
-        return probs + moved * gated.unsqueeze(1).to(probs.dtype)
+    def _gated(self, probs: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        n, s, v = (self.gates["classes"][c] for c in ("N", "S", "V"))
+        if self.gates.get("morphology"):
+            probs = _moved(probs, s, v, aberrant(features[:, 2], probs[:, v], self.gates["morphology"]))
+        if self.gates.get("rhythm"):
+            probs = _moved(probs, s, n, fibrillating(features[:, 0], features[:, 1], self.gates["rhythm"]))
+        return probs
 
 
-def fibrillating(irregularity, consistency, gate: dict):
-    """Where the gate applies (arrays or tensors): an irregular rhythm whose beats share no P wave."""
-    return (irregularity > gate["irregularity_above"]) & (consistency < gate["p_consistency_below"])
+def _moved(probs: torch.Tensor, source: int, target: int, where: torch.Tensor) -> torch.Tensor:
+    shift = torch.zeros_like(probs)
+    shift[:, target] = probs[:, source]
+    shift[:, source] = -probs[:, source]
+    return probs + shift * where.unsqueeze(1).to(probs.dtype)
+
+
+def fibrillating(irregularity, consistency, rule: dict):
+    """Where the rhythm gate applies (arrays or tensors): an irregular rhythm whose beats share no P wave."""
+    return (irregularity > rule["irregularity_above"]) & (consistency < rule["p_consistency_below"])
+
+
+def aberrant(qrs_difference, v_probability, rule: dict):
+    """Where the morphology gate applies: a QRS unlike the patient's usual one, and V plausible."""
+    return (qrs_difference > rule["qrs_difference_above"]) & (v_probability > rule["v_probability_above"])
 
 
 @register_model("Dietterich 2000, 'Ensemble methods in machine learning' (averaging); Wolpert 1992, "
@@ -81,35 +97,38 @@ def fibrillating(irregularity, consistency, gate: dict):
                 onnx_note="exportable when every member is", listed=False)
 def ensemble(n_leads: int, n_classes: int, input_length: int, n_meta: int = 0, *, members: list[dict] = (),
              method: Literal["mean", "stacking"] = "mean", kind: Literal["multiclass", "multilabel"] = "multiclass",
-             gate: dict | None = None) -> Ensemble:
+             gates: dict | None = None) -> Ensemble:
     """Dietterich 2000's averaging or Wolpert 1992's stacking of trained models, as one model.
 
     ``members``: ``[{"architecture": name, "kwargs": {...}}, …]``, each built with this input shape and the
-    metadata columns before the gate's. ``gate``: see :class:`Ensemble` (multiclass only)."""
+    metadata columns before the gates'. ``gates``: see :class:`Ensemble` (multiclass only)."""
     if len(members) < 2:
         raise ConfigError(f"an ensemble needs at least two members; got {len(members)}.")
     if method not in ("mean", "stacking") or kind not in ("multiclass", "multilabel"):
         raise ConfigError(f"ensemble: method must be mean or stacking and kind multiclass or multilabel; "
                           f"got method={method!r}, kind={kind!r}.")
-    _check_gate(gate, kind, n_classes, n_meta)
-    n_member_meta = n_meta - (len(GATE_FEATURES) if gate else 0)
+    _check_gates(gates, kind, n_classes, n_meta)
+    n_member_meta = n_meta - (len(GATE_FEATURES) if gates else 0)
     built = []
     for member in members:
         if set(member) != {"architecture", "kwargs"}:
             raise ConfigError(f"each ensemble member is {{'architecture': …, 'kwargs': {{…}}}}; got keys {sorted(member)}.")
         built.append(create_model(member["architecture"], n_leads=n_leads, n_classes=n_classes,
                                   input_length=input_length, n_meta=n_member_meta, **member["kwargs"]))
-    return Ensemble(built, n_classes, kind, method, n_meta, gate)
+    return Ensemble(built, n_classes, kind, method, n_meta, gates)
 
 
-def _check_gate(gate: dict | None, kind: str, n_classes: int, n_meta: int) -> None:
-    if gate is None:
+def _check_gates(gates: dict | None, kind: str, n_classes: int, n_meta: int) -> None:
+    if gates is None:
         return
-    keys = {"suppress", "into", "irregularity_above", "p_consistency_below"}
-    if set(gate) != keys:
-        raise ConfigError(f"an ensemble's gate is {{{', '.join(sorted(keys))}}}; got keys {sorted(gate)}.")
+    if set(gates) != {"classes", *GATE_RULES}:
+        raise ConfigError(f"an ensemble's gates are {{classes, {', '.join(GATE_RULES)}}}; got keys {sorted(gates)}.")
     if kind != "multiclass" or n_meta < len(GATE_FEATURES):
-        raise ConfigError(f"a rhythm gate needs a multiclass ensemble whose last metadata columns are "
-                          f"{' and '.join(GATE_FEATURES)}; got kind={kind!r} with {n_meta} metadata columns.")
-    if not all(isinstance(gate[k], int) and 0 <= gate[k] < n_classes for k in ("suppress", "into")):
-        raise ConfigError(f"a gate's suppress and into are class indices below {n_classes}; got {gate}.")
+        raise ConfigError(f"gates need a multiclass ensemble whose last metadata columns are "
+                          f"{', '.join(GATE_FEATURES)}; got kind={kind!r} with {n_meta} metadata columns.")
+    classes = gates["classes"]
+    if sorted(classes) != ["N", "S", "V"] or not all(isinstance(i, int) and 0 <= i < n_classes for i in classes.values()):
+        raise ConfigError(f"a gate's classes map N, S and V to class indices below {n_classes}; got {classes}.")
+    for name, keys in GATE_RULES.items():
+        if gates[name] is not None and set(gates[name]) != set(keys):
+            raise ConfigError(f"the {name} gate is {{{', '.join(keys)}}}; got {gates[name]}.")

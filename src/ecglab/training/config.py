@@ -131,6 +131,14 @@ class RhythmGateConfig(_Strict):
     p_consistency_below: float = Field(ge=-1, le=1)
 
 
+class MorphologyGateConfig(_Strict):
+    """A beat ensemble calls V, not S, a beat whose QRS departs from the patient's usual one (the beat feature
+    qrs_difference above the first) where V is plausible (its probability above the second)."""
+
+    qrs_difference_above: float = Field(ge=0)
+    v_probability_above: float = Field(ge=0, le=1)
+
+
 class EnsembleConfig(_Strict):
     """Train several variants of this config and average them: each member is the config (without this
     section) with its own overrides, e.g. ``{data.balanced_sampling: true}``; ``{}`` is the config as it is."""
@@ -138,6 +146,7 @@ class EnsembleConfig(_Strict):
     members: list[dict] = Field(min_length=2)
     method: Literal["mean", "stacking"] = "mean"
     rhythm_gate: RhythmGateConfig | None = None
+    morphology_gate: MorphologyGateConfig | None = None
 
 
 class RunConfig(_Strict):
