@@ -253,3 +253,23 @@ def test_gates_need_beats_cut_with_their_p_wave(runs, capsys):
                         ("--rhythm-gate", "a,b"), ("--morphology-gate", "0.2,1.5")):
         assert main(["ensemble", str(first), str(second), "--out", str(tmp / "x"), option, bad]) == 2
         assert f"{option} takes" in capsys.readouterr().err
+
+
+def test_an_ensemble_whose_members_are_reused_prepares_its_data_again(tmp_path):
+    import shutil
+
+    from ecglab.experiments.ensemble import train_ensemble
+
+    config = validate_config({
+        "name": "pair", "out_dir": str(tmp_path / "runs"),
+        "data": {"path": str(tmp_path / "data"), "batch_size": 64,
+                 "prepare": {"dataset": "synthetic", "options": {"task": "beat", "n": 9}}},
+        "model": {"name": "kachuee", "hparams": {"filters": 4, "head_hidden": [4]}},
+        "trainer": {"max_epochs": 1, "progress": False}, "report": {"n_boot": 0},
+        "ensemble": {"members": [{}, {"trainer.seed": 1}]}})
+    train_ensemble(config)
+    stamp = (config.run_dir / "member-0" / "predictions.npz").stat().st_mtime_ns
+    shutil.rmtree(tmp_path / "data")  # e.g. removed to save space, or prepared by an older ecglab
+    result = train_ensemble(config)
+    assert (config.run_dir / "member-0" / "predictions.npz").stat().st_mtime_ns == stamp  # not retrained
+    assert (tmp_path / "data" / "manifest.json").is_file() and (result.bundle_dir / "bundle.json").is_file()

@@ -235,13 +235,14 @@ def train_ensemble(config, resume: bool = False):
     (bundle/, report/, predictions.npz) and evaluated on the config's test split. Returns its RunResult (None
     on the non-zero ranks of a multi-process run)."""
     from ecglab.training.config import member_configs
-    from ecglab.training.fit import config_differences, train
+    from ecglab.training.fit import config_differences, ensure_dataset, train
 
     members = member_configs(config, config.run_dir)  # all validated before any training
     for member in members:
         finished = (member.run_dir / "predictions.npz").is_file() and not config_differences(member, member.run_dir)
         if not finished and train(member, resume=resume and member.run_dir.exists()) is None:
             return None  # a non-zero DDP rank: rank zero builds the ensemble
+    ensure_dataset(config.data)  # the ensemble reads it again, even when every member was reused
     result = build_ensemble([m.run_dir for m in members], config.ensemble.method, config.run_dir,
                             n_boot=config.report.n_boot, gates=gates_of(config))
     (config.run_dir / "config.yaml").write_text(config.to_yaml())
