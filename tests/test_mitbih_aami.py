@@ -50,8 +50,10 @@ def test_the_bundle_is_small_and_averages_two_models_of_the_context_beat_beside_
     assert spec.architecture == "ensemble" and spec.model_kwargs["method"] == "mean"  # plain and balanced members
     assert [m["architecture"] for m in spec.model_kwargs["members"]] == ["kachuee", "kachuee"]
     assert [f.name for f in spec.meta_features][:3] == ["rr_prev_rel", "rr_next_rel", "rr_local_rel"]
-    assert [f.name for f in spec.meta_features][-2:] == ["rr_irregularity", "p_consistency"]  # the rhythm gate's
-    assert spec.model_kwargs["gate"] == {"suppress": 1, "into": 0, "irregularity_above": 0.15, "p_consistency_below": 0.4}
+    assert [f.name for f in spec.meta_features][-3:] == ["rr_irregularity", "p_consistency", "qrs_difference"]  # gates'
+    assert spec.model_kwargs["gates"] == {"classes": {"N": 0, "S": 1, "V": 2},
+                                          "rhythm": {"irregularity_above": 0.15, "p_consistency_below": 0.4},
+                                          "morphology": {"qrs_difference_above": 0.2, "v_probability_above": 0.05}}
 
 
 def test_predicts_an_annotated_mitbih_record(predictor, shared_data):
