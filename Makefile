@@ -37,10 +37,12 @@ $(LATEST)/.installed-stamp: pyproject.toml
 	$(LATEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[all,dev]" $(TORCH)
 	touch $@
 
+# The demo (a third of the suite's time) is left to `make test`: it runs on the pinned set, as `make demo` does,
+# and each part of it is tested on its own here too.
 test-latest:
 	rm -f $(LATEST)/.installed-stamp
 	$(MAKE) $(LATEST)/.installed-stamp
-	$(LATEST)/bin/python -m pytest -q
+	$(LATEST)/bin/python -m pytest -q --deselect tests/test_demo.py::test_demo_reaches_its_quality_target_and_beats_the_baseline
 
 # Pin what test-latest installed (run it first, and commit constraints.txt only if it passed).
 lock: $(LATEST)/.installed-stamp
