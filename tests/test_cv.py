@@ -119,3 +119,20 @@ def test_cv_of_a_config_with_an_ensemble_section_cross_validates_each_member_the
     np.testing.assert_allclose(np.load(result.directory / "predictions.npz")["y_prob"],
                                (members[0]["y_prob"] + members[1]["y_prob"]) / 2, atol=1e-5)
     assert result.report["config"] == "mean ensemble of member-0 + member-1"
+
+
+def test_a_rerun_reuses_finished_folds_but_rewrites_their_views_from_the_dataset(beats, tmp_path):
+    import shutil
+
+    data = tmp_path / "beats"
+    shutil.copytree(beats.path, data)
+    config = _config(PreparedDataset(data), tmp_path, name="views")
+    first = cross_validate(config, folds=2, progress=False)
+    stamp = (first.directory / "fold-0" / "predictions.npz").stat().st_mtime_ns
+    meta = pd.read_parquet(data / "meta.parquet")
+    meta["p_consistency"] = 0.5  # as when the dataset is prepared again by a newer ecglab, with a new column
+    meta.to_parquet(data / "meta.parquet", index=False)
+    cross_validate(config, folds=2, progress=False)
+    assert (first.directory / "fold-0" / "predictions.npz").stat().st_mtime_ns == stamp  # not retrained
+    view = pd.read_parquet(first.directory / "data" / "fold-0" / "meta.parquet")
+    assert (view["p_consistency"] == 0.5).all()

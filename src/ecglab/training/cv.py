@@ -92,10 +92,12 @@ def cross_validate(config: RunConfig, folds: int = 5, progress: bool = True, spl
             "report": config.report.model_copy(update={"n_boot": 0, "baseline": False}),
         })
         done = run.run_dir / "predictions.npz"
-        if not (done.exists() and not config_differences(run, run.run_dir) and _dealt_with(run.data.path, seed)):
+        reusable = done.exists() and not config_differences(run, run.run_dir) and _dealt_with(run.data.path, seed)
+        # written again even for a finished fold: a dataset prepared again (new columns) must reach its views
+        fold_view(dataset, pool, fold_of_row, fold, seed, Path(run.data.path))
+        if not reusable:
             if run.run_dir.exists():
                 shutil.rmtree(run.run_dir)
-            fold_view(dataset, pool, fold_of_row, fold, seed, Path(run.data.path))
             train(run)
         saved = np.load(done, allow_pickle=False)
         folds_scored.append((saved["y_test"], saved["p_test"], pool[fold_of_row == fold]))
