@@ -240,6 +240,10 @@ def test_the_gates_move_s_to_n_in_fibrillation_and_to_v_for_an_unusual_qrs(tmp_p
         _gated_pair(0, {"classes": {**AAMI, "V": 5}, "rhythm": RHYTHM, "morphology": None})
     with pytest.raises(ConfigError, match="the morphology gate is"):
         _gated_pair(0, {"classes": AAMI, "rhythm": None, "morphology": RHYTHM})
+    with pytest.raises(ConfigError, match="finite numbers"):  # what a saved infinity reads back as
+        _gated_pair(0, {"classes": AAMI, "rhythm": None, "morphology": {**MORPHOLOGY, "v_probability_above": None}})
+    with pytest.raises(ConfigError, match="distinct class indices"):
+        _gated_pair(0, {"classes": {**AAMI, "V": 1}, "rhythm": RHYTHM, "morphology": None})
 
 
 def test_gates_need_beats_cut_with_their_p_wave(runs, capsys):
@@ -250,7 +254,7 @@ def test_gates_need_beats_cut_with_their_p_wave(runs, capsys):
         build_ensemble([first, second], "mean", tmp / "gated", n_boot=0,
                        gates={"rhythm": RHYTHM, "morphology": None})  # these are kachuee beats
     for option, bad in (("--rhythm-gate", "0.15"), ("--rhythm-gate", "-1,0.4"), ("--rhythm-gate", "0.15,2"),
-                        ("--rhythm-gate", "a,b"), ("--morphology-gate", "0.2,1.5")):
+                        ("--rhythm-gate", "a,b"), ("--morphology-gate", "0.2,1.5"), ("--morphology-gate", "inf,0.5")):
         assert main(["ensemble", str(first), str(second), "--out", str(tmp / "x"), option, bad]) == 2
         assert f"{option} takes" in capsys.readouterr().err
 
@@ -273,3 +277,19 @@ def test_an_ensemble_whose_members_are_reused_prepares_its_data_again(tmp_path):
     result = train_ensemble(config)
     assert (config.run_dir / "member-0" / "predictions.npz").stat().st_mtime_ns == stamp  # not retrained
     assert (tmp_path / "data" / "manifest.json").is_file() and (result.bundle_dir / "bundle.json").is_file()
+
+
+def test_gates_the_data_cannot_carry_are_refused_before_any_member_trains(runs, tmp_path):
+    from ecglab.experiments.ensemble import cross_validate_ensemble, train_ensemble
+
+    _, data, _, _ = runs
+    config = run_config(tmp_path, data, "gated", "kachuee", {"filters": 8, "head_hidden": [16]}).model_dump(mode="json")
+    config["ensemble"] = {"members": [{}, {"trainer.seed": 1}], "rhythm_gate": RHYTHM}
+    with pytest.raises(ConfigError, match="cut from at least 0.25 s"):  # synthetic beats are cut as Kachuee's
+        train_ensemble(validate_config(config))
+    with pytest.raises(ConfigError, match="cut from at least 0.25 s"):
+        cross_validate_ensemble(validate_config(config), folds=2)
+    assert not (tmp_path / "runs").exists()
+    config["ensemble"]["morphology_gate"] = {"qrs_difference_above": float("inf"), "v_probability_above": 0.05}
+    with pytest.raises(ConfigError, match="qrs_difference_above"):
+        validate_config(config)

@@ -468,7 +468,7 @@ def test_a_cache_from_an_older_builder_version_is_named_and_rebuilt(tmp_path, mo
     assert prepare("synthetic", tmp_path / "s", n=30, progress=False).reused
     builder = registry.get_builder("synthetic")
     monkeypatch.setitem(registry._BUILDERS, "synthetic", dataclasses.replace(builder, version=2))
-    with pytest.raises(DatasetError, match=r"older ecglab \(version 1 of the synthetic builder, now 2\).*--force"):
+    with pytest.raises(DatasetError, match=r"another ecglab \(version 1 of the synthetic builder, now 2\).*--force"):
         prepare("synthetic", tmp_path / "s", n=30, progress=False)
     rebuilt = prepare("synthetic", tmp_path / "s", n=30, progress=False, rebuild_if_changed=True)
     assert not getattr(rebuilt, "reused", False) and rebuilt.manifest["prepare"]["version"] == 2

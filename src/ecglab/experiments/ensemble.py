@@ -119,7 +119,7 @@ def ensemble_model(members: list[Member], method: str, gates: dict | None = None
               "method": method, "kind": spec.kind}
     meta_features = list(spec.meta_features)
     if gates is not None:
-        kwargs["gates"] = beat_gates(spec, gates)
+        kwargs["gates"] = beat_gates(spec.input, spec.classes, spec.beats, gates)
         fills = {"rr_irregularity": 0.0, "p_consistency": 1.0, "qrs_difference": 0.0}  # missing: no gate applies
         meta_features += [MetaFeature(name=name, fill=fills[name]) for name in GATE_FEATURES]
     model = create_model("ensemble", n_leads=spec.channels, n_classes=len(spec.classes), input_length=spec.input_length,
@@ -135,17 +135,16 @@ def ensemble_model(members: list[Member], method: str, gates: dict | None = None
     return model.eval(), kwargs, meta_features
 
 
-def beat_gates(spec, gates: dict) -> dict:
-    """The model's gates for a beat bundle ``spec`` (see :class:`~ecglab.models.ensemble.Ensemble`). Refused
-    where the beats are not AAMI classes or their cut holds no P wave to compare."""
-    beats = spec.beats
-    if spec.input != "beat" or not {"N", "S", "V"} <= set(spec.classes):
-        raise ConfigError(f"gates are for beat models with the AAMI classes N, S and V; these members classify "
-                          f"{spec.input}s into {spec.classes}.")
+def beat_gates(input: str | None, classes: list[str], beats, gates: dict) -> dict:
+    """The model's gates (see :class:`~ecglab.models.ensemble.Ensemble`) for models of ``input`` into ``classes``
+    cut as ``beats`` (a BeatSpec). Refused where the beats are not AAMI classes or their cut holds no P wave."""
+    if input != "beat" or not {"N", "S", "V"} <= set(classes):
+        raise ConfigError(f"gates are for beat models with the AAMI classes N, S and V; these models classify "
+                          f"{input}s into {classes}.")
     if beats is None or beats.method != "centred" or beats.before_s < P_WINDOW_S[0]:
         raise ConfigError(f"gates compare P waves and QRS complexes, so the members' beats must be cut from at least "
                           f"{P_WINDOW_S[0]} s before the R peak (beats: context or context-difference); got {beats}.")
-    return {"classes": {c: spec.classes.index(c) for c in ("N", "S", "V")}, "rhythm": gates.get("rhythm"),
+    return {"classes": {c: classes.index(c) for c in ("N", "S", "V")}, "rhythm": gates.get("rhythm"),
             "morphology": gates.get("morphology")}
 
 
@@ -166,8 +165,10 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
     dataset = PreparedDataset(data)
     missing = [f.name for f in meta_features if f.name not in dataset.meta.columns]
     if missing:
+        again = ("run that `ecglab cv` again: it rewrites its fold views and reuses finished folds" if
+                 dataset.manifest.get("cv_of") else "prepare it again (`ecglab prepare … --force`)")
         raise ConfigError(f"{data} has no column {', '.join(missing)}, which the ensemble reads; it was prepared by an "
-                          "older ecglab: prepare it again (`ecglab prepare … --force`).")
+                          f"older ecglab: {again}.")
     val_split = trained_on.get("val_split", "val")
     test_split = trained_on.get("test_split", "test")
     test_split = test_split if test_split in dataset.splits else val_split  # as training reports it
@@ -238,6 +239,7 @@ def train_ensemble(config, resume: bool = False):
     from ecglab.training.fit import config_differences, ensure_dataset, train
 
     members = member_configs(config, config.run_dir)  # all validated before any training
+    check_gates_fit(config)
     for member in members:
         finished = (member.run_dir / "predictions.npz").is_file() and not config_differences(member, member.run_dir)
         if not finished and train(member, resume=resume and member.run_dir.exists()) is None:
@@ -257,9 +259,24 @@ def cross_validate_ensemble(config, folds: int, progress: bool = False):
 
     directory = config.run_dir.parent / f"{config.name}-cv"
     members = member_configs(config, directory)
+    check_gates_fit(config)
     runs = [cross_validate(member, folds, progress=progress, split_seed=config.trainer.seed).directory
             for member in members]  # the same folds for all, even for members with a training seed of their own
     return ensemble_cv(runs, config.ensemble.method, directory, gates=gates_of(config))
+
+
+def check_gates_fit(config) -> None:
+    """Refuse, before any member trains, gates that the config's data cannot carry (not AAMI beats cut with
+    their P wave)."""
+    from ecglab.inputs.beats import BeatSpec
+    from ecglab.training.fit import ensure_dataset
+
+    gates = gates_of(config)
+    if gates is None:
+        return
+    dataset = ensure_dataset(config.data)
+    beats = dataset.manifest.get("beats")
+    beat_gates(dataset.manifest.get("input"), list(dataset.classes), beats and BeatSpec.model_validate(beats), gates)
 
 
 def gates_of(config) -> dict | None:

@@ -245,7 +245,8 @@ def running_rr(peaks: np.ndarray, fs: float, beats: int = 300) -> np.ndarray:
 
 
 def rr_features(peaks: np.ndarray, fs: float, running_beats: int = 300) -> dict[str, np.ndarray]:
-    """Every column of :data:`BEAT_FEATURES` for each peak, float32."""
+    """The R-R columns of :data:`BEAT_FEATURES` (all but ``p_consistency`` and ``qrs_difference``, which need
+    the beats: :func:`beat_input`) for each peak, float32."""
     absolute = rr_context(peaks, fs)
     columns = {name: absolute[:, j] for j, name in enumerate(RR_FEATURES)}
     rhythm = running_rr(peaks, fs, running_beats)

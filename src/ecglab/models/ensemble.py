@@ -19,6 +19,7 @@ otherwise call many fibrillating normal beats, and some ventricular ones, suprav
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -127,8 +128,11 @@ def _check_gates(gates: dict | None, kind: str, n_classes: int, n_meta: int) -> 
         raise ConfigError(f"gates need a multiclass ensemble whose last metadata columns are "
                           f"{', '.join(GATE_FEATURES)}; got kind={kind!r} with {n_meta} metadata columns.")
     classes = gates["classes"]
-    if sorted(classes) != ["N", "S", "V"] or not all(isinstance(i, int) and 0 <= i < n_classes for i in classes.values()):
-        raise ConfigError(f"a gate's classes map N, S and V to class indices below {n_classes}; got {classes}.")
+    if (sorted(classes) != ["N", "S", "V"] or len(set(classes.values())) != 3
+            or not all(isinstance(i, int) and 0 <= i < n_classes for i in classes.values())):
+        raise ConfigError(f"a gate's classes map N, S and V to distinct class indices below {n_classes}; got {classes}.")
     for name, keys in GATE_RULES.items():
-        if gates[name] is not None and set(gates[name]) != set(keys):
-            raise ConfigError(f"the {name} gate is {{{', '.join(keys)}}}; got {gates[name]}.")
+        rule = gates[name]
+        if rule is not None and (set(rule) != set(keys) or not all(isinstance(rule[k], (int, float))
+                                                                   and math.isfinite(rule[k]) for k in keys)):
+            raise ConfigError(f"the {name} gate is {{{', '.join(keys)}}}, finite numbers; got {rule}.")

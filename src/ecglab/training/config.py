@@ -127,16 +127,16 @@ class RhythmGateConfig(_Strict):
     """A beat ensemble does not call a beat S where the rhythm around it is irregular and its neighbours share no
     P wave (atrial fibrillation): the beat features rr_irregularity above and p_consistency below these."""
 
-    irregularity_above: float = Field(ge=0)
-    p_consistency_below: float = Field(ge=-1, le=1)
+    irregularity_above: float = Field(ge=0, allow_inf_nan=False)
+    p_consistency_below: float = Field(ge=-1, le=1, allow_inf_nan=False)
 
 
 class MorphologyGateConfig(_Strict):
     """A beat ensemble calls V, not S, a beat whose QRS departs from the patient's usual one (the beat feature
     qrs_difference above the first) where V is plausible (its probability above the second)."""
 
-    qrs_difference_above: float = Field(ge=0)
-    v_probability_above: float = Field(ge=0, le=1)
+    qrs_difference_above: float = Field(ge=0, allow_inf_nan=False)
+    v_probability_above: float = Field(ge=0, le=1, allow_inf_nan=False)
 
 
 class EnsembleConfig(_Strict):

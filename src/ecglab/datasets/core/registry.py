@@ -212,7 +212,7 @@ def _stamp_difference(existing, stamp: dict) -> str:
     if old.get("dataset") != stamp["dataset"]:
         return f"holds {old.get('dataset')!r}, not {stamp['dataset']!r}"
     if old.get("version", 1) != stamp["version"]:
-        return (f"was prepared by an older ecglab (version {old.get('version', 1)} of the {stamp['dataset']} builder, "
+        return (f"was prepared by another ecglab (version {old.get('version', 1)} of the {stamp['dataset']} builder, "
                 f"now {stamp['version']})")
     before, now = old.get("options", {}), stamp["options"]
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
