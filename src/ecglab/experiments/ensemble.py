@@ -239,14 +239,15 @@ def train_ensemble(config, resume: bool = False):
     from ecglab.training.fit import config_differences, ensure_dataset, train
 
     members = member_configs(config, config.run_dir)  # all validated before any training
-    check_gates_fit(config)
+    gates = gates_of(config)
+    # prepared here, not only by the members' training: when all are reused, the ensemble still reads it
+    check_gates(gates, ensure_dataset(config.data))
     for member in members:
         finished = (member.run_dir / "predictions.npz").is_file() and not config_differences(member, member.run_dir)
         if not finished and train(member, resume=resume and member.run_dir.exists()) is None:
             return None  # a non-zero DDP rank: rank zero builds the ensemble
-    ensure_dataset(config.data)  # the ensemble reads it again, even when every member was reused
     result = build_ensemble([m.run_dir for m in members], config.ensemble.method, config.run_dir,
-                            n_boot=config.report.n_boot, gates=gates_of(config))
+                            n_boot=config.report.n_boot, gates=gates)
     (config.run_dir / "config.yaml").write_text(config.to_yaml())
     return result
 
@@ -256,25 +257,23 @@ def cross_validate_ensemble(config, folds: int, progress: bool = False):
     (``OUT_DIR/NAME-cv/member-K-cv``), then :func:`ensemble_cv` of them into ``OUT_DIR/NAME-cv``."""
     from ecglab.training.config import member_configs
     from ecglab.training.cv import cross_validate
+    from ecglab.training.fit import ensure_dataset
 
     directory = config.run_dir.parent / f"{config.name}-cv"
     members = member_configs(config, directory)
-    check_gates_fit(config)
+    gates = gates_of(config)
+    check_gates(gates, ensure_dataset(config.data))
     runs = [cross_validate(member, folds, progress=progress, split_seed=config.trainer.seed).directory
             for member in members]  # the same folds for all, even for members with a training seed of their own
-    return ensemble_cv(runs, config.ensemble.method, directory, gates=gates_of(config))
+    return ensemble_cv(runs, config.ensemble.method, directory, gates=gates)
 
 
-def check_gates_fit(config) -> None:
-    """Refuse, before any member trains, gates that the config's data cannot carry (not AAMI beats cut with
-    their P wave)."""
+def check_gates(gates: dict | None, dataset) -> None:
+    """Refuse, before any member trains, gates that ``dataset`` cannot carry (not AAMI beats cut with their P wave)."""
     from ecglab.inputs.beats import BeatSpec
-    from ecglab.training.fit import ensure_dataset
 
-    gates = gates_of(config)
     if gates is None:
         return
-    dataset = ensure_dataset(config.data)
     beats = dataset.manifest.get("beats")
     beat_gates(dataset.manifest.get("input"), list(dataset.classes), beats and BeatSpec.model_validate(beats), gates)
 

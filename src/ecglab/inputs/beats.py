@@ -120,7 +120,8 @@ def beat_input(signal: np.ndarray, fs: float, peaks: np.ndarray, spec: BeatSpec,
     cut = extract_beats(prepared, rate, resample_positions(peaks, fs, rate), spec)
     beats = normalize_beats(cut.beats, spec)
     # the median beats cost as much as the rest of the cut: only where a feature or a channel reads them
-    templates = median_beats(beats, spec.template_beats) if spec.method == "centred" or spec.template != "none" else None
+    read = spec.method == "centred" or spec.template != "none"
+    templates = median_beats(beats, spec.template_beats) if read else None
     features = {name: column[cut.kept] for name, column in rr_features(peaks, fs, spec.running_beats).items()}
     features["p_consistency"] = p_consistency(beats, templates, spec)
     features["qrs_difference"] = qrs_difference(beats, templates, spec)
