@@ -32,7 +32,6 @@ LEADERBOARD = "leaderboard"
 TIMING = "timing.json"
 CI_METRICS = ("macro_auroc", "macro_auprc", "macro_f1")  # the metrics whose CIs the run report bootstraps
 EXTRA_METRICS = {"multiclass": ("accuracy", "balanced_accuracy"), "multilabel": ("fmax",)}
-DISPLAY_ONLY = ("trainer.progress",)  # what is shown while training, not what is trained (the display turns it off)
 
 
 def is_finished(config: RunConfig) -> bool:
@@ -46,7 +45,7 @@ def changed_entries(benchmark: Benchmark) -> dict[str, list[str]]:
     changed = {}
     for label, config in benchmark.runs.items():
         if is_finished(config):
-            keys = [key for key in config_differences(config, config.run_dir) if key not in DISPLAY_ONLY]
+            keys = config_differences(config, config.run_dir)
             if keys:
                 changed[label] = keys
     return changed

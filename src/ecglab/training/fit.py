@@ -154,15 +154,20 @@ RESUMABLE_CHANGES = ("trainer.max_epochs", "trainer.patience", "trainer.devices"
                      "trainer.num_nodes", "trainer.progress", "trainer.limit_train_batches", "report.")
 
 
+DISPLAY_ONLY = ("trainer.progress",)  # what is shown while training, not what is trained
+
+
 def config_differences(config: RunConfig, run_dir: Path) -> list[str]:
-    """Keys whose values differ between ``config`` and the run's saved config.yaml (none if there is none)."""
+    """Keys whose values differ between ``config`` and the run's saved config.yaml (none if there is none), but
+    for :data:`DISPLAY_ONLY`: a run trained without progress bars is the same run (reused by cv, ensembles and
+    benchmarks alike)."""
     import yaml
 
     saved_file = run_dir / "config.yaml"
     if not saved_file.exists():
         return []
     saved, current = _flatten(_with_defaults(yaml.safe_load(saved_file.read_text()))), _flatten(config.model_dump(mode="json"))
-    return sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+    return sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k) and k not in DISPLAY_ONLY)
 
 
 def _with_defaults(raw: dict) -> dict:
