@@ -115,10 +115,11 @@ def test_qrs_difference_by_hand():
 
 
 def test_the_gates_read_the_beat_features_in_one_order():
-    from ecglab.inputs.beats import GATE_FEATURES
+    from ecglab.inputs.beats import BEAT_FEATURES, GATE_FEATURES
     from ecglab.models.ensemble import GATE_FEATURES as MODEL_ORDER
 
-    assert GATE_FEATURES == MODEL_ORDER  # the ensemble reads them by position, after the members' columns
+    # the ensemble reads them by position, after the members' columns: the three made for it, then rr_prev_rel
+    assert MODEL_ORDER == (*GATE_FEATURES, "rr_prev_rel") and set(MODEL_ORDER) <= set(BEAT_FEATURES)
 
 
 def test_running_template_follows_a_change_of_morphology():
@@ -179,14 +180,14 @@ def test_fibrillating_beats_of_record_201_share_no_p_wave_and_its_sinus_beats_do
 
 def test_a_gated_bundle_says_how_many_beats_it_will_not_call_s(shared_data, tmp_path):
     rr = [MetaFeature(name=n) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean")]
-    gates = {"classes": {"N": 0, "S": 1, "V": 2}, "morphology": None,
+    gates = {"classes": {"N": 0, "S": 1, "V": 2}, "prematurity": None, "morphology": None,
              "rhythm": {"irregularity_above": 0.15, "p_consistency_below": 0.4}}
     member = {"architecture": "kachuee", "kwargs": {"filters": 8, "head_hidden": [8], "n_blocks": 4}}
     bundle = beat_bundle(tmp_path / "gated", architecture="ensemble", beats=BEAT_PRESETS["context-difference"],
                          fs=128.0, input_length=96, classes=BEAT_CLASSES,
                          model_kwargs={"members": [member, member], "method": "mean", "kind": "multiclass", "gates": gates},
                          meta_features=rr + [MetaFeature(name="rr_irregularity"), MetaFeature(name="p_consistency", fill=1.0),
-                                             MetaFeature(name="qrs_difference")])
+                                             MetaFeature(name="qrs_difference"), MetaFeature(name="rr_prev_rel", fill=1.0)])
     predictor = Predictor.load(bundle)
     inputs = predictor.model_input(read_record(shared_data / "mitbih" / "201.hea"))
     note = next(n for n in inputs.notes if "share no P wave" in n)

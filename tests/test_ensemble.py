@@ -182,6 +182,7 @@ def test_a_config_with_an_ensemble_section_trains_each_member_then_their_ensembl
 
 RHYTHM = {"irregularity_above": 0.15, "p_consistency_below": 0.4}
 MORPHOLOGY = {"qrs_difference_above": 0.2, "v_probability_above": 0.05}
+PREMATURITY = {"rr_prev_rel_below": 0.8, "p_consistency_above": 0.5}
 AAMI = {"N": 0, "S": 1, "V": 2}
 
 
@@ -190,7 +191,9 @@ def _gated_pair(n_member_meta: int, gates: dict | None):
 
     torch.manual_seed(0)
     members = [{"architecture": "kachuee", "kwargs": {"filters": 4, "head_hidden": [4], "n_blocks": 4}}] * 2
-    extra = 3 if gates else 0
+    extra = 4 if gates else 0
+    if gates:
+        gates = {"prematurity": None, "morphology": None, "rhythm": None, **gates}
     return create_model("ensemble", n_leads=1, n_classes=5, input_length=96, n_meta=n_member_meta + extra,
                         members=members, gates=gates).eval()
 
@@ -200,18 +203,20 @@ def _probabilities(model, x, meta):
         return torch.softmax(model(x, meta), dim=1).numpy()
 
 
-def test_the_gates_move_s_to_n_in_fibrillation_and_to_v_for_an_unusual_qrs(tmp_path):
+def test_the_gates_move_n_to_s_when_early_s_to_n_in_fibrillation_and_s_to_v_for_an_unusual_qrs(tmp_path):
     plain = _gated_pair(1, None)
-    x, member_meta = torch.randn(5, 1, 96), torch.randn(5, 1)
+    x, member_meta = torch.randn(7, 1, 96), torch.randn(7, 1)
     q = _probabilities(plain, x, member_meta)
-    features = torch.tensor([[0.3, 0.1, 0.0],    # irregular, no shared P wave: fibrillation
-                             [0.3, 0.9, 0.0],    # irregular, P waves agree: sinus rhythm with premature beats
-                             [0.05, 0.1, 0.0],   # regular, no P wave (junctional, flutter 2:1): left to the model
-                             [0.15, 0.4, 0.2],   # on every threshold: not gated (strictly above, strictly below)
-                             [0.0, 1.0, 0.5]])   # the usual rhythm, an unusual QRS
+    features = torch.tensor([[0.3, 0.1, 0.0, 0.7],    # irregular, no shared P wave: fibrillation
+                             [0.3, 0.9, 0.0, 1.0],    # irregular, P waves agree: sinus rhythm with premature beats
+                             [0.05, 0.1, 0.0, 0.7],   # regular, no P wave (junctional, flutter 2:1): left to the model
+                             [0.15, 0.5, 0.2, 0.8],   # on every threshold: not gated (strictly above, strictly below)
+                             [0.0, 1.0, 0.5, 1.0],    # the usual rhythm, an unusual QRS
+                             [0.02, 0.9, 0.05, 0.7],  # early in sinus rhythm, the usual QRS: premature
+                             [0.02, 0.9, 0.5, 0.7]])  # early in sinus rhythm, an unusual QRS: ventricular
     meta = torch.cat([member_meta, features], dim=1)
 
-    rhythm = _gated_pair(1, {"classes": AAMI, "rhythm": RHYTHM, "morphology": None})
+    rhythm = _gated_pair(1, {"classes": AAMI, "rhythm": RHYTHM})
     rhythm.load_state_dict(plain.state_dict())  # the same members; gates have no weights
     p = _probabilities(rhythm, x, meta)
     np.testing.assert_allclose(p[1:], q[1:], atol=1e-6)
@@ -224,26 +229,38 @@ def test_the_gates_move_s_to_n_in_fibrillation_and_to_v_for_an_unusual_qrs(tmp_p
     assert q[4, 2] > 0.05  # (this untrained model finds V plausible for every beat)
     assert p[4, 1] < 1e-6 and p[4, 2] == pytest.approx(q[4, 2] + q[4, 1], abs=1e-6)  # S went to V, not N
     np.testing.assert_allclose(p[1:4], q[1:4], atol=1e-6)
-    strict = _gated_pair(1, {"classes": AAMI, "rhythm": None,
-                             "morphology": {**MORPHOLOGY, "v_probability_above": float(q[4, 2]) + 1e-3}})
+    stricter = {**MORPHOLOGY, "v_probability_above": float(q[4, 2]) + 1e-3}
+    strict = _gated_pair(1, {"classes": AAMI, "morphology": stricter})
     strict.load_state_dict(plain.state_dict())
     np.testing.assert_allclose(_probabilities(strict, x, meta)[4], q[4], atol=1e-6)  # V not plausible enough
+
+    every = _gated_pair(1, {"classes": AAMI, "prematurity": PREMATURITY, "rhythm": RHYTHM, "morphology": MORPHOLOGY})
+    every.load_state_dict(plain.state_dict())
+    p = _probabilities(every, x, meta)
+    assert p[5, 0] < 1e-6 and p[5, 1] == pytest.approx(q[5, 0] + q[5, 1], abs=1e-6)  # N went to S
+    assert p[6, :2].max() < 1e-6 and p[6, 2] == pytest.approx(q[6, :3].sum(), abs=1e-6)  # N to S, then S to V
+    np.testing.assert_allclose(p[:5], _probabilities(both, x, meta)[:5], atol=1e-6)  # the others as before
 
     if importlib.util.find_spec("onnxruntime"):  # exported, the gates are part of the graph
         from ecglab.inference.onnx import OnnxModel, export_onnx
 
-        path = export_onnx(both, tmp_path / "gated.onnx", n_leads=1, input_length=96, n_meta=4)
+        path = export_onnx(every, tmp_path / "gated.onnx", n_leads=1, input_length=96, n_meta=5)
         np.testing.assert_allclose(np.exp(OnnxModel(path)(x.numpy(), meta.numpy())), p, atol=1e-5)
     with pytest.raises(ConfigError, match="multiclass ensemble whose last metadata columns"):
-        _gated_pair(-2, {"classes": AAMI, "rhythm": RHYTHM, "morphology": None})  # one column: no room for three
+        _gated_pair(-3, {"classes": AAMI, "rhythm": RHYTHM})  # one column: no room for four
     with pytest.raises(ConfigError, match="class indices below 5"):
-        _gated_pair(0, {"classes": {**AAMI, "V": 5}, "rhythm": RHYTHM, "morphology": None})
+        _gated_pair(0, {"classes": {**AAMI, "V": 5}, "rhythm": RHYTHM})
     with pytest.raises(ConfigError, match="the morphology gate is"):
-        _gated_pair(0, {"classes": AAMI, "rhythm": None, "morphology": RHYTHM})
+        _gated_pair(0, {"classes": AAMI, "morphology": RHYTHM})
     with pytest.raises(ConfigError, match="finite numbers"):  # what a saved infinity reads back as
-        _gated_pair(0, {"classes": AAMI, "rhythm": None, "morphology": {**MORPHOLOGY, "v_probability_above": None}})
+        _gated_pair(0, {"classes": AAMI, "morphology": {**MORPHOLOGY, "v_probability_above": None}})
     with pytest.raises(ConfigError, match="distinct class indices"):
-        _gated_pair(0, {"classes": {**AAMI, "V": 1}, "rhythm": RHYTHM, "morphology": None})
+        _gated_pair(0, {"classes": {**AAMI, "V": 1}, "rhythm": RHYTHM})
+    from ecglab.models import create_model
+
+    with pytest.raises(ConfigError, match="gates are {classes, prematurity, morphology, rhythm}"):  # an older bundle's
+        create_model("ensemble", n_leads=1, n_classes=5, input_length=96, n_meta=4, members=[{}] * 2,
+                     gates={"classes": AAMI, "rhythm": RHYTHM, "morphology": None})
 
 
 def test_gates_need_beats_cut_with_their_p_wave(runs, capsys):
@@ -252,9 +269,10 @@ def test_gates_need_beats_cut_with_their_p_wave(runs, capsys):
     tmp, _, first, second = runs
     with pytest.raises(ConfigError, match="cut from at least 0.25 s before the R peak"):
         build_ensemble([first, second], "mean", tmp / "gated", n_boot=0,
-                       gates={"rhythm": RHYTHM, "morphology": None})  # these are kachuee beats
+                       gates={"rhythm": RHYTHM})  # these are kachuee beats
     for option, bad in (("--rhythm-gate", "0.15"), ("--rhythm-gate", "-1,0.4"), ("--rhythm-gate", "0.15,2"),
-                        ("--rhythm-gate", "a,b"), ("--morphology-gate", "0.2,1.5"), ("--morphology-gate", "inf,0.5")):
+                        ("--rhythm-gate", "a,b"), ("--morphology-gate", "0.2,1.5"), ("--morphology-gate", "inf,0.5"),
+                        ("--prematurity-gate", "0,0.5"), ("--prematurity-gate", "0.8")):
         assert main(["ensemble", str(first), str(second), "--out", str(tmp / "x"), option, bad]) == 2
         assert f"{option} takes" in capsys.readouterr().err
 
@@ -264,17 +282,19 @@ def test_an_ensemble_whose_members_are_reused_prepares_its_data_again(tmp_path):
 
     from ecglab.experiments.ensemble import train_ensemble
 
-    config = validate_config({
+    raw = {
         "name": "pair", "out_dir": str(tmp_path / "runs"),
         "data": {"path": str(tmp_path / "data"), "batch_size": 64,
                  "prepare": {"dataset": "synthetic", "options": {"task": "beat", "n": 9}}},
         "model": {"name": "kachuee", "hparams": {"filters": 4, "head_hidden": [4]}},
         "trainer": {"max_epochs": 1, "progress": False}, "report": {"n_boot": 0},
-        "ensemble": {"members": [{}, {"trainer.seed": 1}]}})
+        "ensemble": {"members": [{}, {"trainer.seed": 1}]}}
+    config = validate_config(raw)
     train_ensemble(config)
     stamp = (config.run_dir / "member-0" / "predictions.npz").stat().st_mtime_ns
     shutil.rmtree(tmp_path / "data")  # e.g. removed to save space, or prepared by an older ecglab
-    result = train_ensemble(config)
+    raw["trainer"]["progress"] = True  # progress bars shown or not: the same members
+    result = train_ensemble(validate_config(raw))
     assert (config.run_dir / "member-0" / "predictions.npz").stat().st_mtime_ns == stamp  # not retrained
     assert (tmp_path / "data" / "manifest.json").is_file() and (result.bundle_dir / "bundle.json").is_file()
 

@@ -50,8 +50,10 @@ def test_the_bundle_is_small_and_averages_two_models_of_the_context_beat_beside_
     assert spec.architecture == "ensemble" and spec.model_kwargs["method"] == "mean"  # plain and balanced members
     assert [m["architecture"] for m in spec.model_kwargs["members"]] == ["kachuee", "kachuee"]
     assert [f.name for f in spec.meta_features][:3] == ["rr_prev_rel", "rr_next_rel", "rr_local_rel"]
-    assert [f.name for f in spec.meta_features][-3:] == ["rr_irregularity", "p_consistency", "qrs_difference"]  # gates'
+    assert [f.name for f in spec.meta_features][-4:] == ["rr_irregularity", "p_consistency", "qrs_difference",
+                                                          "rr_prev_rel"]  # the gates'
     assert spec.model_kwargs["gates"] == {"classes": {"N": 0, "S": 1, "V": 2},
+                                          "prematurity": {"rr_prev_rel_below": 0.8, "p_consistency_above": 0.5},
                                           "rhythm": {"irregularity_above": 0.15, "p_consistency_below": 0.4},
                                           "morphology": {"qrs_difference_above": 0.2, "v_probability_above": 0.05}}
 

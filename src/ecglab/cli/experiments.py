@@ -42,7 +42,8 @@ def register(app: typer.Typer) -> None:
         "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --out runs/mitbih/ensemble-mean",
         "ecglab ensemble runs/mitbih/kachuee runs/mitbih/cnn --method stacking --out runs/mitbih/stacked",
         "ecglab ensemble runs/plain-cv runs/balanced-cv --out runs/ensemble-cv   # two `ecglab cv` runs, fold by fold",
-        "ecglab ensemble runs/plain-cv runs/balanced-cv --rhythm-gate 0.15,0.4 --morphology-gate 0.2,0.05 --out runs/gated-cv",
+        "ecglab ensemble runs/plain-cv runs/balanced-cv --prematurity-gate 0.8,0.5 --rhythm-gate 0.15,0.4 "
+        "--morphology-gate 0.2,0.05 --out runs/gated-cv",
     ))
     def ensemble(
         runs: List[Path] = typer.Argument(..., help="two or more run directories trained on the same prepared dataset, "
@@ -52,6 +53,10 @@ def register(app: typer.Typer) -> None:
                                                  "the members' validation predictions)"),
         data: Optional[Path] = typer.Option(None, help="prepared dataset (default: the members' data.path)"),
         n_boot: int = typer.Option(200, "--n-boot", help="bootstrap resamples for confidence intervals"),
+        prematurity_gate: Optional[str] = typer.Option(None, "--prematurity-gate", metavar="RR_PREV_REL,P_CONSISTENCY",
+                                                       help="beat ensembles: S, not N, where the beat's rr_prev_rel is "
+                                                            "below the first and its p_consistency above the second "
+                                                            "(early in sinus rhythm), e.g. 0.8,0.5"),
         rhythm_gate: Optional[str] = typer.Option(None, "--rhythm-gate", metavar="IRREGULARITY,P_CONSISTENCY",
                                                   help="beat ensembles: no S call where the beat's rr_irregularity is "
                                                        "above the first and its p_consistency below the second "
@@ -67,7 +72,7 @@ def register(app: typer.Typer) -> None:
         from ecglab.evaluation import format_metrics_table
         from ecglab.experiments.ensemble import build_ensemble
 
-        gates = parse_gates(rhythm_gate, morphology_gate)
+        gates = parse_gates(prematurity_gate, rhythm_gate, morphology_gate)
         if all((run / "cv.json").is_file() for run in runs):
             from ecglab.experiments.ensemble import ensemble_cv
 
@@ -133,11 +138,11 @@ def register(app: typer.Typer) -> None:
         console().print(f"cross-validation: {result.markdown} (and cv.json)")
 
 
-def parse_gates(rhythm: str | None, morphology: str | None) -> dict | None:
-    """``--rhythm-gate`` and ``--morphology-gate`` ('0.15,0.4') as an ensemble's gates, validated as a config's
-    ``ensemble.rhythm_gate`` and ``ensemble.morphology_gate`` are; None when neither is given."""
+def parse_gates(prematurity: str | None, rhythm: str | None, morphology: str | None) -> dict | None:
+    """``--prematurity-gate``, ``--rhythm-gate`` and ``--morphology-gate`` ('0.15,0.4') as an ensemble's gates,
+    validated as a config's ``ensemble.*_gate`` are; None when none is given."""
     from ecglab.errors import ConfigError
-    from ecglab.training.config import MorphologyGateConfig, RhythmGateConfig
+    from ecglab.training.config import MorphologyGateConfig, PrematurityGateConfig, RhythmGateConfig
 
     def parse(value, option, schema, example):
         if value is None:
@@ -153,6 +158,7 @@ def parse_gates(rhythm: str | None, morphology: str | None) -> dict | None:
             raise ConfigError(f"{option} takes {','.join(n.upper() for n in names)}, e.g. {example}; got {value!r} "
                               f"({why}).") from None
 
-    gates = {"rhythm": parse(rhythm, "--rhythm-gate", RhythmGateConfig, "0.15,0.4"),
+    gates = {"prematurity": parse(prematurity, "--prematurity-gate", PrematurityGateConfig, "0.8,0.5"),
+             "rhythm": parse(rhythm, "--rhythm-gate", RhythmGateConfig, "0.15,0.4"),
              "morphology": parse(morphology, "--morphology-gate", MorphologyGateConfig, "0.2,0.05")}
     return gates if any(gates.values()) else None

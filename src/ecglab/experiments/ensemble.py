@@ -26,7 +26,7 @@ from ecglab.errors import ConfigError, EcglabError
 from ecglab.inference.bundle import BundleSpec, load_bundle, save_bundle
 from ecglab.inputs.beats import P_WINDOW_S
 from ecglab.inputs.metadata import MetaFeature
-from ecglab.models.ensemble import GATE_FEATURES
+from ecglab.models.ensemble import GATE_FEATURES, GATE_RULES
 
 METHODS = ("mean", "stacking")
 AGREE = ("kind", "input", "classes", "fs", "leads", "input_length", "preprocessing", "beats", "window_stride",
@@ -108,8 +108,9 @@ def stacking_weights(p_val: list[np.ndarray], y_val: np.ndarray, kind: str, seed
 
 def ensemble_model(members: list[Member], method: str, gates: dict | None = None):
     """The ``ensemble`` model with every member's weights (and the stacking layer fitted), its kwargs and
-    metadata features (the members', then the gates'). ``gates``: ``{"rhythm": {…} or None, "morphology":
-    {…} or None}`` (:class:`~ecglab.training.config.RhythmGateConfig`, ``MorphologyGateConfig``) or None."""
+    metadata features (the members', then the gates'). ``gates``: ``{"prematurity": …, "rhythm": …, "morphology":
+    {…} or None}`` (:class:`~ecglab.training.config.PrematurityGateConfig`, ``RhythmGateConfig``,
+    ``MorphologyGateConfig``) or None."""
     from ecglab.models import create_model
 
     if method not in METHODS:
@@ -120,7 +121,8 @@ def ensemble_model(members: list[Member], method: str, gates: dict | None = None
     meta_features = list(spec.meta_features)
     if gates is not None:
         kwargs["gates"] = beat_gates(spec.input, spec.classes, spec.beats, gates)
-        fills = {"rr_irregularity": 0.0, "p_consistency": 1.0, "qrs_difference": 0.0}  # missing: no gate applies
+        # missing: no gate applies (a missing p_consistency is not atrial fibrillation, rr_prev_rel not premature)
+        fills = {"rr_irregularity": 0.0, "p_consistency": 1.0, "qrs_difference": 0.0, "rr_prev_rel": 1.0}
         meta_features += [MetaFeature(name=name, fill=fills[name]) for name in GATE_FEATURES]
     model = create_model("ensemble", n_leads=spec.channels, n_classes=len(spec.classes), input_length=spec.input_length,
                          n_meta=len(meta_features), **kwargs)
@@ -144,8 +146,8 @@ def beat_gates(input: str | None, classes: list[str], beats, gates: dict) -> dic
     if beats is None or beats.method != "centred" or beats.before_s < P_WINDOW_S[0]:
         raise ConfigError(f"gates compare P waves and QRS complexes, so the members' beats must be cut from at least "
                           f"{P_WINDOW_S[0]} s before the R peak (beats: context or context-difference); got {beats}.")
-    return {"classes": {c: classes.index(c) for c in ("N", "S", "V")}, "rhythm": gates.get("rhythm"),
-            "morphology": gates.get("morphology")}
+    return {"classes": {c: classes.index(c) for c in ("N", "S", "V")},
+            **{name: gates.get(name) for name in GATE_RULES}}
 
 
 def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: str | Path | None = None,
@@ -280,7 +282,7 @@ def check_gates(gates: dict | None, dataset) -> None:
 
 def gates_of(config) -> dict | None:
     """The gates a config's ensemble section asks for, or None."""
-    rhythm, morphology = config.ensemble.rhythm_gate, config.ensemble.morphology_gate
-    if rhythm is None and morphology is None:
+    gates = {name: getattr(config.ensemble, f"{name}_gate") for name in GATE_RULES}
+    if all(gate is None for gate in gates.values()):
         return None
-    return {"rhythm": rhythm and rhythm.model_dump(), "morphology": morphology and morphology.model_dump()}
+    return {name: gate and gate.model_dump() for name, gate in gates.items()}

@@ -9,10 +9,13 @@ logits, like any zoo model, so an ensemble bundle is used exactly as a single mo
   weights are a logistic regression fitted on validation predictions (``ecglab ensemble``).
 
 A multiclass beat ensemble may carry ``gates`` that move one class's probability to another where a rule
-on three beat features holds (``rr_irregularity``, ``p_consistency``, ``qrs_difference``: the last metadata
-columns, which the members do not read). The **morphology** gate moves S to V where the beat's QRS departs
+on four beat features holds (``rr_irregularity``, ``p_consistency``, ``qrs_difference``, ``rr_prev_rel``: the
+last metadata columns, after the members'). In this order: the **prematurity** gate moves N to S where the
+beat comes early for the patient's rhythm (its R-R interval well below the running average) while the
+neighbouring beats share a P wave (sinus rhythm): inter-patient models learn the S class from few patients
+and miss most premature beats of a new one. The **morphology** gate moves S to V where the beat's QRS departs
 from the patient's usual one and V is plausible: a supraventricular beat is conducted as usual. The
-**rhythm** gate then moves S to N where the rhythm is irregular and the neighbouring beats share no P wave
+**rhythm** gate moves S to N where the rhythm is irregular and the neighbouring beats share no P wave
 (atrial fibrillation or flutter), where a short R-R says nothing of the beat's origin. Inter-patient models
 otherwise call many fibrillating normal beats, and some ventricular ones, supraventricular.
 """
@@ -35,14 +38,16 @@ def member_probabilities(logits: torch.Tensor, kind: str) -> torch.Tensor:
     return torch.softmax(logits, dim=-1) if kind == "multiclass" else torch.sigmoid(logits)
 
 
-GATE_FEATURES = ("rr_irregularity", "p_consistency", "qrs_difference")  # the gates' metadata columns, last
-GATE_RULES = {"morphology": ("qrs_difference_above", "v_probability_above"),
+GATE_FEATURES = ("rr_irregularity", "p_consistency", "qrs_difference", "rr_prev_rel")  # the gates' columns, last
+GATE_RULES = {"prematurity": ("rr_prev_rel_below", "p_consistency_above"),
+              "morphology": ("qrs_difference_above", "v_probability_above"),
               "rhythm": ("irregularity_above", "p_consistency_below")}
 
 
 class Ensemble(nn.Module):
     """``members`` (built models) combined by ``method``; ``combiner`` holds the stacking weights; ``gates``
-    (``{"classes": {"N": i, "S": j, "V": k}, "morphology": {…} or None, "rhythm": {…} or None}``) the gates."""
+    (``{"classes": {"N": i, "S": j, "V": k}, "prematurity": …, "morphology": …, "rhythm": {…} or None}``) the
+    gates."""
 
     def __init__(self, members: list[nn.Module], n_classes: int, kind: str, method: str, n_meta: int = 0,
                  gates: dict | None = None):
@@ -69,6 +74,8 @@ class Ensemble(nn.Module):
 
     def _gated(self, probs: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         n, s, v = (self.gates["classes"][c] for c in ("N", "S", "V"))
+        if self.gates.get("prematurity"):
+            probs = _moved(probs, n, s, premature(features[:, 3], features[:, 1], self.gates["prematurity"]))
         if self.gates.get("morphology"):
             probs = _moved(probs, s, v, aberrant(features[:, 2], probs[:, v], self.gates["morphology"]))
         if self.gates.get("rhythm"):
@@ -81,6 +88,11 @@ def _moved(probs: torch.Tensor, source: int, target: int, where: torch.Tensor) -
     shift[:, target] = probs[:, source]
     shift[:, source] = -probs[:, source]
     return probs + shift * where.unsqueeze(1).to(probs.dtype)
+
+
+def premature(rr_prev_rel, consistency, rule: dict):
+    """Where the prematurity gate applies: a beat early for the patient's rhythm, in sinus rhythm."""
+    return (rr_prev_rel < rule["rr_prev_rel_below"]) & (consistency > rule["p_consistency_above"])
 
 
 def fibrillating(irregularity, consistency, rule: dict):

@@ -123,6 +123,14 @@ class ReportConfig(_Strict):
     temperature_scaling: bool = False  # fit a temperature on validation, report the test ECE before and after
 
 
+class PrematurityGateConfig(_Strict):
+    """A beat ensemble calls S, not N, a beat that comes early for the patient's rhythm (the beat feature
+    rr_prev_rel below the first) while the neighbouring beats share a P wave (p_consistency above the second)."""
+
+    rr_prev_rel_below: float = Field(gt=0, allow_inf_nan=False)
+    p_consistency_above: float = Field(ge=-1, le=1, allow_inf_nan=False)
+
+
 class RhythmGateConfig(_Strict):
     """A beat ensemble does not call a beat S where the rhythm around it is irregular and its neighbours share no
     P wave (atrial fibrillation): the beat features rr_irregularity above and p_consistency below these."""
@@ -145,6 +153,7 @@ class EnsembleConfig(_Strict):
 
     members: list[dict] = Field(min_length=2)
     method: Literal["mean", "stacking"] = "mean"
+    prematurity_gate: PrematurityGateConfig | None = None
     rhythm_gate: RhythmGateConfig | None = None
     morphology_gate: MorphologyGateConfig | None = None
 
