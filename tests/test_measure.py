@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from ecglab.inputs.waves import Wave, clean_labels, runs, wave_labels, waves_from_annotation, waves_from_labels
-from ecglab.measure.beats import combine, find_beats, without_unorganised_p
-from ecglab.measure.intervals import NAMES, measure_waves, signal_problem
+from ecglab.inputs.wave_beats import combine, find_beats, without_unorganised_p
+from ecglab.inputs.intervals import NAMES, measure_waves, signal_problem
 
 FS = 500.0
 LEADS = ["I", "aVF"]
@@ -177,7 +177,7 @@ def test_unet1d_is_listed_as_segmentation_and_returns_per_sample_logits():
 
 def test_a_couple_of_training_steps_write_a_loadable_segmentation_bundle(tmp_path):
     from ecglab.datasets.core.prepared import write_prepared
-    from ecglab.measure.delineate import load_delineator
+    from ecglab.inference.delineate import load_delineator
     from ecglab.measure.train import train_delineator
 
     rng = np.random.default_rng(0)

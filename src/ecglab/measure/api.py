@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecglab.inference.delineate import measure_record
+from ecglab.inputs.intervals import Measurements
 from ecglab.inputs.waves import Wave
-from ecglab.measure.delineate import delineate
-from ecglab.measure.intervals import Measurements, measure_waves, signal_problem
 from ecglab.records import Record
 
 
@@ -33,9 +33,5 @@ def measure(record: Record, bundle: str | Path | None = None) -> MeasureResult:
     """See :func:`ecglab.measure.measure`."""
     common = dict(record_id=str(record.meta.get("record_id", record.name)), fs=float(record.fs),
                   file=record.meta.get("source"))
-    problem = signal_problem(record.signal, record.fs)
-    if problem:  # never run the model on what it cannot delineate: no waves, every value None with the reason
-        return MeasureResult(waves=[], leads=[], result=Measurements().fail_all(problem), **common)
-    waves, leads = delineate(record, bundle)
-    signal = record.signal[[record.leads.index(lead) for lead in leads]]  # rows in the order of ``leads``
-    return MeasureResult(waves=waves, leads=leads, result=measure_waves(waves, signal, record.fs, leads), **common)
+    waves, leads, result = measure_record(record, bundle)
+    return MeasureResult(waves=waves, leads=leads, result=result, **common)

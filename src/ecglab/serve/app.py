@@ -32,7 +32,7 @@ from ecglab.inference.bundle import resolve_bundle
 from ecglab.inference.explain import MAX_STEPS, explain
 from ecglab.inference.predictor import Predictor
 from ecglab.measure.api import measure
-from ecglab.measure.delineate import DEFAULT_BUNDLE, load_delineator
+from ecglab.inference.delineate import DEFAULT_BUNDLE, load_delineator
 from ecglab.records import InputLimits
 from ecglab.records.formats import accepted_formats
 from ecglab.serve.guards import JSON_BYTES_PER_VALUE, BodyLimit, HostAllowList, PendingBudget, default_allowed_hosts

@@ -1,4 +1,5 @@
-"""Apply a delineation bundle to a record: per-lead waves at the record's own rate.
+"""Apply a delineation bundle to a record: per-lead waves at the record's own rate, and the measurements
+read off them (:func:`measure_record`, behind ``ecglab.measure`` and measured metadata features).
 
 Each lead goes through the bundle's preprocessing (resampled to its rate, filtered, standardised)
 on its own, the model labels every sample, and the labels are mapped back to the record's rate
@@ -14,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.errors import BundleError
+from ecglab.inputs.intervals import Measurements, measure_waves, signal_problem
 from ecglab.inputs.preprocess import preprocess
+from ecglab.inputs.wave_beats import without_unorganised_p
 from ecglab.inputs.waves import Wave, waves_from_labels
-from ecglab.measure.beats import without_unorganised_p
 from ecglab.records import Record
 
 DEFAULT_BUNDLE = "ludb-delineator"
@@ -81,6 +83,17 @@ def delineate(record: Record, bundle: str | Path | None = None) -> tuple[list[Wa
 
 def waves_of(labels: np.ndarray, signal: np.ndarray, fs: float, leads: list[str]) -> list[Wave]:
     """The waves of each lead (a row of ``labels`` and ``signal``), P waves only where they precede most beats
-    (:func:`~ecglab.measure.beats.without_unorganised_p`)."""
+    (:func:`~ecglab.inputs.wave_beats.without_unorganised_p`)."""
     waves = [w for row, lead in enumerate(leads) for w in waves_from_labels(labels[row], signal[row], fs, lead)]
     return without_unorganised_p(waves, leads, fs)
+
+
+def measure_record(record: Record, bundle: str | Path | None = None) -> tuple[list[Wave], list[str], Measurements]:
+    """Waves, leads delineated and measurements of ``record``; a record too short or flat to delineate is not
+    given to the model: no waves, and every value None with the reason."""
+    problem = signal_problem(record.signal, record.fs)
+    if problem:
+        return [], [], Measurements().fail_all(problem)
+    waves, leads = delineate(record, bundle)
+    signal = record.signal[[record.leads.index(lead) for lead in leads]]  # rows in the order of ``leads``
+    return waves, leads, measure_waves(waves, signal, record.fs, leads)

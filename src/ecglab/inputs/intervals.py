@@ -1,6 +1,6 @@
 """Record measurements from waves: heart rate, RR, PR, P duration, QRS, QT, QTc, P/QRS/T axes.
 
-Per beat, from the leads combined (:mod:`ecglab.measure.beats`); per record, the median over the
+Per beat, from the leads combined (:mod:`ecglab.inputs.wave_beats`); per record, the median over the
 beats that have the wave (the mean for RR and heart rate, as a cart's rate over its 10 s), with
 the number of beats each value rests on. A value that cannot be measured is None with a reason,
 never a guess: no P wave before most QRS complexes (atrial fibrillation or flutter), no T wave,
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecglab.inputs.waves import Wave
-from ecglab.measure.axis import axis_degrees, frontal_leads, net_deflection
-from ecglab.measure.beats import MIN_WAVE_SHARE, Beat, find_beats
+from ecglab.inputs.axis import axis_degrees, frontal_leads, net_deflection
+from ecglab.inputs.wave_beats import MIN_WAVE_SHARE, Beat, find_beats
 
 NAMES = ("heart_rate_bpm", "rr_ms", "pr_ms", "p_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "qtc_fridericia_ms",
          "p_axis_deg", "qrs_axis_deg", "t_axis_deg")
