@@ -48,13 +48,12 @@ def standardised(files, tmp_path_factory):
     return prepare_folder(files, tmp_path_factory.mktemp("std") / "data", bandpass="0.5,40", standardize="global")
 
 
-def tiny_run(tmp, data, name="contract", **model):
+def tiny_run(tmp, data, name="contract", meta=("age", "sex"), **model):
     from ecglab.training.fit import train
 
     config = validate_config({
         "name": name, "out_dir": str(tmp / "runs"),
-        "data": {"path": str(data), "window": WINDOW, "eval_stride": STRIDE, "batch_size": 8,
-                 "meta_features": ["age", "sex"] if model.pop("meta", True) else []},
+        "data": {"path": str(data), "window": WINDOW, "eval_stride": STRIDE, "batch_size": 8, "meta_features": list(meta)},
         "model": {"name": "resnet1d", "hparams": {"width": 8}, **model}, "optim": {"lr": 0.01},
         "trainer": {"max_epochs": 1, "progress": False}, "report": {"n_boot": 0, "baseline": False}})
     return train(config)
@@ -117,7 +116,7 @@ def ptbxl(shared_data, tmp_path_factory):
 
 
 def test_real_ptbxl_records_are_prepared_as_the_predictor_reads_them(ptbxl, shared_data, tmp_path):
-    run = tiny_run(tmp_path, ptbxl.path, name="ptbxl", meta=False)
+    run = tiny_run(tmp_path, ptbxl.path, name="ptbxl", meta=())
     predictor = Predictor.load(run.bundle_dir)
     files = pd.read_csv(shared_data / "ptbxl" / "ptbxl_database.csv", index_col="ecg_id")["filename_lr"]
     path_of = lambda row: shared_data / "ptbxl" / f"{files[int(ptbxl.meta['record_id'].iloc[row])]}.hea"  # noqa: E731
@@ -194,6 +193,73 @@ def test_a_missing_meta_column_is_refused(standardised, run, tmp_path):
     model, spec = load_bundle(run.bundle_dir)
     with pytest.raises(BundleError, match=r"metadata: the model reads \['age'\], which the data's meta table lacks"):
         bundle_predictions(model, spec, data, "test")
+
+
+# -- measured metadata features: the delineator's values, the same in training and in the Predictor -------
+
+MEASURED = ["heart_rate_bpm", "qrs_ms", "qrs_axis_deg"]
+
+
+@pytest.fixture(scope="module")
+def measured_run(standardised, tmp_path_factory):
+    return tiny_run(tmp_path_factory.mktemp("measured"), standardised.path, name="measured", meta=MEASURED + ["age"])
+
+
+def test_measured_features_are_what_the_predictor_measures(standardised, measured_run, files):
+    from ecglab.training.measured import measured_meta
+
+    predictor = Predictor.load(measured_run.bundle_dir)
+    features = predictor.spec.meta_features
+    assert [(f.name, f.measured) for f in features] == [(n, True) for n in MEASURED] + [("age", False)]
+    meta, measured = measured_meta(standardised, MEASURED + ["age"])
+    assert measured == MEASURED and meta[MEASURED].notna().all().all()
+    for row in range(0, len(standardised), 5):
+        record = read_with_meta(source_file(standardised, files, row), standardised, row)
+        np.testing.assert_array_equal(predictor.model_input(record).meta,
+                                      np.repeat(meta_matrix(meta.iloc[[row]], features), 3, axis=0))
+    # plausible values (LUDB's known answers are tests/test_measure.py's); the synthetic complexes are wide
+    assert meta["heart_rate_bpm"].between(40, 130).all() and meta["qrs_ms"].between(80, 200).all()
+
+
+def test_a_bundle_with_measured_features_scores_as_it_was_trained(standardised, measured_run, files):
+    from ecglab.inference.bundle import load_bundle
+    from ecglab.training.evaluate import bundle_predictions
+
+    model, spec = load_bundle(measured_run.bundle_dir)
+    _, probs = bundle_predictions(model, spec, standardised, "test")
+    np.testing.assert_allclose(probs, np.load(measured_run.run_dir / "predictions.npz")["p_test"], atol=1e-5)
+    predictor = Predictor.load(measured_run.bundle_dir)
+    rows = standardised.split_indices("test")
+    expected = [predictor.predict(read_with_meta(source_file(standardised, files, row), standardised, row)).probabilities
+                for row in rows]
+    np.testing.assert_allclose(probs, np.stack(expected), atol=1e-5)
+
+
+def test_measurements_are_kept_beside_the_signals_and_redone_when_they_change(standardised, tmp_path, monkeypatch):
+    import shutil
+
+    from ecglab.training import measured as cache
+
+    copy = PreparedDataset(shutil.copytree(standardised.path, tmp_path / "copy"))
+    first = cache.dataset_measurements(copy)
+    assert (tmp_path / "copy" / cache.CACHE).is_file() and first.shape == (len(copy), len(cache.MEASURED))
+    monkeypatch.setattr(cache, "_measure_rows", lambda *a: pytest.fail("measured again although nothing changed"))
+    pd.testing.assert_frame_equal(cache.dataset_measurements(copy), first)
+    (tmp_path / "copy" / "signals.npy").touch()  # the signals changed: the cache is stale
+    monkeypatch.setattr(cache, "_measure_rows", lambda *a: first.iloc[::-1].reset_index(drop=True))
+    assert cache.dataset_measurements(copy)["qrs_ms"].tolist() == first["qrs_ms"].tolist()[::-1]
+
+
+def test_measured_features_that_the_data_cannot_give_are_refused(files, tmp_path):
+    from ecglab.training.measured import measured_meta
+
+    per_record = prepare_folder(files, tmp_path / "record", standardize="record")
+    assert measured_meta(per_record, ["qrs_ms", "age"])[1] == ["qrs_ms"]  # intervals need no amplitudes
+    with pytest.raises(ConfigError, match=r"\['qrs_axis_deg'\] compare the leads' amplitudes, .* --standardize global or none"):
+        measured_meta(per_record, ["qrs_ms", "qrs_axis_deg"])
+    beats = prepare("synthetic", tmp_path / "beats", task="beat", n=20, progress=False)
+    with pytest.raises(ConfigError, match=r"measurements of a whole record, and this model reads single beats"):
+        measured_meta(beats, ["heart_rate_bpm"])
 
 
 def test_init_from_refuses_a_bundle_trained_on_other_input(files, run, tmp_path):

@@ -165,7 +165,7 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
     trained_on = yaml.safe_load((first.run_dir / "config.yaml").read_text())["data"]
     data = Path(data or trained_on["path"])
     dataset = PreparedDataset(data)
-    missing = [f.name for f in meta_features if f.name not in dataset.meta.columns]
+    missing = [f.name for f in meta_features if not f.measured and f.name not in dataset.meta.columns]
     if missing:
         again = ("run that `ecglab cv` again: it rewrites its fold views and reuses finished folds" if
                  dataset.manifest.get("cv_of") else "prepare it again (`ecglab prepare … --force`)")

@@ -21,6 +21,7 @@ import numpy as np
 
 from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import BundleSpec, load_bundle, load_spec, resolve_bundle
+from ecglab.inference.measured import measured_features
 from ecglab.inputs.metadata import meta_input
 from ecglab.inputs.preprocess import preprocess
 from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
@@ -264,7 +265,9 @@ class Predictor:
                          f"({length / spec.fs:.2f} s): zero-padded at the end.")
         windows = sliding_windows(signal, length, stride)
         starts = window_starts(max(signal.shape[1], length), length, stride)
-        meta = meta_input(record.meta, spec.meta_features, len(windows))
+        measured = measured_features(signal, spec.fs, spec.leads, [f.name for f in spec.meta_features if f.measured],
+                                     steps)
+        meta = meta_input({**record.meta, **measured}, spec.meta_features, len(windows))
         return ModelInput(windows, meta, spec.fs, starts, signal.shape[1], padded, notes=notes)
 
     def _beat_input(self, record: Record, peak_lead: str, detection: np.ndarray) -> ModelInput:

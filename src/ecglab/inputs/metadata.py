@@ -14,12 +14,14 @@ from pydantic import BaseModel, ConfigDict
 
 from ecglab.errors import BundleError, DatasetError
 from ecglab.inputs.beats import BEAT_FEATURES
+from ecglab.inputs.intervals import NAMES as MEASUREMENTS
 
 class MetaFeature(BaseModel):
     """One metadata input: a meta column, how missing values are filled and how it is scaled."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
+    measured: bool = False  # a record measurement (ecglab.inference.measured), not a metadata column
     fill: float = 0.0
     mean: float = 0.0
     std: float = 1.0
@@ -50,18 +52,20 @@ def _encode_value(value) -> float:
     return number if np.isfinite(number) else np.nan
 
 
-def fit_meta_features(meta: pd.DataFrame, names: list[str]) -> list[MetaFeature]:
-    """Fit fill value, mean and std of each feature on (training) rows."""
+def fit_meta_features(meta: pd.DataFrame, names: list[str], measured: list[str] = ()) -> list[MetaFeature]:
+    """Fit fill value, mean and std of each feature on (training) rows; ``measured``: the names measured
+    from the signals rather than read from the record's metadata."""
     missing = [n for n in names if n not in meta.columns]
     if missing:
-        raise DatasetError(f"meta features {missing} are not in the dataset; its meta columns are {list(meta.columns)}.")
+        raise DatasetError(f"meta features {missing} are not in the dataset; its meta columns are {list(meta.columns)}, "
+                           f"and a record model may also read a measurement ({', '.join(MEASUREMENTS)}).")
     features = []
     for name in names:
         column = encode_column(meta[name])
         finite = column[np.isfinite(column)]
         mean = float(finite.mean()) if len(finite) else 0.0
         std = float(finite.std()) if len(finite) > 1 and finite.std() > 0 else 1.0
-        features.append(MetaFeature(name=name, fill=mean, mean=mean, std=std))
+        features.append(MetaFeature(name=name, measured=name in measured, fill=mean, mean=mean, std=std))
     return features
 
 

@@ -17,6 +17,7 @@ from ecglab.errors import ConfigError
 from ecglab.inputs.metadata import fit_meta_features, meta_matrix
 from ecglab.training.config import DataConfig
 from ecglab.training.dataset import BatchDraw, RecordDataset, derived_seed, record_loader
+from ecglab.training.measured import measured_meta
 
 
 def _rank_and_world() -> tuple[int, int]:
@@ -117,7 +118,7 @@ def balanced_weights(labels: np.ndarray, power: float = 1.0) -> np.ndarray:
 class ECGDataModule(L.LightningDataModule):
     """Train/val/test loaders over one PreparedDataset; metadata scaling fitted on the training split."""
 
-    def __init__(self, dataset: PreparedDataset, config: DataConfig, seed: int = 0):
+    def __init__(self, dataset: PreparedDataset, config: DataConfig, seed: int = 0, progress: bool = False):
         super().__init__()
         self.dataset, self.config, self.seed = dataset, config, seed
         self.train_index = dataset.split_indices(config.train_split)
@@ -130,8 +131,9 @@ class ECGDataModule(L.LightningDataModule):
         if self.window > dataset.length:
             raise ConfigError(f"data.window={self.window} is longer than the records ({dataset.length} samples).")
         self.stride = config.eval_stride or self.window
-        self.meta_features = fit_meta_features(dataset.meta.iloc[self.train_index], config.meta_features)
-        self.meta = meta_matrix(dataset.meta, self.meta_features)
+        meta, measured = measured_meta(dataset, config.meta_features, progress)
+        self.meta_features = fit_meta_features(meta.iloc[self.train_index], config.meta_features, measured)
+        self.meta = meta_matrix(meta, self.meta_features)
         self.labels = np.asarray(dataset.labels)
         self._train_loader: ResumableLoader | None = None
         self._train_state: dict | None = None

@@ -118,10 +118,12 @@ def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source
     from ecglab.inputs.metadata import meta_matrix
     from ecglab.inputs.preprocess import preprocess
     from ecglab.training.dataset import RecordDataset, record_loader
+    from ecglab.training.measured import measured_meta
     from ecglab.training.scoring import windowed_probabilities
 
-    steps = fit_to_bundle(spec, dataset.manifest, dataset.meta.columns, str(dataset.path), str(source), say)
-    meta = meta_matrix(dataset.meta, spec.meta_features)
+    meta, _ = measured_meta(dataset, [f.name for f in spec.meta_features if f.measured])
+    steps = fit_to_bundle(spec, dataset.manifest, meta.columns, str(dataset.path), str(source), say)
+    meta = meta_matrix(meta, spec.meta_features)
     rows = RecordDataset(dataset.signals, np.asarray(dataset.labels), dataset.split_indices(split), meta)
     stride = spec.window_stride or spec.input_length
 

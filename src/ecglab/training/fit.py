@@ -67,7 +67,7 @@ def train(config: RunConfig, resume: bool = False, callbacks: list | None = None
     # everything that can reject the config is built before the run directory exists
     dataset = ensure_dataset(config.data)
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
-    datamodule = ECGDataModule(dataset, config.data, seed=config.trainer.seed)
+    datamodule = ECGDataModule(dataset, config.data, seed=config.trainer.seed, progress=config.trainer.progress)
     model = build_model(config, dataset, n_meta=len(datamodule.meta_features))
     if config.trainer.compile:
         model.compile()  # in place: parameter names, checkpoints and bundles stay as without it

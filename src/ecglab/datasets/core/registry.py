@@ -107,7 +107,7 @@ class PrepareContext:
         batch = max(1, min(16, total // (workers * 8))) if workers > 1 else 1
         batches = read_batches(fn, ((first, items[first:first + batch]) for first in range(start, len(items), batch)),
                                workers)
-        with _progress(self.progress) as bar, contextlib.closing(batches):
+        with progress_bar(self.progress) as bar, contextlib.closing(batches):
             task = bar.add_task(desc, total=total)
             for first, outcomes in batches:
                 for position, outcome in enumerate(outcomes, first):
@@ -147,7 +147,7 @@ class PrepareContext:
         return writer.finish(meta, extra=self._extra(extra, meta, manifest.get("source")), **manifest)
 
 
-def _progress(enabled: bool):
+def progress_bar(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     return Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ecglab.datasets.core.options import global_statistics, parse_shard
 from ecglab.datasets.core.prepared import PreparedDataset, PreparedWriter, check_patient_splits, empty_split_warning
-from ecglab.datasets.core.registry import Skipped, _progress
+from ecglab.datasets.core.registry import Skipped, progress_bar
 from ecglab.errors import DatasetError, Interrupted
 from ecglab.inputs.preprocess import Preprocessing, standardize
 
@@ -262,7 +262,7 @@ def _merge_into(writer: PreparedWriter, shards: list[PreparedDataset], first: di
     n_records, n_leads, length = writer.signals.shape
     chunk = chunk_rows(n_leads, length)
     row = 0
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task(f"{first['name']}: merging {len(shards)} shards", total=n_records)
         for shard in shards:
             for start in range(0, len(shard), chunk):
