@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from ecglab.datasets.ludb import read_lead_waves, read_patients
-from ecglab.inputs.wave_beats import find_beats
 from ecglab.inference.delineate import load_delineator, sample_labels, waves_of
 from ecglab.inputs.intervals import measure_waves
+from ecglab.inputs.wave_beats import find_beats
 from ecglab.measure.neurokit import neurokit_waves
 from ecglab.measure.scoring import BOUNDARIES, TOLERANCE_MS, Scorer
 from ecglab.records import STANDARD_12_LEADS
