@@ -235,6 +235,18 @@ def test_a_bundle_with_measured_features_scores_as_it_was_trained(standardised, 
     np.testing.assert_allclose(probs, np.stack(expected), atol=1e-5)
 
 
+def test_a_measurement_the_record_cannot_give_is_filled_and_said(measured_run, files):
+    predictor = Predictor.load(measured_run.bundle_dir)
+    record = read_record(next(files.glob("*.hea")))
+    record.signal = np.full_like(record.signal, 0.01)  # flat: nothing to delineate
+    inputs = predictor.model_input(record)
+    fills = [(f.fill - f.mean) / f.std for f in predictor.spec.meta_features[:3]]
+    np.testing.assert_allclose(inputs.meta[:, :3], np.repeat([fills], len(inputs.x), axis=0), atol=1e-6)
+    for name in MEASURED:
+        assert f"{name} could not be measured (the record is flat: its largest peak-to-peak amplitude is 0.000 mV" in \
+            " ".join(inputs.notes)
+
+
 def test_measurements_are_kept_beside_the_signals_and_redone_when_they_change(standardised, tmp_path, monkeypatch):
     import shutil
 

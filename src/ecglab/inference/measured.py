@@ -42,15 +42,15 @@ def measurement_problem(names: list[str], preprocessing: Preprocessing, beat_inp
 
 
 def measured_features(signal: np.ndarray, fs: float, leads: list[str], names: list[str],
-                      preprocessing: Preprocessing) -> dict[str, float | None]:
-    """The measurements among ``names`` of one record as a model sees it: ``signal`` (leads, samples) at ``fs``
-    after ``preprocessing``."""
+                      preprocessing: Preprocessing) -> tuple[dict[str, float | None], dict[str, str]]:
+    """The measurements among ``names`` of one record as a model sees it (``signal`` (leads, samples) at ``fs``
+    after ``preprocessing``), and why each one that is None could not be measured."""
     wanted = measured_names(names)
     if not wanted:
-        return {}
-    record = Record(unstandardised(signal, preprocessing), float(fs), list(leads))
-    values = measure_record(record)[2].values
-    return {name: values[name] for name in wanted}
+        return {}, {}
+    result = measure_record(Record(unstandardised(signal, preprocessing), float(fs), list(leads)))[2]
+    values = {name: result.values[name] for name in wanted}
+    return values, {name: result.reasons.get(name, "not found") for name in wanted if values[name] is None}
 
 
 def unstandardised(signal: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:

@@ -265,8 +265,10 @@ class Predictor:
                          f"({length / spec.fs:.2f} s): zero-padded at the end.")
         windows = sliding_windows(signal, length, stride)
         starts = window_starts(max(signal.shape[1], length), length, stride)
-        measured = measured_features(signal, spec.fs, spec.leads, [f.name for f in spec.meta_features if f.measured],
-                                     steps)
+        measured, unmeasured = measured_features(signal, spec.fs, spec.leads,
+                                                 [f.name for f in spec.meta_features if f.measured], steps)
+        notes += [f"{name} could not be measured ({why}): the model reads its training mean instead."
+                  for name, why in unmeasured.items()]
         meta = meta_input({**record.meta, **measured}, spec.meta_features, len(windows))
         return ModelInput(windows, meta, spec.fs, starts, signal.shape[1], padded, notes=notes)
 

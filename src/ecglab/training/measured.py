@@ -63,8 +63,8 @@ def _measure_rows(dataset: PreparedDataset, progress: bool) -> pd.DataFrame:
     with progress_bar(progress) as bar:
         task = bar.add_task(f"measuring {dataset.path.name}", total=len(dataset))
         for row in range(len(dataset)):
-            found = measured_features(np.asarray(dataset.signals[row]), dataset.fs, dataset.leads, list(MEASURED),
-                                      preprocessing)
+            found, _ = measured_features(np.asarray(dataset.signals[row]), dataset.fs, dataset.leads, list(MEASURED),
+                                         preprocessing)
             values[row] = [np.nan if found[name] is None else found[name] for name in MEASURED]
             bar.advance(task)
     return pd.DataFrame(values, columns=list(MEASURED))
