@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from ecglab.inputs.waves import Wave, clean_labels, runs, wave_labels, waves_from_annotation, waves_from_labels
-from ecglab.inputs.wave_beats import combine, find_beats, without_unorganised_p
 from ecglab.inputs.intervals import NAMES, measure_waves, signal_problem
+from ecglab.inputs.wave_beats import across_leads, combine, find_beats, without_unorganised_p
+from ecglab.inputs.waves import Wave, clean_labels, runs, wave_labels, waves_from_annotation, waves_from_labels
 
 FS = 500.0
 LEADS = ["I", "aVF"]
@@ -108,6 +108,18 @@ def test_p_waves_before_too_few_beats_are_dropped_as_not_atrial_rhythm():
     assert not [w for w in without_unorganised_p(record(2), LEADS, FS) if w.wave == "P"]
     assert without_unorganised_p(record(3), LEADS, FS) == record(3)
     assert without_unorganised_p(beat_waves("I", 500), LEADS, FS) == beat_waves("I", 500)  # one beat: nothing to judge by
+
+
+def test_a_wave_three_quarters_of_the_leads_show_is_given_to_the_rest_with_their_median_boundaries():
+    twelve = [f"L{k}" for k in range(12)]
+    p_in_nine = [Wave(lead, "P", 100 + k, 120 + k, 150 + 2 * k) for k, lead in enumerate(twelve[:9])]
+    qrs_in_eight = [Wave(lead, "QRS", 300, 320, 350) for lead in twelve[:8]]
+    waves = across_leads(p_in_nine + qrs_in_eight, twelve)
+    added = waves[len(p_in_nine) + len(qrs_in_eight):]
+    assert added == [Wave(lead, "P", 104, 124, 158) for lead in twelve[9:]]  # the median of 100…108, 120…128, 150…166
+    assert across_leads(p_in_nine, twelve[:9]) == p_in_nine  # nothing is missing
+    later = [Wave(w.lead, "P", w.onset + 1000, w.peak + 1000, w.offset + 1000) for w in p_in_nine[:3]]
+    assert across_leads(p_in_nine + later, twelve)[-3:] == added  # the next beat's P, in 3 leads, lends nothing
 
 
 def test_short_flat_and_beatless_records_are_null_with_a_reason():

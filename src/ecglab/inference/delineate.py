@@ -17,7 +17,7 @@ import numpy as np
 from ecglab.errors import BundleError
 from ecglab.inputs.intervals import Measurements, measure_waves, signal_problem
 from ecglab.inputs.preprocess import preprocess
-from ecglab.inputs.wave_beats import without_unorganised_p
+from ecglab.inputs.wave_beats import across_leads, without_unorganised_p
 from ecglab.inputs.waves import Wave, waves_from_labels
 from ecglab.records import Record
 
@@ -83,9 +83,10 @@ def delineate(record: Record, bundle: str | Path | None = None) -> tuple[list[Wa
 
 def waves_of(labels: np.ndarray, signal: np.ndarray, fs: float, leads: list[str]) -> list[Wave]:
     """The waves of each lead (a row of ``labels`` and ``signal``), P waves only where they precede most beats
-    (:func:`~ecglab.inputs.wave_beats.without_unorganised_p`)."""
+    (:func:`~ecglab.inputs.wave_beats.without_unorganised_p`), a wave most leads show given to every lead
+    (:func:`~ecglab.inputs.wave_beats.across_leads`)."""
     waves = [w for row, lead in enumerate(leads) for w in waves_from_labels(labels[row], signal[row], fs, lead)]
-    return without_unorganised_p(waves, leads, fs)
+    return across_leads(without_unorganised_p(waves, leads, fs), leads)
 
 
 def measure_record(record: Record, bundle: str | Path | None = None) -> tuple[list[Wave], list[str], Measurements]:

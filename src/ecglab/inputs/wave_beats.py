@@ -21,6 +21,9 @@ AGREEMENT_MS = {"P": 40.0, "QRS": 40.0, "T": 80.0}
 P_SEARCH_MS = 400.0  # a P wave's peak lies at most this long before the QRS onset (PR intervals reach ~350 ms)
 T_SEARCH_MS = 700.0  # a T wave's peak lies at most this long after the QRS offset
 MIN_WAVE_SHARE = 0.5  # a P (or T) in fewer than half the beats is reported as absent, not measured on the few
+# A wave this share of the leads show is given to the rest (:func:`across_leads`). Chosen by the LUDB CV: 1/2 and
+# 2/3 found as many P waves but cost more +P (97.5, 97.9 %), 3/4 to 5/6 are within 0.1 point of each other.
+FILL_SHARE = 3 / 4
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,13 @@ def one_per_lead(waves: list[Wave], last: bool = False) -> list[Wave]:
     return list(chosen.values())
 
 
-def qrs_groups(waves: list[Wave]) -> list[list[Wave]]:
-    """QRS complexes of all leads grouped into beats: complexes that overlap in time are one beat."""
-    complexes = sorted((w for w in waves if w.wave == "QRS"), key=lambda w: w.onset)
+def overlap_groups(waves: list[Wave], kind: str = "QRS") -> list[list[Wave]]:
+    """The ``kind`` waves of all leads grouped into events: waves that overlap in time are one event (for QRS
+    complexes, one beat)."""
+    found = sorted((w for w in waves if w.wave == kind), key=lambda w: w.onset)
     groups: list[list[Wave]] = []
     end = -1
-    for w in complexes:
+    for w in found:
         if groups and w.onset <= end:
             groups[-1].append(w)
             end = max(end, w.offset)
@@ -80,7 +84,7 @@ def qrs_groups(waves: list[Wave]) -> list[list[Wave]]:
 def find_beats(waves: list[Wave], leads: list[str], fs: float) -> list[Beat]:
     """The beats found in at least ``LEAD_SHARE['QRS']`` of ``leads``, each with its P and T where present."""
     needed = max(1, int(np.ceil(LEAD_SHARE["QRS"] * len(leads))))
-    groups = [one_per_lead(g) for g in qrs_groups(waves)]
+    groups = [one_per_lead(g) for g in overlap_groups(waves)]
     groups = [g for g in groups if len(g) >= needed]
     qrs = [combine(g, fs) for g in groups]
     by_kind = {kind: sorted((w for w in waves if w.wave == kind), key=lambda w: w.peak) for kind in ("P", "T")}
@@ -105,6 +109,23 @@ def _wave_in(waves: list[Wave], peaks: list[int], window: tuple[float, float], n
     if len(chosen) < max(1, int(np.ceil(LEAD_SHARE[kind] * n_leads))):
         return None
     return combine(chosen, fs)
+
+
+def across_leads(waves: list[Wave], leads: list[str]) -> list[Wave]:
+    """``waves`` and, for each wave seen in at least ``FILL_SHARE`` of ``leads``, the same wave in each lead that
+    lacks it, with the median onset, peak and offset of the others. A P, QRS or T is one electrical event of the
+    heart, present in every lead even where its projection is too small for the model to see (LUDB's
+    cardiologists mark it there too): on the LUDB cross-validation this found 98.7 % of the P waves on all
+    leads instead of 97.6 % at a +P of 97.95 % instead of 98.0 % (docs/RESULTS.md)."""
+    added = []
+    for kind in ("P", "QRS", "T"):
+        for group in overlap_groups(waves, kind):
+            have = {w.lead for w in group}
+            if len(have) < FILL_SHARE * len(leads):
+                continue
+            onset, peak, offset = (int(np.median([getattr(w, side) for w in group])) for side in ("onset", "peak", "offset"))
+            added += [Wave(lead, kind, onset, peak, offset) for lead in leads if lead not in have]
+    return waves + added
 
 
 def without_unorganised_p(waves: list[Wave], leads: list[str], fs: float) -> list[Wave]:
