@@ -16,6 +16,7 @@ from ecglab.errors import BundleError, ConfigError, EcglabNote
 from ecglab.inference.predictor import Predictor
 from ecglab.inputs.metadata import meta_matrix
 from ecglab.inputs.windows import sliding_windows
+from ecglab.inputs.preprocess import Preprocessing
 from ecglab.records import STANDARD_12_LEADS, read_record
 from ecglab.training.config import validate_config
 
@@ -206,19 +207,39 @@ def measured_run(standardised, tmp_path_factory):
 
 
 def test_measured_features_are_what_the_predictor_measures(standardised, measured_run, files):
-    from ecglab.training.measured import measured_meta
+    from ecglab.inference.measured import delineator_id
+    from ecglab.training.measured import with_measurements
 
     predictor = Predictor.load(measured_run.bundle_dir)
-    features = predictor.spec.meta_features
-    assert [(f.name, f.measured) for f in features] == [(n, True) for n in MEASURED] + [("age", False)]
-    meta, measured = measured_meta(standardised, MEASURED + ["age"])
-    assert measured == MEASURED and meta[MEASURED].notna().all().all()
+    spec = predictor.spec
+    assert [f.name for f in spec.meta_features] == MEASURED + ["age"]
+    assert spec.measured.names == MEASURED and spec.measured.samples == standardised.length == 1000
+    assert spec.measured.delineator == delineator_id()
+    meta = with_measurements(standardised, MEASURED)
+    assert meta[MEASURED].notna().all().all()
     for row in range(0, len(standardised), 5):
         record = read_with_meta(source_file(standardised, files, row), standardised, row)
-        np.testing.assert_array_equal(predictor.model_input(record).meta,
-                                      np.repeat(meta_matrix(meta.iloc[[row]], features), 3, axis=0))
+        inputs = predictor.model_input(record)
+        np.testing.assert_array_equal(inputs.meta, np.repeat(meta_matrix(meta.iloc[[row]], spec.meta_features), 3, axis=0))
+        assert not [note for note in inputs.notes if "measured" in note]
     # plausible values (LUDB's known answers are tests/test_measure.py's); the synthetic complexes are wide
     assert meta["heart_rate_bpm"].between(40, 130).all() and meta["qrs_ms"].between(80, 200).all()
+
+
+def test_a_record_shorter_than_the_rows_is_measured_as_its_padded_row(standardised, files):
+    from ecglab.datasets.core.options import fit_length
+    from ecglab.inference.measured import MEASURED as EVERY, measured_features
+    from ecglab.inputs.preprocess import preprocess, standardize
+
+    spec = standardised.manifest["preprocessing"]
+    steps = Preprocessing.model_validate({**spec, "fs": FS})
+    record = read_record(next(files.glob("*.hea")))
+    short = record.signal[:, :730]
+    # as preparing stores it: filtered, cut or padded with zeros, then standardised with the training statistics
+    row = standardize(fit_length(preprocess(short, FS, steps.model_copy(update={"standardize": "none"})), 1000), steps)
+    stored, _ = measured_features(row, FS, record.leads, list(EVERY), steps)
+    predicted, _ = measured_features(preprocess(short, FS, steps), FS, record.leads, list(EVERY), steps, samples=1000)
+    assert predicted == stored and predicted["qrs_ms"] is not None
 
 
 def test_a_bundle_with_measured_features_scores_as_it_was_trained(standardised, measured_run, files):
@@ -235,6 +256,21 @@ def test_a_bundle_with_measured_features_scores_as_it_was_trained(standardised, 
     np.testing.assert_allclose(probs, np.stack(expected), atol=1e-5)
 
 
+def test_measured_features_on_raw_data_are_taken_as_the_model_sees_each_row(files, measured_run, tmp_path):
+    from ecglab.inference.bundle import load_bundle
+    from ecglab.training.evaluate import bundle_predictions
+
+    raw = prepare_folder(files, tmp_path / "raw")  # unfiltered, unstandardised: the bundle adds both
+    model, spec = load_bundle(measured_run.bundle_dir)
+    with pytest.warns(EcglabNote, match="applies its own"):
+        _, probs = bundle_predictions(model, spec, raw, "test", source=measured_run.bundle_dir)
+    predictor = Predictor.load(measured_run.bundle_dir)
+    expected = [predictor.predict(read_with_meta(source_file(raw, files, row), raw, row)).probabilities
+                for row in raw.split_indices("test")]
+    np.testing.assert_allclose(probs, np.stack(expected), atol=1e-5)
+    assert not (tmp_path / "raw" / "measurements.parquet").exists()  # measured as the model sees them: not cached
+
+
 def test_a_measurement_the_record_cannot_give_is_filled_and_said(measured_run, files):
     predictor = Predictor.load(measured_run.bundle_dir)
     record = read_record(next(files.glob("*.hea")))
@@ -245,6 +281,15 @@ def test_a_measurement_the_record_cannot_give_is_filled_and_said(measured_run, f
     for name in MEASURED:
         assert f"{name} could not be measured (the record is flat: its largest peak-to-peak amplitude is 0.000 mV" in \
             " ".join(inputs.notes)
+    other = Predictor(predictor.spec.model_copy(update={"measured": predictor.spec.measured.model_copy(
+        update={"delineator": "0" * 64})}), predictor._forward, "torch")
+    assert any("measured in training by another delineator" in note for note in other.model_input(record).notes)
+
+
+def test_a_bundle_without_measured_features_keeps_its_json_as_before(run):
+    import json
+
+    assert "measured" not in json.loads((run.bundle_dir / "bundle.json").read_text())
 
 
 def test_measurements_are_kept_beside_the_signals_and_redone_when_they_change(standardised, tmp_path, monkeypatch):
@@ -255,6 +300,7 @@ def test_measurements_are_kept_beside_the_signals_and_redone_when_they_change(st
     copy = PreparedDataset(shutil.copytree(standardised.path, tmp_path / "copy"))
     first = cache.dataset_measurements(copy)
     assert (tmp_path / "copy" / cache.CACHE).is_file() and first.shape == (len(copy), len(cache.MEASURED))
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir() if "measurements" in p.name) == [cache.STAMP, cache.CACHE]
     monkeypatch.setattr(cache, "_measure_rows", lambda *a: pytest.fail("measured again although nothing changed"))
     pd.testing.assert_frame_equal(cache.dataset_measurements(copy), first)
     (tmp_path / "copy" / "signals.npy").touch()  # the signals changed: the cache is stale
@@ -263,15 +309,15 @@ def test_measurements_are_kept_beside_the_signals_and_redone_when_they_change(st
 
 
 def test_measured_features_that_the_data_cannot_give_are_refused(files, tmp_path):
-    from ecglab.training.measured import measured_meta
+    from ecglab.training.measured import with_measurements
 
     per_record = prepare_folder(files, tmp_path / "record", standardize="record")
-    assert measured_meta(per_record, ["qrs_ms", "age"])[1] == ["qrs_ms"]  # intervals need no amplitudes
+    assert with_measurements(per_record, ["qrs_ms"])["qrs_ms"].notna().all()  # intervals need no amplitudes
     with pytest.raises(ConfigError, match=r"\['qrs_axis_deg'\] compare the leads' amplitudes, .* --standardize global or none"):
-        measured_meta(per_record, ["qrs_ms", "qrs_axis_deg"])
+        with_measurements(per_record, ["qrs_ms", "qrs_axis_deg"])
     beats = prepare("synthetic", tmp_path / "beats", task="beat", n=20, progress=False)
     with pytest.raises(ConfigError, match=r"measurements of a whole record, and this model reads single beats"):
-        measured_meta(beats, ["heart_rate_bpm"])
+        with_measurements(beats, ["heart_rate_bpm"])
 
 
 def test_init_from_refuses_a_bundle_trained_on_other_input(files, run, tmp_path):

@@ -86,7 +86,9 @@ def register(app: typer.Typer) -> None:
         path = export_onnx(model, out or default, spec.channels, spec.input_length,
                            n_meta=len(spec.meta_features), opset=opset)
         print(f"wrote {path} ({spec.architecture}, input (batch, {spec.channels}, {spec.input_length})"
-              + (f", meta (batch, {len(spec.meta_features)})" if spec.meta_features else "") + ")")
+              + (f", meta (batch, {len(spec.meta_features)})" if spec.meta_features else "") + ")"
+              + (f"; {', '.join(spec.measured.names)} are measured outside the graph (the Predictor's onnx backend "
+                 "does it)" if spec.measured else ""))
 
     @app.command(
         epilog=examples(

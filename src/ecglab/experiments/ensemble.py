@@ -30,7 +30,7 @@ from ecglab.models.ensemble import GATE_FEATURES, GATE_RULES
 
 METHODS = ("mean", "stacking")
 AGREE = ("kind", "input", "classes", "fs", "leads", "input_length", "preprocessing", "beats", "window_stride",
-         "aggregate", "meta_features")
+         "aggregate", "meta_features", "measured")
 ABSENT_CLASS_BIAS = -30.0  # a class never seen in validation gets (practically) zero probability
 
 
@@ -165,7 +165,8 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
     trained_on = yaml.safe_load((first.run_dir / "config.yaml").read_text())["data"]
     data = Path(data or trained_on["path"])
     dataset = PreparedDataset(data)
-    missing = [f.name for f in meta_features if not f.measured and f.name not in dataset.meta.columns]
+    measured = first.spec.measured.names if first.spec.measured else []
+    missing = [f.name for f in meta_features if f.name not in [*dataset.meta.columns, *measured]]
     if missing:
         again = ("run that `ecglab cv` again: it rewrites its fold views and reuses finished folds" if
                  dataset.manifest.get("cv_of") else "prepare it again (`ecglab prepare … --force`)")

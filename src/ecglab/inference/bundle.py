@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ecglab.version import __version__
 from ecglab.errors import BundleError
 from ecglab.inputs.beats import BeatSpec, input_channels
-from ecglab.inputs.metadata import MetaFeature
+from ecglab.inputs.metadata import MeasuredFeatures, MetaFeature
 from ecglab.inputs.preprocess import Preprocessing
 
 BUNDLE_FORMAT = 1
@@ -43,6 +43,7 @@ class BundleSpec(BaseModel):
     aggregate: Literal["mean", "max"] = "mean"
     thresholds: list[float] | None = None
     meta_features: list[MetaFeature] = Field(default_factory=list)
+    measured: MeasuredFeatures | None = None  # which meta features are measured on the signal, not read
     dataset: str | None = None
     metrics: dict = Field(default_factory=dict)
 
@@ -62,6 +63,11 @@ def build_model(spec: BundleSpec):
                         input_length=spec.input_length, n_meta=len(spec.meta_features), **spec.model_kwargs)
 
 
+def _spec_json(spec: BundleSpec) -> bytes:
+    """The spec as JSON; ``measured`` only when set, so that bundles without it load in earlier releases."""
+    return spec.model_dump_json(indent=2, exclude=None if spec.measured else {"measured"}).encode()
+
+
 def save_bundle(path: str | Path, model, spec: BundleSpec) -> Path:
     """Write ``model``'s weights and ``spec``. Both files are written by Python, so their permissions
     follow the umask like any file's (safetensors' own ``save_file`` creates them 0600, which keeps
@@ -72,7 +78,7 @@ def save_bundle(path: str | Path, model, spec: BundleSpec) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     for name, content in ((WEIGHTS_FILE, save(state, metadata={"ecglab_version": __version__})),
-                          (SPEC_FILE, spec.model_dump_json(indent=2).encode())):
+                          (SPEC_FILE, _spec_json(spec))):
         (path / name).unlink(missing_ok=True)  # a new file takes the umask; an old 0600 one would keep its mode
         (path / name).write_bytes(content)
     return path

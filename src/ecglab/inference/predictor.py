@@ -21,7 +21,7 @@ import numpy as np
 
 from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import BundleSpec, load_bundle, load_spec, resolve_bundle
-from ecglab.inference.measured import measured_features
+from ecglab.inference.measured import delineator_id, measured_features
 from ecglab.inputs.metadata import meta_input
 from ecglab.inputs.preprocess import preprocess
 from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
@@ -265,12 +265,22 @@ class Predictor:
                          f"({length / spec.fs:.2f} s): zero-padded at the end.")
         windows = sliding_windows(signal, length, stride)
         starts = window_starts(max(signal.shape[1], length), length, stride)
-        measured, unmeasured = measured_features(signal, spec.fs, spec.leads,
-                                                 [f.name for f in spec.meta_features if f.measured], steps)
+        meta = meta_input({**record.meta, **self._measured(signal, notes)}, spec.meta_features, len(windows))
+        return ModelInput(windows, meta, spec.fs, starts, signal.shape[1], padded, notes=notes)
+
+    def _measured(self, signal: np.ndarray, notes: list[str]) -> dict:
+        """The measured meta features of a preprocessed record, as training measured them (its rows' length)."""
+        spec, measured = self.spec, self.spec.measured
+        if measured is None:
+            return {}
+        values, unmeasured = measured_features(signal, spec.fs, spec.leads, measured.names, spec.preprocessing,
+                                               measured.samples)
         notes += [f"{name} could not be measured ({why}): the model reads its training mean instead."
                   for name, why in unmeasured.items()]
-        meta = meta_input({**record.meta, **measured}, spec.meta_features, len(windows))
-        return ModelInput(windows, meta, spec.fs, starts, signal.shape[1], padded, notes=notes)
+        if measured.delineator != delineator_id():
+            notes.append(f"{', '.join(measured.names)} were measured in training by another delineator than the shipped "
+                         "one that measures them now: expect small differences.")
+        return values
 
     def _beat_input(self, record: Record, peak_lead: str, detection: np.ndarray) -> ModelInput:
         spec = self.spec

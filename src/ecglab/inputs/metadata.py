@@ -21,10 +21,20 @@ class MetaFeature(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str
-    measured: bool = False  # a record measurement (ecglab.inference.measured), not a metadata column
     fill: float = 0.0
     mean: float = 0.0
     std: float = 1.0
+
+
+class MeasuredFeatures(BaseModel):
+    """The meta features a model's training measured on the signals rather than read from metadata
+    (:mod:`ecglab.inference.measured`): their names, the length in samples of the rows they were measured on
+    (the Predictor measures a record cut or padded to it) and the sha256 of the delineator's weights."""
+
+    model_config = ConfigDict(extra="forbid")
+    names: list[str]
+    samples: int
+    delineator: str
 
 
 _SEX_CODES = {"m": 0.0, "male": 0.0, "man": 0.0, "f": 1.0, "female": 1.0, "woman": 1.0}
@@ -52,9 +62,8 @@ def _encode_value(value) -> float:
     return number if np.isfinite(number) else np.nan
 
 
-def fit_meta_features(meta: pd.DataFrame, names: list[str], measured: list[str] = ()) -> list[MetaFeature]:
-    """Fit fill value, mean and std of each feature on (training) rows; ``measured``: the names measured
-    from the signals rather than read from the record's metadata."""
+def fit_meta_features(meta: pd.DataFrame, names: list[str]) -> list[MetaFeature]:
+    """Fit fill value, mean and std of each feature on (training) rows."""
     missing = [n for n in names if n not in meta.columns]
     if missing:
         raise DatasetError(f"meta features {missing} are not in the dataset; its meta columns are {list(meta.columns)}, "
@@ -65,7 +74,7 @@ def fit_meta_features(meta: pd.DataFrame, names: list[str], measured: list[str] 
         finite = column[np.isfinite(column)]
         mean = float(finite.mean()) if len(finite) else 0.0
         std = float(finite.std()) if len(finite) > 1 and finite.std() > 0 else 1.0
-        features.append(MetaFeature(name=name, measured=name in measured, fill=mean, mean=mean, std=std))
+        features.append(MetaFeature(name=name, fill=mean, mean=mean, std=std))
     return features
 
 

@@ -47,3 +47,14 @@ def standardize(signal: np.ndarray, spec: Preprocessing) -> np.ndarray:
         std = np.asarray(spec.std, dtype=np.float32)[:, None]
         return ((signal - mean) / np.maximum(std, 1e-6)).astype(np.float32)
     return signal.astype(np.float32, copy=False)
+
+
+def fit_length(signal: np.ndarray, length: int, pad: np.ndarray | None = None) -> np.ndarray:
+    """The first ``length`` samples; a shorter record is padded at the end with zeros, or with ``pad``
+    (one value per lead: what a zero becomes after a standardisation applied later)."""
+    if signal.shape[-1] >= length:
+        return np.ascontiguousarray(signal[..., :length])
+    out = np.pad(signal, [(0, 0)] * (signal.ndim - 1) + [(0, length - signal.shape[-1])])
+    if pad is not None:
+        out[..., signal.shape[-1]:] = np.asarray(pad, dtype=out.dtype)[..., None]
+    return out

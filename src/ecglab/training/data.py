@@ -14,10 +14,11 @@ from torch.utils.data import DataLoader
 
 from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.errors import ConfigError
-from ecglab.inputs.metadata import fit_meta_features, meta_matrix
+from ecglab.inference.measured import delineator_id, measured_names
+from ecglab.inputs.metadata import MeasuredFeatures, fit_meta_features, meta_matrix
 from ecglab.training.config import DataConfig
 from ecglab.training.dataset import BatchDraw, RecordDataset, derived_seed, record_loader
-from ecglab.training.measured import measured_meta
+from ecglab.training.measured import with_measurements
 
 
 def _rank_and_world() -> tuple[int, int]:
@@ -131,8 +132,11 @@ class ECGDataModule(L.LightningDataModule):
         if self.window > dataset.length:
             raise ConfigError(f"data.window={self.window} is longer than the records ({dataset.length} samples).")
         self.stride = config.eval_stride or self.window
-        meta, measured = measured_meta(dataset, config.meta_features, progress)
-        self.meta_features = fit_meta_features(meta.iloc[self.train_index], config.meta_features, measured)
+        measured = [name for name in measured_names(config.meta_features) if name not in dataset.meta.columns]
+        meta = with_measurements(dataset, measured, progress=progress)
+        self.measured = MeasuredFeatures(names=measured, samples=dataset.length, delineator=delineator_id()) \
+            if measured else None
+        self.meta_features = fit_meta_features(meta.iloc[self.train_index], config.meta_features)
         self.meta = meta_matrix(meta, self.meta_features)
         self.labels = np.asarray(dataset.labels)
         self._train_loader: ResumableLoader | None = None

@@ -78,7 +78,7 @@ def export_bundle(path: Path, module, datamodule, dataset: PreparedDataset, conf
         input_length=datamodule.window, preprocessing=preprocessing, beats=BeatSpec.model_validate(beats) if beats else None,
         window_stride=datamodule.stride, aggregate=config.data.aggregate,
         thresholds=None if thresholds is None else [float(t) for t in thresholds],
-        meta_features=datamodule.meta_features, dataset=dataset.name,
+        meta_features=datamodule.meta_features, measured=datamodule.measured, dataset=dataset.name,
         metrics={k: metrics.get(k) for k in ("macro_auroc", "macro_auprc", "macro_f1", "accuracy") if k in metrics},
     )
     return save_bundle(path, module.model, spec)
@@ -114,15 +114,17 @@ def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source
     The data must hold what the model saw in training (:func:`ecglab.inputs.match.fit_to_bundle`):
     preprocessing the bundle can add to the stored signals it adds, with a note (``say``: the
     first split of several); else it refuses."""
-    from ecglab.inputs.match import fit_to_bundle
+    from ecglab.inputs.match import bundle_preprocessing, fit_to_bundle
     from ecglab.inputs.metadata import meta_matrix
     from ecglab.inputs.preprocess import preprocess
     from ecglab.training.dataset import RecordDataset, record_loader
-    from ecglab.training.measured import measured_meta
+    from ecglab.training.measured import with_measurements
     from ecglab.training.scoring import windowed_probabilities
 
-    meta, _ = measured_meta(dataset, [f.name for f in spec.meta_features if f.measured])
-    steps = fit_to_bundle(spec, dataset.manifest, meta.columns, str(dataset.path), str(source), say)
+    measured = spec.measured.names if spec.measured else []
+    steps = fit_to_bundle(spec, dataset.manifest, [*dataset.meta.columns, *measured], str(dataset.path), str(source), say)
+    meta = with_measurements(dataset, measured, steps=steps, seen_as=bundle_preprocessing(spec),
+                             samples=spec.measured.samples if spec.measured else None)
     meta = meta_matrix(meta, spec.meta_features)
     rows = RecordDataset(dataset.signals, np.asarray(dataset.labels), dataset.split_indices(split), meta)
     stride = spec.window_stride or spec.input_length

@@ -1,15 +1,17 @@
 """Measured metadata columns of a prepared dataset (:mod:`ecglab.inference.measured`), computed once.
 
-Delineating a record costs about 0.1 s (12 leads, 10 s, one core), so the measurements of every row are
-kept beside the signals they were read from (``measurements.parquet``, stamped in ``measurements.json``
-with the delineator's weights and the signals file) and reused by every run, ``ecglab cv`` fold view (its
-signals are links to the original's) and bundle evaluation of those signals.
+Delineating a 12-lead 10-s record costs about 0.04 s, so the measurements of every stored row are kept beside
+the signals they were read from (``measurements.parquet``, stamped in ``measurements.json`` with the ecglab
+release, the delineator's weights and code, and the signals file) and reused by every run, ``ecglab cv`` fold view (its
+signals are links to the original's) and bundle evaluation of those rows. A bundle scoring data it
+preprocesses itself, or trained on rows of another length, measures each row as the Predictor would, afresh.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,60 +19,75 @@ import pandas as pd
 
 from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.datasets.core.registry import progress_bar
-from ecglab.errors import ConfigError
-from ecglab.inference.bundle import WEIGHTS_FILE, resolve_bundle
-from ecglab.inference.delineate import DEFAULT_BUNDLE
-from ecglab.inference.measured import MEASURED, measured_features, measured_names, measurement_problem
+from ecglab.errors import ConfigError, EcglabNote
+from ecglab.inference.measured import MEASURED, measured_features, measurement_problem, measuring_code_id
 from ecglab.inputs.match import data_preprocessing
+from ecglab.inputs.preprocess import Preprocessing, preprocess
+from ecglab.version import __version__
 
 CACHE, STAMP = "measurements.parquet", "measurements.json"
 
 
-def measured_meta(dataset: PreparedDataset, names: list[str], progress: bool = False) -> tuple[pd.DataFrame, list[str]]:
-    """``dataset.meta`` with a column for each measurement among ``names`` that it has no column of its own
-    for, and the names of those measured columns (a column the dataset has is read, not measured)."""
-    wanted = [name for name in measured_names(names) if name not in dataset.meta.columns]
-    if not wanted:
-        return dataset.meta, []
-    problem = measurement_problem(wanted, data_preprocessing(dataset.manifest), dataset.beats is not None)
+def with_measurements(dataset: PreparedDataset, names: list[str], *, progress: bool = False,
+                      steps: Preprocessing | None = None, seen_as: Preprocessing | None = None,
+                      samples: int | None = None) -> pd.DataFrame:
+    """``dataset.meta`` with a column for each measurement of ``names``, taken on the stored rows, or, for a
+    bundle, on each row as its model sees it: after ``steps`` the bundle adds, with ``seen_as`` the model's
+    preprocessing, cut or padded to its ``samples``."""
+    if not names:
+        return dataset.meta
+    seen_as = seen_as or data_preprocessing(dataset.manifest)
+    problem = measurement_problem(names, seen_as, dataset.beats is not None)
     if problem:
         raise ConfigError(f"data.meta_features: {problem}")
-    table = dataset_measurements(dataset, progress)
-    return dataset.meta.assign(**{name: table[name].to_numpy() for name in wanted}), wanted
+    if steps is None and samples in (None, dataset.length):
+        table = dataset_measurements(dataset, progress)
+    else:
+        table = _measure_rows(dataset, names, progress, steps, seen_as, samples)
+    return dataset.meta.assign(**{name: table[name].to_numpy() for name in names})
 
 
 def dataset_measurements(dataset: PreparedDataset, progress: bool = False) -> pd.DataFrame:
-    """Every measurement (:data:`MEASURED`) of every row, NaN where absent; from the cache when it is current."""
+    """Every measurement (:data:`MEASURED`) of every stored row, NaN where absent; from the cache when current."""
     signals = Path(dataset.path / "signals.npy").resolve()
-    folder, stamp = signals.parent, _stamp(signals)
+    folder = signals.parent
+    status = signals.stat()
+    stamp = {"ecglab": __version__, "measurements": list(MEASURED), "code": measuring_code_id(),
+             "signals": [status.st_size, status.st_mtime_ns], "rows": len(dataset)}
     try:
         if json.loads((folder / STAMP).read_text()) == stamp:
             return pd.read_parquet(folder / CACHE)
     except (OSError, ValueError):
         pass  # no cache, or an unreadable one: measure again
-    table = _measure_rows(dataset, progress)
-    try:
-        table.to_parquet(folder / CACHE, index=False)
-        (folder / STAMP).write_text(json.dumps(stamp))
-    except OSError:
-        pass  # a read-only dataset: measured again next time, nothing lost
+    table = _measure_rows(dataset, list(MEASURED), progress, None, data_preprocessing(dataset.manifest), None)
+    try:  # the table before its stamp, each whole or not at all: runs measuring at once (one per GPU) cannot mix
+        _replace(folder / CACHE, lambda path: table.to_parquet(path, index=False))
+        _replace(folder / STAMP, lambda path: path.write_text(json.dumps(stamp)))
+    except OSError as exc:
+        warnings.warn(f"the measurements of {dataset.path} cannot be kept beside its signals ({exc}); every run "
+                      "on it will measure them again.", EcglabNote, stacklevel=2)
     return table
 
 
-def _measure_rows(dataset: PreparedDataset, progress: bool) -> pd.DataFrame:
-    preprocessing = data_preprocessing(dataset.manifest)
-    values = np.full((len(dataset), len(MEASURED)), np.nan)
+def _replace(path: Path, write) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _measure_rows(dataset: PreparedDataset, names: list[str], progress: bool, steps: Preprocessing | None,
+                  seen_as: Preprocessing, samples: int | None) -> pd.DataFrame:
+    values = np.full((len(dataset), len(names)), np.nan)
     with progress_bar(progress) as bar:
         task = bar.add_task(f"measuring {dataset.path.name}", total=len(dataset))
         for row in range(len(dataset)):
-            found, _ = measured_features(np.asarray(dataset.signals[row]), dataset.fs, dataset.leads, list(MEASURED),
-                                         preprocessing)
-            values[row] = [np.nan if found[name] is None else found[name] for name in MEASURED]
+            signal = np.asarray(dataset.signals[row], dtype=np.float32)
+            if steps is not None:
+                signal = preprocess(signal, dataset.fs, steps)
+            found, _ = measured_features(signal, dataset.fs, dataset.leads, names, seen_as, samples)
+            values[row] = [np.nan if found[name] is None else found[name] for name in names]
             bar.advance(task)
-    return pd.DataFrame(values, columns=list(MEASURED))
-
-
-def _stamp(signals: Path) -> dict:
-    weights = resolve_bundle(DEFAULT_BUNDLE) / WEIGHTS_FILE
-    status = signals.stat()
-    return {"delineator": hashlib.sha256(weights.read_bytes()).hexdigest(), "signals": [status.st_size, status.st_mtime_ns]}
+    return pd.DataFrame(values, columns=names)

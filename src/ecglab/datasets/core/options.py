@@ -13,7 +13,7 @@ import pandas as pd
 
 from ecglab.datasets.core.selection import group_split, record_ids
 from ecglab.errors import DatasetError, RecordFormatError
-from ecglab.inputs.preprocess import Preprocessing, preprocess
+from ecglab.inputs.preprocess import Preprocessing, fit_length, preprocess  # fit_length: builders import it from here
 from ecglab.records import Record, normalize_lead_name, read_record
 from ecglab.inputs.beats import BEAT_PRESETS, BeatSpec
 
@@ -126,13 +126,6 @@ def load_signal(path: str | Path, *, leads: list[str], spec: Preprocessing, leng
     record.check_finite()
     per_record = spec.model_copy(update={"standardize": "none"}) if spec.standardize == "global" else spec
     return fit_length(preprocess(record.signal, record.fs, per_record), length)
-
-
-def fit_length(signal: np.ndarray, length: int) -> np.ndarray:
-    """The first ``length`` samples; a shorter record is zero-padded at the end."""
-    if signal.shape[-1] >= length:
-        return np.ascontiguousarray(signal[..., :length])
-    return np.pad(signal, [(0, 0)] * (signal.ndim - 1) + [(0, length - signal.shape[-1])])
 
 
 def multi_hot(label_lists, classes: list[str]) -> np.ndarray:
