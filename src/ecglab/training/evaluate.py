@@ -10,7 +10,7 @@ import torch
 
 from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.inputs.beats import BeatSpec
-from ecglab.inputs.preprocess import Preprocessing
+from ecglab.inputs.match import data_preprocessing
 from ecglab.training.config import RunConfig
 from ecglab.training.scoring import predict_loader
 
@@ -70,7 +70,7 @@ def _baseline(datamodule, dataset: PreparedDataset, test_index, y_test, config: 
 def export_bundle(path: Path, module, datamodule, dataset: PreparedDataset, config: RunConfig, thresholds, metrics) -> Path:
     from ecglab.inference.bundle import BundleSpec, save_bundle
 
-    preprocessing = Preprocessing.model_validate({**dataset.manifest.get("preprocessing", {}), "fs": dataset.fs})
+    preprocessing = data_preprocessing(dataset.manifest)
     beats = dataset.manifest.get("beats")
     spec = BundleSpec(
         architecture=config.model.name, model_kwargs=dict(config.model.hparams), kind=dataset.kind,
