@@ -308,6 +308,17 @@ def test_measurements_are_kept_beside_the_signals_and_redone_when_they_change(st
     assert cache.dataset_measurements(copy)["qrs_ms"].tolist() == first["qrs_ms"].tolist()[::-1]
 
 
+def test_measuring_processes_give_the_rows_what_one_process_gives(standardised, monkeypatch):
+    from ecglab.inference.measured import MEASURED as EVERY
+    from ecglab.training import measured
+
+    steps = Preprocessing.model_validate({**standardised.manifest["preprocessing"], "fs": FS})
+    alone = measured._measure_rows(standardised, list(EVERY), False, None, steps, None)
+    monkeypatch.setattr(measured, "MIN_ROWS_FOR_WORKERS", 1)
+    monkeypatch.setattr(measured.os, "cpu_count", lambda: 2)
+    pd.testing.assert_frame_equal(measured._measure_rows(standardised, list(EVERY), False, None, steps, None), alone)
+
+
 def test_measured_features_that_the_data_cannot_give_are_refused(files, tmp_path):
     from ecglab.training.measured import with_measurements
 

@@ -64,6 +64,8 @@ def test_predicts_an_annotated_mitbih_record(predictor, shared_data):
     found, accuracy = _agreement(prediction, record)
     assert "R peaks from the record's beat annotations" in prediction.notes[0]
     assert found > 0.998 and accuracy > 0.85  # 2 of 2,955 beats lie too close to an end to be cut
+    early = [note for note in prediction.notes if "come early for the patient's rhythm" in note]
+    assert len(early) == 1 and int(early[0].split()[0]) > 0  # the prematurity gate says what it concerns
 
 
 def test_predicts_an_svdb_record_without_annotations_on_lead_ecg1(predictor, shared_data):

@@ -311,15 +311,21 @@ class Predictor:
 
 
 def _gate_notes(spec: BundleSpec, features: dict[str, np.ndarray]) -> list[str]:
-    """How many beats a rhythm-gated ensemble will not call S, so that a reader knows why."""
-    rule = (spec.model_kwargs.get("gates") or {}).get("rhythm") if spec.architecture == "ensemble" else None
-    if not rule:
-        return []
-    from ecglab.models.ensemble import fibrillating
+    """How many beats a gated ensemble's prematurity and rhythm rules concern, so that a reader knows why they
+    are (or are not) called S."""
+    gates = (spec.model_kwargs.get("gates") or {}) if spec.architecture == "ensemble" else {}
+    from ecglab.models.ensemble import fibrillating, premature
 
-    gated = int(fibrillating(features["rr_irregularity"], features["p_consistency"], rule).sum())
-    return [f"{gated} beats lie in an irregular rhythm whose beats share no P wave (atrial fibrillation or flutter): "
-            "they are not called S, as a short R-R says nothing of their origin there."] if gated else []
+    notes = []
+    if gates.get("prematurity"):
+        early = int(premature(features["rr_prev_rel"], features["p_consistency"], gates["prematurity"]).sum())
+        notes += [f"{early} beats come early for the patient's rhythm, in a rhythm whose beats share a P wave: they are "
+                  "called S (supraventricular premature) unless their QRS says V."] if early else []
+    if gates.get("rhythm"):
+        gated = int(fibrillating(features["rr_irregularity"], features["p_consistency"], gates["rhythm"]).sum())
+        notes += [f"{gated} beats lie in an irregular rhythm whose beats share no P wave (atrial fibrillation or "
+                  "flutter): they are not called S, as a short R-R says nothing of their origin there."] if gated else []
+    return notes
 
 
 def _detection_notes(lead: np.ndarray, fs: float, name: str) -> list[str]:

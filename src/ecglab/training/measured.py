@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +20,17 @@ import pandas as pd
 
 from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.datasets.core.registry import progress_bar
-from ecglab.errors import ConfigError, EcglabNote
+from ecglab.datasets.core.workers import read_batches
+from ecglab.errors import ConfigError, DatasetError, EcglabNote
 from ecglab.inference.measured import MEASURED, measured_features, measurement_problem, measuring_code_id
 from ecglab.inputs.match import data_preprocessing
 from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.version import __version__
 
 CACHE, STAMP = "measurements.parquet", "measurements.json"
+BATCH_ROWS = 32
+MIN_ROWS_FOR_WORKERS = 1000  # below, starting processes (a few seconds each, torch included) costs more than it saves
+MAX_WORKERS = 8
 
 
 def with_measurements(dataset: PreparedDataset, names: list[str], *, progress: bool = False,
@@ -80,14 +85,39 @@ def _replace(path: Path, write) -> None:
 
 def _measure_rows(dataset: PreparedDataset, names: list[str], progress: bool, steps: Preprocessing | None,
                   seen_as: Preprocessing, samples: int | None) -> pd.DataFrame:
-    values = np.full((len(dataset), len(names)), np.nan)
+    """Rows in batches; a large dataset in processes of one thread each (one per core, at most 8): 1.3x one
+    process on 2 cores, start-up included (benchmarks/measure_speed.py), and more on more cores."""
+    n = len(dataset)
+    workers = min(os.cpu_count() or 1, MAX_WORKERS) if n >= MIN_ROWS_FOR_WORKERS else 1
+    job = partial(_measure_row, str(dataset.path), tuple(names), steps, seen_as, samples, workers > 1)
+    batches = ((first, range(first, min(first + BATCH_ROWS, n))) for first in range(0, n, BATCH_ROWS))
+    values = np.full((n, len(names)), np.nan)
     with progress_bar(progress) as bar:
-        task = bar.add_task(f"measuring {dataset.path.name}", total=len(dataset))
-        for row in range(len(dataset)):
-            signal = np.asarray(dataset.signals[row], dtype=np.float32)
-            if steps is not None:
-                signal = preprocess(signal, dataset.fs, steps)
-            found, _ = measured_features(signal, dataset.fs, dataset.leads, names, seen_as, samples)
-            values[row] = [np.nan if found[name] is None else found[name] for name in names]
-            bar.advance(task)
+        task = bar.add_task(f"measuring {dataset.path.name}", total=n)
+        for first, outcomes in read_batches(job, batches, workers):
+            for offset, (ok, found) in enumerate(outcomes):
+                if not ok:
+                    raise DatasetError(f"{dataset.path}: row {first + offset} could not be measured ({found}).")
+                values[first + offset] = found
+            bar.advance(task, len(outcomes))
     return pd.DataFrame(values, columns=names)
+
+
+def _measure_row(path: str, names: tuple, steps: Preprocessing | None, seen_as: Preprocessing, samples: int | None,
+                 one_thread: bool, row: int) -> list[float]:
+    dataset = _opened(path, one_thread)
+    signal = np.asarray(dataset.signals[row], dtype=np.float32)
+    if steps is not None:
+        signal = preprocess(signal, dataset.fs, steps)
+    found, _ = measured_features(signal, dataset.fs, dataset.leads, list(names), seen_as, samples)
+    return [np.nan if found[name] is None else found[name] for name in names]
+
+
+@lru_cache(maxsize=2)
+def _opened(path: str, one_thread: bool) -> PreparedDataset:
+    """The dataset, opened once per process; a measuring process keeps torch to one thread (several share the cores)."""
+    if one_thread:
+        import torch
+
+        torch.set_num_threads(1)
+    return PreparedDataset(path)
