@@ -150,9 +150,9 @@ def _serve(connection) -> None:
 
 def _stopped_abruptly() -> DatasetError:
     return DatasetError(
-        "a reading process stopped abruptly. Reading processes start fresh and import the main script: a "
-        "script that calls prepare() must do so under `if __name__ == \"__main__\":`. Otherwise a process may "
-        "have run out of memory: try fewer --workers.")
+        "a reading process stopped abruptly. Reading processes start fresh and import the main script: a script "
+        "that calls prepare() (or train() with measured meta features) must do so under `if __name__ == "
+        "\"__main__\":`. Otherwise a process may have run out of memory: try fewer --workers.")
 
 
 def _receive(first: int, connection) -> tuple[int, list]:
