@@ -317,6 +317,11 @@ def test_measuring_processes_give_the_rows_what_one_process_gives(standardised, 
     monkeypatch.setattr(measured, "MIN_ROWS_FOR_WORKERS", 1)
     monkeypatch.setattr(measured.os, "cpu_count", lambda: 2)
     pd.testing.assert_frame_equal(measured._measure_rows(standardised, list(EVERY), False, None, steps, None), alone)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # a rank of several started together: no processes of its own
+    workers, read_batches = [], measured.read_batches
+    monkeypatch.setattr(measured, "read_batches", lambda fn, batches, n: workers.append(n) or read_batches(fn, batches, n))
+    pd.testing.assert_frame_equal(measured._measure_rows(standardised, list(EVERY), False, None, steps, None), alone)
+    assert workers == [1]
 
 
 def test_measured_features_that_the_data_cannot_give_are_refused(files, tmp_path):

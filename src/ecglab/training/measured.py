@@ -88,7 +88,10 @@ def _measure_rows(dataset: PreparedDataset, names: list[str], progress: bool, st
     """Rows in batches; a large dataset in processes of one thread each (one per core, at most 8): 1.3x one
     process on 2 cores, start-up included (benchmarks/measure_speed.py), and more on more cores."""
     n = len(dataset)
-    workers = min(os.cpu_count() or 1, MAX_WORKERS) if n >= MIN_ROWS_FOR_WORKERS else 1
+    # ranks started together (torchrun, SLURM) each measure: one process each, not one per core each. Lightning's own
+    # launch starts the other ranks at fit, after rank 0 has measured here, and they read its cache.
+    alone = int(os.environ.get("WORLD_SIZE", "1")) <= 1
+    workers = min(os.cpu_count() or 1, MAX_WORKERS) if n >= MIN_ROWS_FOR_WORKERS and alone else 1
     job = partial(_measure_row, str(dataset.path), tuple(names), steps, seen_as, samples, workers > 1)
     batches = ((first, range(first, min(first + BATCH_ROWS, n))) for first in range(0, n, BATCH_ROWS))
     values = np.full((n, len(names)), np.nan)
