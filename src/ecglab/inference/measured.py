@@ -44,8 +44,8 @@ def delineator_id() -> str:
 
 @lru_cache(maxsize=1)
 def measuring_code_id() -> str:
-    """The sha256 of the code between a signal and its measurements: a cache of measurements made by other code
-    is stale even when the delineator's weights are the same."""
+    """The sha256 of the delineator's weights and of the code between a signal and its measurements (the list
+    of measurements included): a cache of measurements made by other code is stale even with the same weights."""
     digest = hashlib.sha256(delineator_id().encode())
     for module in (axis, delineate, intervals, preprocess, wave_beats, waves):
         digest.update(Path(module.__file__).read_bytes())
@@ -73,7 +73,8 @@ def measured_features(signal: np.ndarray, fs: float, leads: list[str], names: li
         return {}, {}
     signal = np.asarray(signal, dtype=np.float32)
     if samples is not None:  # padded as preparing pads: with zeros, before the global standardisation
-        signal = fit_length(signal, samples, pad=standardize(np.zeros((len(signal), 1), np.float32), preprocessing)[:, 0])
+        zero = standardize(np.zeros((len(signal), 1), np.float32), preprocessing)[:, 0]
+        signal = fit_length(signal, samples, pad=zero)
     result = measure_record(Record(unstandardised(signal, preprocessing), float(fs), list(leads)))[2]
     values = {name: result.values[name] for name in names}
     return values, {name: result.reasons.get(name, "not found") for name in names if values[name] is None}

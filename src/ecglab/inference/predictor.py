@@ -278,8 +278,8 @@ class Predictor:
         notes += [f"{name} could not be measured ({why}): the model reads its training mean instead."
                   for name, why in unmeasured.items()]
         if measured.delineator != delineator_id():
-            notes.append(f"{', '.join(measured.names)} were measured in training by another delineator than the shipped "
-                         "one that measures them now: expect small differences.")
+            notes.append(f"{', '.join(measured.names)} were measured in training by another delineator than the "
+                         "shipped one that measures them now: expect small differences.")
         return values
 
     def _beat_input(self, record: Record, peak_lead: str, detection: np.ndarray) -> ModelInput:
@@ -314,17 +314,20 @@ def _gate_notes(spec: BundleSpec, features: dict[str, np.ndarray]) -> list[str]:
     """How many beats a gated ensemble's prematurity and rhythm rules concern, so that a reader knows why they
     are (or are not) called S."""
     gates = (spec.model_kwargs.get("gates") or {}) if spec.architecture == "ensemble" else {}
+    if not gates:
+        return []
     from ecglab.models.ensemble import fibrillating, premature
 
     notes = []
     if gates.get("prematurity"):
         early = int(premature(features["rr_prev_rel"], features["p_consistency"], gates["prematurity"]).sum())
-        notes += [f"{early} beats come early for the patient's rhythm, in a rhythm whose beats share a P wave: they are "
-                  "called S (supraventricular premature) unless their QRS says V."] if early else []
+        notes += [f"{early} beats come early for the patient's rhythm, in a rhythm whose beats share a P wave: they "
+                  "are called S (supraventricular premature) unless their QRS says V."] if early else []
     if gates.get("rhythm"):
         gated = int(fibrillating(features["rr_irregularity"], features["p_consistency"], gates["rhythm"]).sum())
         notes += [f"{gated} beats lie in an irregular rhythm whose beats share no P wave (atrial fibrillation or "
-                  "flutter): they are not called S, as a short R-R says nothing of their origin there."] if gated else []
+                  "flutter): they are not called S, as a short R-R says nothing of their origin there."
+                  ] if gated else []
     return notes
 
 

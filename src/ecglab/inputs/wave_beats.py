@@ -113,17 +113,19 @@ def _wave_in(waves: list[Wave], peaks: list[int], window: tuple[float, float], n
 
 def across_leads(waves: list[Wave], leads: list[str]) -> list[Wave]:
     """``waves`` and, for each wave seen in at least ``FILL_SHARE`` of ``leads``, the same wave in each lead that
-    lacks it, with the median onset, peak and offset of the others; lead by lead, each in time order. A P, QRS or T is one electrical event of the
-    heart, present in every lead even where its projection is too small for the model to see (LUDB's
-    cardiologists mark it there too): on the LUDB cross-validation this found 98.7 % of the P waves on all
-    leads instead of 97.6 % at a +P of 97.95 % instead of 98.0 % (docs/RESULTS.md)."""
+    lacks it, with the median onset, peak and offset of the others; lead by lead, each in time order.
+
+    A P, QRS or T is one electrical event of the heart, present in every lead even where its projection is too
+    small for the model to see (LUDB's cardiologists mark it there too): on the LUDB cross-validation this found
+    98.7 % of the P waves on all leads instead of 97.6 %, at a +P of 97.95 % instead of 98.0 % (docs/RESULTS.md)."""
     added = []
     for kind in ("P", "QRS", "T"):
         for group in overlap_groups(waves, kind):
             have = {w.lead for w in group}
             if len(have) < FILL_SHARE * len(leads):
                 continue
-            onset, peak, offset = (int(np.median([getattr(w, side) for w in group])) for side in ("onset", "peak", "offset"))
+            onset, peak, offset = (int(np.median([getattr(w, side) for w in group]))
+                                   for side in ("onset", "peak", "offset"))
             added += [Wave(lead, kind, onset, peak, offset) for lead in leads if lead not in have]
     if not added:
         return waves

@@ -10,7 +10,7 @@ import torch
 
 from ecglab.datasets.core.prepared import PreparedDataset
 from ecglab.inputs.beats import BeatSpec
-from ecglab.inputs.match import data_preprocessing
+from ecglab.inputs.match import bundle_preprocessing, data_preprocessing, fit_to_bundle
 from ecglab.training.config import RunConfig
 from ecglab.training.scoring import predict_loader
 
@@ -114,7 +114,6 @@ def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source
     The data must hold what the model saw in training (:func:`ecglab.inputs.match.fit_to_bundle`):
     preprocessing the bundle can add to the stored signals it adds, with a note (``say``: the
     first split of several); else it refuses."""
-    from ecglab.inputs.match import bundle_preprocessing, fit_to_bundle
     from ecglab.inputs.metadata import meta_matrix
     from ecglab.inputs.preprocess import preprocess
     from ecglab.training.dataset import RecordDataset, record_loader

@@ -1,9 +1,9 @@
 """Measured metadata columns of a prepared dataset (:mod:`ecglab.inference.measured`), computed once.
 
 Delineating a 12-lead 10-s record costs about 0.04 s, so the measurements of every stored row are kept beside
-the signals they were read from (``measurements.parquet``, stamped in ``measurements.json`` with the ecglab
-release, the delineator's weights and code, and the signals file) and reused by every run, ``ecglab cv`` fold view (its
-signals are links to the original's) and bundle evaluation of those rows. A bundle scoring data it
+the signals they were read from (``measurements.parquet``, stamped in ``measurements.json`` with the
+delineator's weights and the measuring code, and the signals file) and reused by every run, ``ecglab cv`` fold
+view (its signals are links to the original's) and bundle evaluation of those rows. A bundle scoring data it
 preprocesses itself, or trained on rows of another length, measures each row as the Predictor would, afresh.
 """
 
@@ -25,7 +25,6 @@ from ecglab.errors import ConfigError, DatasetError, EcglabNote
 from ecglab.inference.measured import MEASURED, measured_features, measurement_problem, measuring_code_id
 from ecglab.inputs.match import data_preprocessing
 from ecglab.inputs.preprocess import Preprocessing, preprocess
-from ecglab.version import __version__
 
 CACHE, STAMP = "measurements.parquet", "measurements.json"
 BATCH_ROWS = 32
@@ -57,8 +56,7 @@ def dataset_measurements(dataset: PreparedDataset, progress: bool = False) -> pd
     signals = Path(dataset.path / "signals.npy").resolve()
     folder = signals.parent
     status = signals.stat()
-    stamp = {"ecglab": __version__, "measurements": list(MEASURED), "code": measuring_code_id(),
-             "signals": [status.st_size, status.st_mtime_ns], "rows": len(dataset)}
+    stamp = {"code": measuring_code_id(), "signals": [status.st_size, status.st_mtime_ns], "rows": len(dataset)}
     try:
         if json.loads((folder / STAMP).read_text()) == stamp:
             return pd.read_parquet(folder / CACHE)
@@ -75,12 +73,12 @@ def dataset_measurements(dataset: PreparedDataset, progress: bool = False) -> pd
 
 
 def _replace(path: Path, write) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    written = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        write(partial)
-        os.replace(partial, path)
+        write(written)
+        os.replace(written, path)
     finally:
-        partial.unlink(missing_ok=True)
+        written.unlink(missing_ok=True)
 
 
 def _measure_rows(dataset: PreparedDataset, names: list[str], progress: bool, steps: Preprocessing | None,
@@ -92,7 +90,8 @@ def _measure_rows(dataset: PreparedDataset, names: list[str], progress: bool, st
     # launch starts the other ranks at fit, after rank 0 has measured here, and they read its cache.
     alone = int(os.environ.get("WORLD_SIZE", "1")) <= 1
     workers = min(os.cpu_count() or 1, MAX_WORKERS) if n >= MIN_ROWS_FOR_WORKERS and alone else 1
-    job = partial(_measure_row, str(dataset.path), tuple(names), steps, seen_as, samples, workers > 1)
+    # this process measures the dataset it holds; a measuring process opens it once, by its path
+    job = partial(_measure_row, str(dataset.path) if workers > 1 else dataset, tuple(names), steps, seen_as, samples)
     batches = ((first, range(first, min(first + BATCH_ROWS, n))) for first in range(0, n, BATCH_ROWS))
     values = np.full((n, len(names)), np.nan)
     with progress_bar(progress) as bar:
@@ -106,9 +105,9 @@ def _measure_rows(dataset: PreparedDataset, names: list[str], progress: bool, st
     return pd.DataFrame(values, columns=names)
 
 
-def _measure_row(path: str, names: tuple, steps: Preprocessing | None, seen_as: Preprocessing, samples: int | None,
-                 one_thread: bool, row: int) -> list[float]:
-    dataset = _opened(path, one_thread)
+def _measure_row(source: PreparedDataset | str, names: tuple, steps: Preprocessing | None, seen_as: Preprocessing,
+                 samples: int | None, row: int) -> list[float]:
+    dataset = source if isinstance(source, PreparedDataset) else _opened(source)
     signal = np.asarray(dataset.signals[row], dtype=np.float32)
     if steps is not None:
         signal = preprocess(signal, dataset.fs, steps)
@@ -116,11 +115,10 @@ def _measure_row(path: str, names: tuple, steps: Preprocessing | None, seen_as: 
     return [np.nan if found[name] is None else found[name] for name in names]
 
 
-@lru_cache(maxsize=2)
-def _opened(path: str, one_thread: bool) -> PreparedDataset:
-    """The dataset, opened once per process; a measuring process keeps torch to one thread (several share the cores)."""
-    if one_thread:
-        import torch
+@lru_cache(maxsize=1)
+def _opened(path: str) -> PreparedDataset:
+    """The dataset, opened once by a measuring process, which keeps torch to one thread (several share the cores)."""
+    import torch
 
-        torch.set_num_threads(1)
+    torch.set_num_threads(1)
     return PreparedDataset(path)
