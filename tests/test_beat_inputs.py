@@ -3,6 +3,8 @@ amplitude, and prepared training data equal, bit for bit, to what the Predictor 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -129,11 +131,14 @@ def test_running_template_follows_a_change_of_morphology():
     assert median_beats(beats, window=100)[:, 0, 0].tolist() == [5.0] * 100  # whole record: the median of all
 
 
-@pytest.mark.parametrize("database,record,preset", [("mitbih", "208", "context"), ("svdb", "800", "context"),
-                                                    ("mitbih", "208", "context-difference")])
-def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, record, preset, shared_data, tmp_path):
+@pytest.mark.parametrize("database,record,preset,peaks", [("mitbih", "208", "context", "annotated"),
+                                                          ("svdb", "800", "context", "annotated"),
+                                                          ("mitbih", "208", "context-difference", "annotated"),
+                                                          ("svdb", "800", "context-difference", "detected")])
+def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, record, preset, peaks, shared_data,
+                                                                 tmp_path):
     options = dict(split="patient") if database == "mitbih" else {}
-    dataset = prepare(database, tmp_path / "data", shared_data / database, records=record, beats=preset,
+    dataset = prepare(database, tmp_path / "data", shared_data / database, records=record, beats=preset, peaks=peaks,
                       progress=False, workers=1, **options)
     features = [MetaFeature(name=n, mean=1.0, std=0.3) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean",
                                                                  "rr_irregularity", "p_consistency", "qrs_difference")]
@@ -141,12 +146,17 @@ def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, recor
                          input_length=dataset.length, model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4),
                          preprocessing=Preprocessing.model_validate(dataset.manifest["preprocessing"]),
                          meta_features=features, classes=BEAT_CLASSES)
-    inputs = Predictor.load(bundle).model_input(read_record(shared_data / database / f"{record}.hea"))
+    annotated = read_record(shared_data / database / f"{record}.hea")
+    # beats prepared at detected R peaks are those the Predictor finds on the record without its annotations
+    inputs = Predictor.load(bundle).model_input(annotated if peaks == "annotated" else
+                                                dataclasses.replace(annotated, annotations=None))
     position = np.searchsorted(inputs.peaks, dataset.meta["sample"].to_numpy())
     assert (inputs.peaks[position] == dataset.meta["sample"].to_numpy()).all()
     assert np.array_equal(inputs.x[position], np.asarray(dataset.signals))
     assert np.array_equal(inputs.meta[position], meta_matrix(dataset.meta, features))
-    assert len(inputs.x) == len(dataset.meta)  # every annotated beat of these records has an AAMI class
+    left_out = sum(dataset.manifest["annotations"].get("detected_unannotated", {}).values())
+    # every annotated beat of these records has an AAMI class; detections matching none are not training beats
+    assert len(dataset.meta) <= len(inputs.x) <= len(dataset.meta) + left_out
     assert inputs.x.shape[1] == dataset.channels == input_channels(1, BEAT_PRESETS[preset])
 
 

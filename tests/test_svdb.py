@@ -41,6 +41,27 @@ def test_svdb_ids_are_prefixed_and_ecg1_stands_in_for_mlii(record_800):
     assert record_800.manifest["beats"]["normalize"] == "record"
 
 
+def test_beats_at_detected_r_peaks_are_labelled_by_the_annotation_within_150_ms(record_800, shared_data, tmp_path):
+    import wfdb
+
+    detected = prepare("svdb", tmp_path / "detected", shared_data / "svdb", records="800", split="all",
+                       peaks="detected", progress=False, workers=1)
+    annotation = wfdb.rdann(str(shared_data / "svdb" / "800"), "atr")
+    beats = np.array([s in AAMI for s in annotation.symbol])
+    samples, symbols = annotation.sample[beats], np.array(annotation.symbol)[beats]
+    meta = detected.meta
+    nearest = np.abs(meta["sample"].to_numpy()[:, None] - samples[None, :]).argmin(axis=1)
+    offset_ms = (meta["sample"].to_numpy() - samples[nearest]) / 128 * 1000
+    assert (np.abs(offset_ms) <= 150).all() and (meta["symbol"].to_numpy() == symbols[nearest]).all()
+    # SVDB's annotations lie a record-wide distance from the R peak: 15.6 ms (two samples) before it in 800
+    assert np.median(offset_ms) == pytest.approx(15.6, abs=0.1)
+    annotations = detected.manifest["annotations"]
+    assert detected.manifest["r_peaks"] == "detected" and record_800.manifest["r_peaks"] == "annotated"
+    found = Counter(meta["aami"]) + Counter(AAMI[s] for s in Counter(annotations["not_detected"]).elements())
+    assert found == Counter(AAMI[s] for s in symbols)  # every annotated beat is either found or counted as missed
+    assert len(meta) > 0.99 * len(samples) and annotations["detected_unannotated"]["beats"] < 10
+
+
 def test_mitbih_and_svdb_prepare_as_one_dataset_with_patients_kept_apart(shared_data, tmp_path):
     svdb = tmp_path / "svdb"  # three SVDB records, linked
     svdb.mkdir()
@@ -63,3 +84,5 @@ def test_bad_sources_and_splits_are_explained(shared_data, tmp_path):
         prepare("mitbih", tmp_path / "a", shared_data / "mitbih", split="all", add="ptbxl=x", progress=False)
     with pytest.raises(DatasetError, match="--split must be one of patient, all, intra"):
         prepare("svdb", tmp_path / "b", shared_data / "svdb", split="inter", progress=False)
+    with pytest.raises(DatasetError, match="--peaks must be one of annotated, detected"):
+        prepare("svdb", tmp_path / "c", shared_data / "svdb", peaks="found", progress=False)

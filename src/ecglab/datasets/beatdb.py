@@ -1,5 +1,6 @@
 """Beat-annotated PhysioNet databases in the MIT-BIH symbol set (MIT-BIH Arrhythmia, MIT-BIH
-Supraventricular Arrhythmia, …): one reader that cuts a labelled beat at every annotation.
+Supraventricular Arrhythmia, …): one reader that cuts a labelled beat at every annotation, or at every
+detected R peak that an annotation labels.
 
 Beats are cut by :func:`ecglab.inputs.beats.beat_input`, the function the Predictor calls, after
 resampling every database to the BeatSpec's one rate. Records of a database other than MIT-BIH
@@ -21,7 +22,8 @@ from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.inputs.beats import BEAT_FEATURES, BeatSpec, beat_input
 from ecglab.records.wfdb_reader import read_wfdb
 from ecglab.inputs.preprocess import Preprocessing
-from ecglab.signal.rpeaks import BEAT_SYMBOLS, annotated_beats
+from ecglab.records.record import normalize_lead_name
+from ecglab.signal.rpeaks import BEAT_SYMBOLS, annotated_beats, detect_r_peaks, match_beats
 
 DATABASES = {
     "mitbih": "MIT-BIH Arrhythmia Database v1.0.0 (PhysioNet)",
@@ -61,35 +63,56 @@ def parse_sources(add: str | None) -> list[tuple[str, Path]]:
 
 
 def read_record_beats(name: str, source: Path, leads: list[str], steps: Preprocessing, spec: BeatSpec,
-                      database: str = "mitbih") -> RecordBeats:
-    """Read one record, cut a beat at every AAMI-labelled annotation, with its R-R features.
+                      database: str = "mitbih", peaks: str = "annotated") -> RecordBeats:
+    """Read one record, cut a beat at every R peak, with its R-R features, labelled by its annotation.
+
+    ``peaks="annotated"``: the R peaks are the beat annotations. ``"detected"``: the R peaks are where the
+    Predictor's detector finds them (:func:`detect_r_peaks`, every lead voting), each labelled by the
+    annotation it matches within 150 ms (EC57); a model then learns beats aligned, and R-R intervals
+    measured, as it will meet them on a record without annotations (SVDB's annotations lie up to 55 ms from
+    the R peak, a different distance in each record). Detections that match no annotation are left out.
 
     Leads are selected as the Predictor selects them (an equivalent lead such as SVDB's ECG1 stands
     in for MLII), and :func:`beat_input` does the rest, exactly as when predicting.
     """
     record = read_wfdb(source / name)
+    first = record.lead_sources(leads, equivalents=True)[normalize_lead_name(leads[0])]
+    detection = record.voting_leads(first)
     record = record.select_leads(leads, equivalents=True)
     if record.annotations is None:
         raise RecordFormatError(f"{name}: no beat annotation file {name}.atr beside the record; the labels come from it.")
     all_symbols = record.annotations.symbols
-    peaks, symbols = annotated_beats(record.annotations.samples, all_symbols)
-    classes = np.array([aami_class(s) for s in symbols], dtype=object)
+    annotated, annotated_symbols = annotated_beats(record.annotations.samples, all_symbols)
+    if peaks == "detected":
+        at = detect_r_peaks(detection, record.fs)
+        reference, detected = match_beats(annotated, at, record.fs)
+        symbols = [""] * len(at)
+        for r, d in zip(reference, detected):
+            symbols[d] = annotated_symbols[r]
+        missed = Counter(annotated_symbols[r] for r in np.setdiff1d(np.arange(len(annotated)), reference))
+        extra = len(at) - len(detected)
+    else:
+        at, symbols, missed, extra = annotated, annotated_symbols, Counter(), 0
+    classes = np.array([aami_class(s) if s else None for s in symbols], dtype=object)
     has_class = np.array([c is not None for c in classes], dtype=bool)
-    cut = beat_input(record.signal, record.fs, peaks, spec, steps)
+    cut = beat_input(record.signal, record.fs, at, spec, steps)
     labelled = has_class[cut.kept]
     keep = cut.kept[labelled]
     key = record_key(database, name)
     meta = pd.DataFrame({
         "record_id": key, "patient_id": record_key(database, SAME_SUBJECT.get(name, name)) if database == "mitbih" else key,
-        "database": database, "sample": peaks[keep], "symbol": [symbols[i] for i in keep], "aami": classes[keep].astype(str),
+        "database": database, "sample": at[keep], "symbol": [symbols[i] for i in keep],
+        "aami": classes[keep].astype(str),
         **{feature: cut.features[feature][labelled] for feature in BEAT_FEATURES},
     })
     not_cut = np.setdiff1d(np.flatnonzero(has_class), cut.kept)
     left_out = {
         "non_beat": Counter(s for s in all_symbols if s not in BEAT_SYMBOLS),
-        "unmapped_beat": Counter(np.asarray(symbols, dtype=object)[~has_class].tolist()),
+        "unmapped_beat": Counter(s for s in symbols if s and aami_class(s) is None),
         "not_segmented": Counter(symbols[i] for i in not_cut),
     }
+    if peaks == "detected":
+        left_out |= {"not_detected": missed, "detected_unannotated": Counter({"beats": extra} if extra else {})}
     return RecordBeats(cut.beats[labelled], meta, left_out)
 
 

@@ -1,6 +1,7 @@
 """MIT-BIH Arrhythmia Database (Moody & Mark 2001) as single-beat inputs with AAMI classes.
 
-Beats are cut at the annotated R peaks by :func:`ecglab.inputs.beats.beat_input` (the Predictor's
+Beats are cut at the annotated R peaks, or with ``--peaks detected`` where the Predictor's detector finds
+them (labelled by the annotation within 150 ms), by :func:`ecglab.inputs.beats.beat_input` (the Predictor's
 function too): Kachuee et al. 2018 (``--beats kachuee``: 125 Hz, 10 s windows scaled to [0, 1],
 1.2 median R-R from the R peak, zero-padded to 187 samples), a fixed span around the peak
 (``--beats centred``) or P wave to T wave with per-record amplitude (``--beats context``; with
@@ -45,6 +46,7 @@ from ecglab.inputs.preprocess import Preprocessing
 DS1 = tuple("101 106 108 109 112 114 115 116 118 119 122 124 201 203 205 207 208 209 215 220 223 230".split())
 DS2 = tuple("100 103 105 111 113 117 121 123 200 202 210 212 213 214 219 221 222 228 231 232 233 234".split())
 PACED = ("102", "104", "107", "217")
+R_PEAKS = ("annotated", "detected")  # where beats are cut: --peaks
 
 BEAT_FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 INTER_VAL_FRACTIONS = {"train": 0.8, "val": 0.2}
@@ -99,7 +101,7 @@ def assign_splits(protocol: str, meta: pd.DataFrame, seed: int) -> np.ndarray:
                             version=2)  # 2: beats carry p_consistency and qrs_difference
 def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0, records: str | None = None,
                    lead: str = "MLII", beats: str = "kachuee", bandpass: str | None = None, dtype: str | None = None,
-                   add: str | None = None):
+                   add: str | None = None, peaks: str = "annotated"):
     """MIT-BIH Arrhythmia beats in the AAMI classes, one lead.
 
     Parameters
@@ -115,6 +117,9 @@ def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0,
         median beat, or that median beat)
     add
         more beat databases whose records train too, DATABASE=DIR comma-separated (e.g. svdb=svdb/)
+    peaks
+        annotated (beats cut at the annotated R peaks) | detected (where the Predictor's detector finds
+        them, labelled by the annotation within 150 ms: beats aligned as on a record without annotations)
     """
     added = parse_sources(add)
     names = record_ids(ctx.source, records)
@@ -128,18 +133,21 @@ def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0,
                                "(use --split patient or intra for other records).")
         names = [n for n in names if n not in excluded]
     sources = [("mitbih", ctx.source, names)] + [(db, directory, record_ids(directory, None)) for db, directory in added]
-    return write_beat_dataset(ctx, sources, protocol, seed, lead, beats, bandpass, dtype, excluded)
+    return write_beat_dataset(ctx, sources, protocol, seed, lead, beats, bandpass, dtype, excluded, peaks)
 
 
 def write_beat_dataset(ctx: PrepareContext, sources: list[tuple[str, Path, list[str]]], protocol: str, seed: int,
-                       lead: str, beats: str, bandpass: str | None, dtype: str | None, excluded: list[str]):
+                       lead: str, beats: str, bandpass: str | None, dtype: str | None, excluded: list[str],
+                       peaks: str = "annotated"):
     """Read the records of every (database, directory, names) source, deal the splits, write the dataset."""
+    peaks = choice(peaks, R_PEAKS, "peaks")
     spec = beat_spec(beats)
     leads = parse_leads(lead)
     steps = Preprocessing(fs=spec.fs, bandpass=parse_bandpass(bandpass))
     results = []
     for database, directory, names in sources:
-        read = partial(read_record_beats, source=directory, leads=leads, steps=steps, spec=spec, database=database)
+        read = partial(read_record_beats, source=directory, leads=leads, steps=steps, spec=spec, database=database,
+                       peaks=peaks)
         results += [r for r in ctx.map(read, names, desc=f"{database} records") if r is not None and len(r.meta)]
     if not results:
         reasons = "; ".join(f"{s.item}: {s.reason}" for s in ctx.skipped[:3])
@@ -160,6 +168,7 @@ def write_beat_dataset(ctx: PrepareContext, sources: list[tuple[str, Path, list[
         leads=leads, preprocessing=steps.model_dump(),
         source={"database": "; ".join(DATABASES[db] for db in databases), "records": sorted(meta["record_id"].unique())},
         extra={"input": "beat", "beats": spec.model_dump(), "protocol": PROTOCOLS[protocol], "split_protocol": protocol,
-               "seed": seed, "excluded_records": excluded, "aami_symbols": AAMI_SYMBOLS, "annotations": annotations,
+               "seed": seed, "r_peaks": peaks, "excluded_records": excluded, "aami_symbols": AAMI_SYMBOLS,
+               "annotations": annotations,
                "databases": {db: str(directory) for db, directory, _ in sources}},
     )

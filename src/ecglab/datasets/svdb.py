@@ -21,7 +21,8 @@ SPLITS = ("patient", "all", "intra")
                           "--split patient|all|intra",
                           version=2)  # 2: beats carry p_consistency and qrs_difference
 def prepare_svdb(ctx: PrepareContext, split: str = "patient", seed: int = 0, records: str | None = None,
-                 lead: str = "MLII", beats: str = "context", bandpass: str | None = None, dtype: str | None = None):
+                 lead: str = "MLII", beats: str = "context", bandpass: str | None = None, dtype: str | None = None,
+                 peaks: str = "annotated"):
     protocol = choice(split, SPLITS, "split")
     sources = [("svdb", ctx.source, record_ids(ctx.source, records))]
-    return write_beat_dataset(ctx, sources, protocol, seed, lead, beats, bandpass, dtype, excluded=[])
+    return write_beat_dataset(ctx, sources, protocol, seed, lead, beats, bandpass, dtype, excluded=[], peaks=peaks)

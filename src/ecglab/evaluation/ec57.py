@@ -7,10 +7,9 @@ detections are extra (false positives). The class confusion matrix has one more 
 there are classes: extra detections by their called class (last row) and reference beats by their
 true class that were not detected (last column), so that they count against +P and Se as EC57 asks.
 
-Pure numpy; the figures themselves come from :func:`ecglab.evaluation.tables.aami_scores`.
+Pure numpy; the matching is :func:`ecglab.signal.rpeaks.match_beats` (which also labels the detected beats
+of training data), the figures come from :func:`ecglab.evaluation.tables.aami_scores`.
 
-    >>> match_beats([100, 200], [105, 260], fs=100.0)  # 50 ms and 600 ms apart
-    (array([0]), array([0]))
 """
 
 from __future__ import annotations
@@ -20,36 +19,9 @@ from typing import Sequence
 import numpy as np
 
 from ecglab.evaluation.tables import aami_scores
+from ecglab.signal.rpeaks import TOLERANCE_S, match_beats
 
-TOLERANCE_S = 0.15
 PACED_SYMBOL = "/"
-
-
-def match_beats(reference, detected, fs: float, tolerance_s: float = TOLERANCE_S) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(ref, det)`` of the matched pairs, one-to-one, nearest pairs first, at most
-    ``tolerance_s`` apart (inclusive). Both inputs are sample indices at ``fs``, in any order."""
-    reference = np.asarray(reference, dtype=np.int64)
-    detected = np.asarray(detected, dtype=np.int64)
-    tolerance = tolerance_s * fs
-    order = np.argsort(detected, kind="stable")
-    sorted_det = detected[order]
-    low = np.searchsorted(sorted_det, reference - tolerance, side="left")
-    high = np.searchsorted(sorted_det, reference + tolerance, side="right")
-    counts = high - low
-    ref_idx = np.repeat(np.arange(len(reference)), counts)
-    det_pos = np.concatenate([np.arange(a, b) for a, b in zip(low, high)]) if counts.sum() else np.zeros(0, np.int64)
-    distance = np.abs(reference[ref_idx] - sorted_det[det_pos])
-    ref_taken = np.zeros(len(reference), bool)
-    det_taken = np.zeros(len(detected), bool)
-    pairs = []
-    for k in np.lexsort((det_pos, ref_idx, distance)):  # nearest first; ties go to the earlier beats
-        r, d = ref_idx[k], order[det_pos[k]]
-        if not ref_taken[r] and not det_taken[d]:
-            ref_taken[r] = det_taken[d] = True
-            pairs.append((r, d))
-    pairs.sort()
-    matched = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    return matched[:, 0], matched[:, 1]
 
 
 def detection_counts(n_reference: int, n_detected: int, n_matched: int) -> dict:

@@ -237,9 +237,8 @@ class Predictor:
         _check_millivolts(record)
         if self.spec.input == "beat":
             first, source = next(iter(sources.items()))
-            others = [i for i, lead in enumerate(original.leads) if lead != source]  # they vote on where beats are
             inputs = self._beat_input(record, peak_lead=source if first == source else f"{source} (as {first})",
-                                      detection=np.concatenate([record.signal[:1], original.signal[others]]))
+                                      detection=original.voting_leads(source))
         else:
             inputs = self._record_input(record)
         inputs.notes[:0] = [f"the record has no lead {lead}: its lead {source} stands in (equivalent leads)."

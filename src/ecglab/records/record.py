@@ -114,6 +114,12 @@ class Record:
         index = [self.leads.index(sources[lead]) for lead in wanted]
         return Record(self.signal[index], self.fs, wanted, dict(self.meta), self.annotations)
 
+    def voting_leads(self, first: str) -> np.ndarray:
+        """What the R-peak detector reads (:func:`ecglab.signal.rpeaks.detect_r_peaks`): lead ``first``, on which
+        the peaks are placed, then every other lead of the record, which vote on where beats are."""
+        order = [self.leads.index(first)] + [i for i, lead in enumerate(self.leads) if lead != first]
+        return self.signal[order]
+
     def check_finite(self) -> "Record":
         bad = ~np.isfinite(self.signal)
         if bad.any():

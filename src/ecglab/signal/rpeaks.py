@@ -30,6 +30,7 @@ QUALITY_WINDOW_S = 10.0
 MIN_KURTOSIS = 3.8
 MIN_SECONDS = 2.0  # the running average needs a few beats
 FLAT_MV = 0.05  # a stretch whose filtered lead spans less than this holds no visible QRS
+TOLERANCE_S = 0.15  # AAMI EC57: a detected beat matches a reference beat within 150 ms
 
 
 def annotated_beats(samples: np.ndarray, symbols: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -119,3 +120,30 @@ def _qrs_peaks(lead: np.ndarray, ratio: np.ndarray, fs: float) -> np.ndarray:
         if not peaks or peak - peaks[-1] > refractory:
             peaks.append(peak)
     return np.asarray(peaks, dtype=np.int64)
+
+
+def match_beats(reference, detected, fs: float, tolerance_s: float = TOLERANCE_S) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(ref, det)`` of the matched pairs, one-to-one, nearest pairs first, at most
+    ``tolerance_s`` apart (inclusive). Both inputs are sample indices at ``fs``, in any order."""
+    reference = np.asarray(reference, dtype=np.int64)
+    detected = np.asarray(detected, dtype=np.int64)
+    tolerance = tolerance_s * fs
+    order = np.argsort(detected, kind="stable")
+    sorted_det = detected[order]
+    low = np.searchsorted(sorted_det, reference - tolerance, side="left")
+    high = np.searchsorted(sorted_det, reference + tolerance, side="right")
+    counts = high - low
+    ref_idx = np.repeat(np.arange(len(reference)), counts)
+    det_pos = np.concatenate([np.arange(a, b) for a, b in zip(low, high)]) if counts.sum() else np.zeros(0, np.int64)
+    distance = np.abs(reference[ref_idx] - sorted_det[det_pos])
+    ref_taken = np.zeros(len(reference), bool)
+    det_taken = np.zeros(len(detected), bool)
+    pairs = []
+    for k in np.lexsort((det_pos, ref_idx, distance)):  # nearest first; ties go to the earlier beats
+        r, d = ref_idx[k], order[det_pos[k]]
+        if not ref_taken[r] and not det_taken[d]:
+            ref_taken[r] = det_taken[d] = True
+            pairs.append((r, d))
+    pairs.sort()
+    matched = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    return matched[:, 0], matched[:, 1]
