@@ -134,7 +134,8 @@ def test_running_template_follows_a_change_of_morphology():
 @pytest.mark.parametrize("database,record,preset,peaks", [("mitbih", "208", "context", "annotated"),
                                                           ("svdb", "800", "context", "annotated"),
                                                           ("mitbih", "208", "context-difference", "annotated"),
-                                                          ("svdb", "800", "context-difference", "detected")])
+                                                          ("svdb", "800", "context-difference", "detected"),
+                                                          ("mitbih", "207", "context-difference-aligned", "detected")])
 def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, record, preset, peaks, shared_data,
                                                                  tmp_path):
     options = dict(split="patient") if database == "mitbih" else {}

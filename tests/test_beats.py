@@ -61,3 +61,42 @@ def test_resample_length():
     x = np.random.default_rng(0).normal(size=(2, 3600))
     assert resample(x, 360, 125).shape == (2, 1250)
     assert resample(x, 100, 100) is not None and resample(x, 100, 100).shape == x.shape
+
+
+def _biphasic_complexes(n_samples: int, at: np.ndarray) -> np.ndarray:
+    """A QRS whose R (+1) and S (-0.9) are alike in size, 3 samples apart, at each of ``at``: the complexes
+    on which annotators and detectors pick different deflections."""
+    lead = np.zeros(n_samples)
+    for r in at:
+        lead[r - 2:r + 1] += [0.5, 1.0, 0.5]
+        lead[r + 2:r + 5] += [-0.45, -0.9, -0.45]
+    return lead
+
+
+def test_aligned_peaks_line_up_complexes_marked_on_different_deflections():
+    from ecglab.inputs.beats import aligned_peaks
+
+    true = np.arange(40, 1000, 60)
+    lead = _biphasic_complexes(1040, true)
+    marked = true + np.resize([0, 3, 0, 0, 3, -1, 0, 1], len(true))  # R peak, S wave, or a sample off
+    aligned = aligned_peaks(lead, marked, half=8, shift=6)
+    assert np.array_equal(aligned - true, np.zeros(len(true), int))  # each back on its R peak, as most were marked
+    assert np.array_equal(aligned_peaks(lead, true, half=8, shift=6), true)  # aligned peaks stay
+    edge = np.array([5, *true[1:-1], 1035])  # too close to an end to move: as given
+    assert aligned_peaks(lead, edge, half=8, shift=6)[[0, -1]].tolist() == [5, 1035]
+    assert np.array_equal(aligned_peaks(np.zeros(1040), marked, half=8, shift=6), marked)  # nothing to match: no move
+
+
+def test_aligned_beats_line_up_wherever_the_peaks_were_marked():
+    from ecglab.inputs.beats import BEAT_PRESETS
+
+    spec = BEAT_PRESETS["context-difference-aligned"]
+    true = np.arange(64, 1200, 77)
+    lead = _biphasic_complexes(1280, true)[None].astype(np.float32)
+    marked = true + np.resize([0, 3, -2, 0], len(true))
+    by_marked = extract_beats(lead, spec.fs, marked, spec)
+    # one offset for every beat (the median of marks on both deflections lies between them), so all beats alike
+    assert np.unique(by_marked.centres - true).tolist() == [-1]
+    assert np.array_equal(by_marked.beats, np.broadcast_to(by_marked.beats[:1], by_marked.beats.shape))
+    unaligned = extract_beats(lead, spec.fs, marked, spec.model_copy(update={"align_s": 0.0}))
+    assert np.array_equal(unaligned.centres, marked[unaligned.kept])  # without alignment, cut where marked

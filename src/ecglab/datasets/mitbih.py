@@ -114,7 +114,8 @@ def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0,
     beats
         beat extraction: kachuee | centred | context (P wave to T wave, per-record amplitude) |
         context-difference | context-median (context, and a second channel: the beat minus the record's
-        median beat, or that median beat)
+        median beat, or that median beat) | context-difference-aligned (each beat cut where its QRS best
+        matches the record's median QRS, within 50 ms of its R peak)
     add
         more beat databases whose records train too, DATABASE=DIR comma-separated (e.g. svdb=svdb/)
     peaks

@@ -27,7 +27,6 @@ from ecglab.inputs.preprocess import preprocess
 from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
 from ecglab.records import Record, read_record
 from ecglab.inputs.beats import beat_input
-from ecglab.signal.resample import resample_positions
 from ecglab.signal.rpeaks import MIN_SECONDS, annotated_beats, detect_r_peaks, unusable_seconds
 
 ONNX_FILE = "model.onnx"
@@ -302,7 +301,7 @@ class Predictor:
         notes += _gate_notes(spec, beats.features)
         meta = meta_input(record.meta, spec.meta_features, len(beats.kept), per_beat=beats.features)
         kept_peaks = peaks[beats.kept]
-        starts = resample_positions(kept_peaks, record.fs, beat_spec.fs)
+        starts = beats.centres
         if beat_spec.method == "centred":
             starts = starts - int(round(beat_spec.before_s * beat_spec.fs))
         n_samples = int(round(record.n_samples * beat_spec.fs / record.fs))
