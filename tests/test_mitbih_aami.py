@@ -46,6 +46,7 @@ def test_the_bundle_is_small_and_averages_two_models_of_the_context_beat_beside_
     _, spec = load_bundle(path)
     assert (spec.input, spec.leads, spec.fs, spec.input_length) == ("beat", ["MLII"], 128.0, 96)
     assert (spec.beats.method, spec.beats.normalize, spec.beats.template) == ("centred", "record", "difference")
+    assert spec.beats.align_s == 0.05  # beats cut where their QRS matches the record's median QRS
     assert spec.channels == 2  # the beat, and the beat minus the record's median beat
     assert spec.architecture == "ensemble" and spec.model_kwargs["method"] == "mean"  # plain and balanced members
     assert [m["architecture"] for m in spec.model_kwargs["members"]] == ["kachuee", "kachuee"]

@@ -145,7 +145,8 @@ def beat_gates(input: str | None, classes: list[str], beats, gates: dict) -> dic
                           f"{input}s into {classes}.")
     if beats is None or beats.method != "centred" or beats.before_s < P_WINDOW_S[0]:
         raise ConfigError(f"gates compare P waves and QRS complexes, so the members' beats must be cut from at least "
-                          f"{P_WINDOW_S[0]} s before the R peak (beats: context or context-difference); got {beats}.")
+                          f"{P_WINDOW_S[0]} s before the R peak (beats: context, context-difference or "
+                          f"context-difference-aligned); got {beats}.")
     return {"classes": {c: classes.index(c) for c in ("N", "S", "V")},
             **{name: gates.get(name) for name in GATE_RULES}}
 

@@ -211,7 +211,8 @@ def _centred(signal: np.ndarray, peaks: np.ndarray, spec: BeatSpec) -> Beats:
     before = int(round(spec.before_s * spec.fs))
     length = spec.length
     if spec.align_s > 0:
-        peaks = aligned_peaks(signal[0], peaks, int(round(QRS_HALF_WIDTH_S * spec.fs)), int(round(spec.align_s * spec.fs)))
+        half, shift = (int(round(seconds * spec.fs)) for seconds in (QRS_HALF_WIDTH_S, spec.align_s))
+        peaks = aligned_peaks(signal[0], peaks, half, shift)
     valid = np.flatnonzero((peaks - before >= 0) & (peaks - before + length <= n_samples))
     if len(valid) == 0:
         return _stack([], [], peaks, n_leads, length)
