@@ -235,12 +235,14 @@ def aligned_peaks(lead: np.ndarray, peaks: np.ndarray, half: int, shift: int, ro
     window = np.arange(-half, half + 1)
     given = peaks[movable]
     moves = np.array(sorted(range(-shift, shift + 1), key=abs))  # 0, -1, 1, …: argmax keeps the first best
-    candidates = np.stack([_centred_rows(lead[(given + move)[:, None] + window], unit=True) for move in moves])
     centres = given
     for _ in range(rounds):
         template = np.median(_centred_rows(lead[centres[:, None] + window]), axis=0)
         template /= max(float(np.linalg.norm(template)), 1e-12)
-        centres = given + moves[(candidates @ template).argmax(axis=0)]
+        # one move at a time: a day-long record's stretches at every move at once would take hundreds of MB
+        scores = np.stack([_centred_rows(lead[(given + move)[:, None] + window], unit=True) @ template
+                           for move in moves])
+        centres = given + moves[scores.argmax(axis=0)]
     aligned = peaks.copy()
     aligned[movable] = centres
     return aligned
