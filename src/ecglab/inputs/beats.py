@@ -227,7 +227,7 @@ def aligned_peaks(lead: np.ndarray, peaks: np.ndarray, half: int, shift: int, ro
     and detectors mark a complex's R peak on different deflections where two are alike in size (bundle branch
     block, noise): aligned, the beats of a patient line up however their R peaks were marked, and the beat minus
     the median beat stays small for a normal beat (on MIT-BIH 207 the detector's R peaks lay over 20 ms from the
-    annotations for 39 % of the N beats, 1.4 % once both are aligned). Peaks too close to an edge stay."""
+    annotations for 39 % of the N beats, 2 % once both are aligned). Peaks too close to an edge stay."""
     peaks = np.asarray(peaks, dtype=np.int64)
     movable = np.flatnonzero((peaks - half - shift >= 0) & (peaks + half + shift < len(lead)))
     if len(movable) < 2:
