@@ -91,6 +91,9 @@ def test_an_equivalent_lead_stands_in_only_when_asked_and_only_when_missing():
                                                        for b in bs if b in LEAD_EQUIVALENTS)
     svdb = Record(np.zeros((2, 2)), 128, ["ECG1", "ECG2"])  # SVDB: ECG1 is usually a modified lead II
     assert svdb.lead_sources(["MLII"], equivalents=True) == {"MLII": "ECG1"}
+    # the detector's leads: the model's first lead (or its stand-in) first, then the others, which vote
+    three = Record(np.arange(3, dtype=np.float32)[:, None] * np.ones((1, 4)), 360, ["V1", "ECG1", "V5"])
+    assert three.voting_leads("MLII")[:, 0].tolist() == [1.0, 0.0, 2.0]
 
 
 # -- CSV / TSV -------------------------------------------------------------------------------------

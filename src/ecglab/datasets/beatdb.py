@@ -22,7 +22,6 @@ from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.inputs.beats import BEAT_FEATURES, BeatSpec, beat_input
 from ecglab.records.wfdb_reader import read_wfdb
 from ecglab.inputs.preprocess import Preprocessing
-from ecglab.records.record import normalize_lead_name
 from ecglab.signal.rpeaks import BEAT_SYMBOLS, annotated_beats, detect_r_peaks, match_beats
 
 DATABASES = {
@@ -30,6 +29,7 @@ DATABASES = {
     "svdb": "MIT-BIH Supraventricular Arrhythmia Database v1.0.0 (PhysioNet)",
 }
 SAME_SUBJECT = {"202": "201"}  # the MIT-BIH directory: records 201 and 202 come from one subject
+R_PEAKS = ("annotated", "detected")  # where beats are cut: read_record_beats, --peaks
 
 
 @dataclass
@@ -75,16 +75,14 @@ def read_record_beats(name: str, source: Path, leads: list[str], steps: Preproce
     Leads are selected as the Predictor selects them (an equivalent lead such as SVDB's ECG1 stands
     in for MLII), and :func:`beat_input` does the rest, exactly as when predicting.
     """
-    record = read_wfdb(source / name)
-    first = record.lead_sources(leads, equivalents=True)[normalize_lead_name(leads[0])]
-    detection = record.voting_leads(first)
-    record = record.select_leads(leads, equivalents=True)
+    original = read_wfdb(source / name)
+    record = original.select_leads(leads, equivalents=True)
     if record.annotations is None:
         raise RecordFormatError(f"{name}: no beat annotation file {name}.atr beside the record; the labels come from it.")
     all_symbols = record.annotations.symbols
     annotated, annotated_symbols = annotated_beats(record.annotations.samples, all_symbols)
     if peaks == "detected":
-        at = detect_r_peaks(detection, record.fs)
+        at = detect_r_peaks(original.voting_leads(leads[0]), record.fs)
         reference, detected = match_beats(annotated, at, record.fs)
         symbols = [""] * len(at)
         for r, d in zip(reference, detected):
@@ -93,7 +91,7 @@ def read_record_beats(name: str, source: Path, leads: list[str], steps: Preproce
         extra = len(at) - len(detected)
     else:
         at, symbols, missed, extra = annotated, annotated_symbols, Counter(), 0
-    classes = np.array([aami_class(s) if s else None for s in symbols], dtype=object)
+    classes = np.array([aami_class(s) for s in symbols], dtype=object)
     has_class = np.array([c is not None for c in classes], dtype=bool)
     cut = beat_input(record.signal, record.fs, at, spec, steps)
     labelled = has_class[cut.kept]
@@ -108,7 +106,7 @@ def read_record_beats(name: str, source: Path, leads: list[str], steps: Preproce
     not_cut = np.setdiff1d(np.flatnonzero(has_class), cut.kept)
     left_out = {
         "non_beat": Counter(s for s in all_symbols if s not in BEAT_SYMBOLS),
-        "unmapped_beat": Counter(s for s in symbols if s and aami_class(s) is None),
+        "unmapped_beat": Counter(s for s, known in zip(symbols, has_class) if s and not known),
         "not_segmented": Counter(symbols[i] for i in not_cut),
     }
     if peaks == "detected":

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ecglab.datasets.core.aami import AAMI_CLASSES, AAMI_SYMBOLS
-from ecglab.datasets.beatdb import DATABASES, parse_sources, read_record_beats, total
+from ecglab.datasets.beatdb import DATABASES, R_PEAKS, parse_sources, read_record_beats, total
 from ecglab.datasets.core.options import beat_spec, choice, one_hot, parse_bandpass, parse_dtype, parse_leads
 from ecglab.datasets.core.registry import PrepareContext, register_dataset
 from ecglab.datasets.core.selection import group_split, record_ids, stratified_split
@@ -46,7 +46,6 @@ from ecglab.inputs.preprocess import Preprocessing
 DS1 = tuple("101 106 108 109 112 114 115 116 118 119 122 124 201 203 205 207 208 209 215 220 223 230".split())
 DS2 = tuple("100 103 105 111 113 117 121 123 200 202 210 212 213 214 219 221 222 228 231 232 233 234".split())
 PACED = ("102", "104", "107", "217")
-R_PEAKS = ("annotated", "detected")  # where beats are cut: --peaks
 
 BEAT_FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 INTER_VAL_FRACTIONS = {"train": 0.8, "val": 0.2}

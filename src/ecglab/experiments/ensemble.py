@@ -24,7 +24,7 @@ import yaml
 
 from ecglab.errors import ConfigError, EcglabError
 from ecglab.inference.bundle import BundleSpec, load_bundle, save_bundle
-from ecglab.inputs.beats import P_WINDOW_S
+from ecglab.inputs.beats import BEAT_PRESETS, P_WINDOW_S
 from ecglab.inputs.metadata import MetaFeature
 from ecglab.models.ensemble import GATE_FEATURES, GATE_RULES
 
@@ -144,9 +144,10 @@ def beat_gates(input: str | None, classes: list[str], beats, gates: dict) -> dic
         raise ConfigError(f"gates are for beat models with the AAMI classes N, S and V; these models classify "
                           f"{input}s into {classes}.")
     if beats is None or beats.method != "centred" or beats.before_s < P_WINDOW_S[0]:
+        with_p = [name for name, preset in BEAT_PRESETS.items()
+                  if preset.method == "centred" and preset.before_s >= P_WINDOW_S[0]]
         raise ConfigError(f"gates compare P waves and QRS complexes, so the members' beats must be cut from at least "
-                          f"{P_WINDOW_S[0]} s before the R peak (beats: context, context-difference or "
-                          f"context-difference-aligned); got {beats}.")
+                          f"{P_WINDOW_S[0]} s before the R peak (beats: {', '.join(with_p)}); got {beats}.")
     return {"classes": {c: classes.index(c) for c in ("N", "S", "V")},
             **{name: gates.get(name) for name in GATE_RULES}}
 

@@ -115,9 +115,11 @@ class Record:
         return Record(self.signal[index], self.fs, wanted, dict(self.meta), self.annotations)
 
     def voting_leads(self, first: str) -> np.ndarray:
-        """What the R-peak detector reads (:func:`ecglab.signal.rpeaks.detect_r_peaks`): lead ``first``, on which
-        the peaks are placed, then every other lead of the record, which vote on where beats are."""
-        order = [self.leads.index(first)] + [i for i, lead in enumerate(self.leads) if lead != first]
+        """What the R-peak detector reads (:func:`ecglab.signal.rpeaks.detect_r_peaks`): lead ``first`` (or its
+        stand-in, :meth:`lead_sources`), on which the peaks are placed, then every other lead of the record, which
+        vote on where beats are."""
+        source = next(iter(self.lead_sources([first], equivalents=True).values()))
+        order = [self.leads.index(source)] + [i for i, lead in enumerate(self.leads) if lead != source]
         return self.signal[order]
 
     def check_finite(self) -> "Record":

@@ -124,7 +124,11 @@ def _qrs_peaks(lead: np.ndarray, ratio: np.ndarray, fs: float) -> np.ndarray:
 
 def match_beats(reference, detected, fs: float, tolerance_s: float = TOLERANCE_S) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(ref, det)`` of the matched pairs, one-to-one, nearest pairs first, at most
-    ``tolerance_s`` apart (inclusive). Both inputs are sample indices at ``fs``, in any order."""
+    ``tolerance_s`` apart (inclusive). Both inputs are sample indices at ``fs``, in any order.
+
+        >>> match_beats([100, 200], [105, 260], fs=100.0)  # 50 ms and 600 ms apart
+        (array([0]), array([0]))
+    """
     reference = np.asarray(reference, dtype=np.int64)
     detected = np.asarray(detected, dtype=np.int64)
     tolerance = tolerance_s * fs
