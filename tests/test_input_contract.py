@@ -352,6 +352,11 @@ def test_equivalent_leads_match_and_a_beat_bundle_adds_no_step_to_stored_beats()
     ptb_beats = {"fs": 125.0, "leads": ["II"], "length": 187, "classes": spec.classes, "beats": spec.beats.model_dump(),
                  "preprocessing": {"fs": 125.0}}
     assert init_differences(spec, ptb_beats) == [] and fit_to_bundle(spec, ptb_beats, [], "ptb") is None
+    # a model reading any of a choice of leads takes data of one of them, and not of another
+    two = spec.model_copy(update={"leads": ["MLII", "V1/V5"]})
+    assert init_differences(two, {**ptb_beats, "leads": ["II", "V5"]}) == []
+    assert init_differences(two, {**ptb_beats, "leads": ["II", "V2"]}) == [
+        "leads: the model reads ['MLII', 'V1/V5'], the data hold ['II', 'V2']"]
     standardised = {**ptb_beats, "preprocessing": {"fs": 125.0, "standardize": "record"}}
     with pytest.raises(BundleError, match="standardisation: the model's input is not standardised, the data's "
                                           "standardised per record.*`ecglab prepare DATASET --lead MLII --beats kachuee "

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ecglab.errors import RecordFormatError
-from ecglab.records import LEAD_EQUIVALENTS, Record, normalize_lead_name, read_record
+from ecglab.records import LEAD_EQUIVALENTS, Record, lead_choices, normalize_lead_name, read_record
 
 
 @pytest.mark.parametrize("raw, name", [("AVR", "aVR"), ("avf", "aVF"), ("i", "I"), ("Lead II", "II"), ("ML II", "MLII"), ("v1", "V1"), ("vx", "vx")])
@@ -94,6 +94,21 @@ def test_an_equivalent_lead_stands_in_only_when_asked_and_only_when_missing():
     # the detector's leads: the model's first lead (or its stand-in) first, then the others, which vote
     three = Record(np.arange(3, dtype=np.float32)[:, None] * np.ones((1, 4)), 360, ["V1", "ECG1", "V5"])
     assert three.voting_leads("MLII")[:, 0].tolist() == [1.0, 0.0, 2.0]
+
+
+def test_a_lead_choice_takes_the_first_lead_the_record_has():
+    assert lead_choices("v1/ V5 /ECG2") == ["V1", "V5", "ECG2"] and normalize_lead_name("v1/avr") == "V1/aVR"
+    assert lead_choices("MLII") == ["MLII"]
+    mitbih_124 = Record(np.arange(4, dtype=np.float32).reshape(2, 2), 360, ["MLII", "V4"])
+    chosen = mitbih_124.select_leads(["MLII", "V1/V2/V4/V5/ECG2"])
+    assert chosen.leads == ["MLII", "V1/V2/V4/V5/ECG2"] and chosen.signal.tolist() == [[0, 1], [2, 3]]
+    both = Record(np.zeros((3, 2)), 360, ["V5", "MLII", "V1"])  # the first choice wins, wherever it lies
+    assert both.lead_sources(["MLII", "V1/V5"]) == {"MLII": "MLII", "V1/V5": "V1"}
+    # a choice's leads may be supplied by their equivalents, after every choice itself
+    assert Record(np.zeros((2, 2)), 128, ["ECG1", "II"]).lead_sources(["V1/MLII"], equivalents=True) == {"V1/MLII": "II"}
+    with pytest.raises(RecordFormatError, match=r"needs leads \['MLII', 'V1/V5'\] \(V1/V5: any one of these\); "
+                                                r"missing \['V1/V5'\]; the record has \['MLII', 'V4'\]"):
+        mitbih_124.select_leads(["MLII", "V1/V5"])
 
 
 # -- CSV / TSV -------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ecglab.inference.measured import delineator_id, measured_features
 from ecglab.inputs.metadata import meta_input
 from ecglab.inputs.preprocess import preprocess
 from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
-from ecglab.records import Record, read_record
+from ecglab.records import Record, lead_choices, read_record
 from ecglab.inputs.beats import beat_input
 from ecglab.signal.rpeaks import MIN_SECONDS, annotated_beats, detect_r_peaks, unusable_seconds
 
@@ -122,6 +122,13 @@ class Prediction:
 
 
 MAX_PLAUSIBLE_MV = 20.0  # ECG voltages stay within a few mV; larger values are µV or ADC counts
+
+
+def _lead_note(lead: str, source: str) -> str:
+    """Which of the record's leads supplies the model's ``lead``, where that is not the lead itself."""
+    if source in lead_choices(lead):
+        return f"the model reads any one of the leads {lead.replace('/', ', ')}: here the record's {source}."
+    return f"the record has no lead {lead}: its lead {source} stands in (equivalent leads)."
 
 
 def _check_millivolts(record: Record) -> None:
@@ -236,12 +243,11 @@ class Predictor:
         _check_millivolts(record)
         if self.spec.input == "beat":
             first, source = next(iter(sources.items()))
-            inputs = self._beat_input(record, peak_lead=source if first == source else f"{source} (as {first})",
-                                      detection=original.voting_leads(source))
+            peak_lead = source if source in lead_choices(first) else f"{source} (as {first})"
+            inputs = self._beat_input(record, peak_lead=peak_lead, detection=original.voting_leads(source))
         else:
             inputs = self._record_input(record)
-        inputs.notes[:0] = [f"the record has no lead {lead}: its lead {source} stands in (equivalent leads)."
-                            for lead, source in sources.items() if lead != source]
+        inputs.notes[:0] = [_lead_note(lead, source) for lead, source in sources.items() if lead != source]
         return inputs
 
     def _record_input(self, record: Record) -> ModelInput:

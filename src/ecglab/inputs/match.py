@@ -16,7 +16,7 @@ import numpy as np
 
 from ecglab.errors import BundleError, EcglabNote
 from ecglab.inputs.preprocess import Preprocessing
-from ecglab.records import LEAD_EQUIVALENTS
+from ecglab.records import accepted_leads
 from ecglab.inputs.beats import BeatSpec, preset_name
 
 MATCH_TOLERANCE = 1e-6  # statistics and rates pass through JSON as floats
@@ -104,8 +104,9 @@ def _added_steps(bundle: Preprocessing, data: Preprocessing, can_add: bool) -> t
 
 
 def _same_leads(model: list[str], data: list[str]) -> bool:
-    """The same leads in order, an equivalent lead standing in as for the Predictor (II for MLII)."""
-    return len(model) == len(data) and all(m == d or d in LEAD_EQUIVALENTS.get(m, ()) for m, d in zip(model, data))
+    """The same leads in order, a lead the model accepts or an equivalent lead standing in as for the Predictor
+    (V1 for V1/V2, II for MLII)."""
+    return len(model) == len(data) and all(m == d or d in accepted_leads(m) for m, d in zip(model, data))
 
 
 def _band_difference(bundle: Preprocessing, data: Preprocessing) -> str:

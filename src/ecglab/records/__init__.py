@@ -7,7 +7,8 @@ from pathlib import Path
 from ecglab.records.detect import ACCEPTED_FORMATS, detect_format, read_detected
 from ecglab.records.formats import FORMATS, FileFormat
 from ecglab.records.limits import InputLimits
-from ecglab.records.record import LEAD_EQUIVALENTS, STANDARD_12_LEADS, Annotations, Record, normalize_lead_name
+from ecglab.records.record import (LEAD_EQUIVALENTS, STANDARD_12_LEADS, Annotations, Record, accepted_leads,
+                                   lead_choices, normalize_lead_name)
 
 
 def read_record(path: str | Path, fs: float | None = None, leads: list[str] | None = None,
@@ -19,5 +20,5 @@ def read_record(path: str | Path, fs: float | None = None, leads: list[str] | No
     return read_detected(path, detect_format(path), fs=fs, leads=leads, limits=limits)
 
 
-__all__ = ["Annotations", "LEAD_EQUIVALENTS", "Record", "STANDARD_12_LEADS", "normalize_lead_name", "read_record",
-           "ACCEPTED_FORMATS", "FORMATS", "FileFormat", "InputLimits"]
+__all__ = ["Annotations", "LEAD_EQUIVALENTS", "Record", "STANDARD_12_LEADS", "accepted_leads", "lead_choices",
+           "normalize_lead_name", "read_record", "ACCEPTED_FORMATS", "FORMATS", "FileFormat", "InputLimits"]

@@ -22,9 +22,29 @@ LEAD_EQUIVALENTS = {"MLI": ("I",), "I": ("MLI",), "MLII": ("II", "ECG1"), "II": 
                     "III": ("MLIII",)}
 
 
+# 'V1/V2/ECG2': whichever of these leads a record has, the first preferred. A two-lead Holter's second lead is a
+# chest lead that differs between recorders (MIT-BIH: V1, V2, V4 or V5; SVDB: ECG2, unnamed); a beat model
+# trained on such records reads any of them
+LEAD_CHOICE = "/"
+
+
+def lead_choices(wanted: str) -> list[str]:
+    """The leads that a wanted lead accepts, in order of preference: 'V1/V2/ECG2' any of three, 'MLII' itself."""
+    return [normalize_lead_name(part) for part in str(wanted).split(LEAD_CHOICE) if part.strip()]
+
+
+def accepted_leads(wanted: str, equivalents: bool = True) -> list[str]:
+    """The leads that may supply ``wanted``, in order of preference: its choices (:func:`lead_choices`), then
+    (``equivalents``) their stand-ins from :data:`LEAD_EQUIVALENTS`."""
+    choices = lead_choices(wanted)
+    return choices + ([other for choice in choices for other in LEAD_EQUIVALENTS.get(choice, ())] if equivalents else [])
+
+
 def normalize_lead_name(name: str) -> str:
     """Map the spellings found in real files ('AVR', 'avr', 'Lead II', 'ML II', DICOM's
-    'Lead I (Einthoven)', HL7 aECG's 'MDC_ECG_LEAD_AVR') to one name."""
+    'Lead I (Einthoven)', HL7 aECG's 'MDC_ECG_LEAD_AVR') to one name; each of a choice ('v1/v2', :func:`lead_choices`)."""
+    if LEAD_CHOICE in str(name):
+        return LEAD_CHOICE.join(lead_choices(name))
     key = str(name).strip().upper().split("(")[0].replace(" ", "").replace("_", "")
     for prefix in ("MDCECGLEAD", "LEAD"):
         if key.startswith(prefix):
@@ -85,26 +105,26 @@ class Record:
         return str(self.meta.get("source") or self.meta.get("record_id", "record"))
 
     def lead_sources(self, wanted: list[str], equivalents: bool = False) -> dict[str, str]:
-        """For each lead in ``wanted``, the record's lead that supplies it: the lead itself or, with
-        ``equivalents``, its stand-in from :data:`LEAD_EQUIVALENTS`. A clear error names any missing."""
+        """For each lead in ``wanted``, the record's lead that supplies it: the lead itself (or the first of a
+        choice, :func:`lead_choices`, that the record has) or, with ``equivalents``, its stand-in from
+        :data:`LEAD_EQUIVALENTS`. A clear error names any missing."""
         wanted = [normalize_lead_name(lead) for lead in wanted]
-        sources, missing = {}, []
-        for lead in wanted:
-            if lead in self.leads:
-                sources[lead] = lead
-            elif equivalents and any(other in self.leads for other in LEAD_EQUIVALENTS.get(lead, ())):
-                sources[lead] = next(other for other in LEAD_EQUIVALENTS[lead] if other in self.leads)
-            else:
-                missing.append(lead)
+        sources = {lead: self._source(lead, equivalents) for lead in wanted}
+        missing = [lead for lead, source in sources.items() if source is None]
         if missing:
-            stand_ins = [f"{' or '.join(LEAD_EQUIVALENTS[lead])} for {lead}" for lead in missing
-                         if equivalents and lead in LEAD_EQUIVALENTS]
+            stand_ins = [f"{' or '.join(LEAD_EQUIVALENTS[choice])} for {choice}" for lead in missing
+                         for choice in lead_choices(lead) if equivalents and choice in LEAD_EQUIVALENTS]
+            choices = [lead for lead in wanted if LEAD_CHOICE in lead]
             raise RecordFormatError(
-                f"{self.name}: the model needs leads {wanted}; missing {missing}"
+                f"{self.name}: the model needs leads {wanted}"
+                + (f" ({', '.join(choices)}: any one of these)" if choices else "") + f"; missing {missing}"
                 + (f" (equivalent leads would do: {', '.join(stand_ins)})" if stand_ins else "")
                 + f"; the record has {self.leads}."
             )
         return sources
+
+    def _source(self, wanted: str, equivalents: bool) -> str | None:
+        return next((lead for lead in accepted_leads(wanted, equivalents) if lead in self.leads), None)
 
     def select_leads(self, wanted: list[str], equivalents: bool = False) -> "Record":
         """The record with exactly ``wanted`` leads, in that order and under those names; with
