@@ -131,20 +131,27 @@ def test_running_template_follows_a_change_of_morphology():
     assert median_beats(beats, window=100)[:, 0, 0].tolist() == [5.0] * 100  # whole record: the median of all
 
 
-@pytest.mark.parametrize("database,record,preset,peaks", [("mitbih", "208", "context", "annotated"),
-                                                          ("svdb", "800", "context", "annotated"),
-                                                          ("mitbih", "208", "context-difference", "annotated"),
-                                                          ("svdb", "800", "context-difference", "detected"),
-                                                          ("mitbih", "207", "context-difference-aligned", "detected")])
-def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, record, preset, peaks, shared_data,
+TWO_LEADS = "MLII,V1/V2/V4/V5/ECG2"  # the record's chest lead, whichever it is
+
+
+@pytest.mark.parametrize("database,record,preset,peaks,lead", [
+    ("mitbih", "208", "context", "annotated", "MLII"), ("svdb", "800", "context", "annotated", "MLII"),
+    ("mitbih", "208", "context-difference", "annotated", "MLII"),
+    ("svdb", "800", "context-difference", "detected", "MLII"),
+    ("mitbih", "207", "context-difference-aligned", "detected", "MLII"),
+    ("mitbih", "124", "context-difference-aligned", "annotated", TWO_LEADS),  # MLII and V4
+    ("svdb", "800", "context-difference-aligned", "detected", TWO_LEADS)])  # ECG1 and ECG2
+def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, record, preset, peaks, lead, shared_data,
                                                                  tmp_path):
     options = dict(split="patient") if database == "mitbih" else {}
     dataset = prepare(database, tmp_path / "data", shared_data / database, records=record, beats=preset, peaks=peaks,
-                      progress=False, workers=1, **options)
+                      lead=lead, progress=False, workers=1, **options)
+    assert dataset.leads == lead.split(",")
     features = [MetaFeature(name=n, mean=1.0, std=0.3) for n in ("rr_prev_rel", "rr_next_rel", "rr_local_rel", "rr_mean",
                                                                  "rr_irregularity", "p_consistency", "qrs_difference")]
     bundle = beat_bundle(tmp_path / "bundle", beats=BeatSpec.model_validate(dataset.manifest["beats"]), fs=dataset.fs,
-                         input_length=dataset.length, model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4),
+                         leads=dataset.leads, input_length=dataset.length,
+                         model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4),
                          preprocessing=Preprocessing.model_validate(dataset.manifest["preprocessing"]),
                          meta_features=features, classes=BEAT_CLASSES)
     annotated = read_record(shared_data / database / f"{record}.hea")
@@ -158,7 +165,7 @@ def test_prepared_beats_equal_what_the_predictor_feeds_the_model(database, recor
     left_out = sum(dataset.manifest["annotations"].get("detected_unannotated", {}).values())
     # every annotated beat of these records has an AAMI class; detections matching none are not training beats
     assert len(dataset.meta) <= len(inputs.x) <= len(dataset.meta) + left_out
-    assert inputs.x.shape[1] == dataset.channels == input_channels(1, BEAT_PRESETS[preset])
+    assert inputs.x.shape[1] == dataset.channels == input_channels(len(dataset.leads), BEAT_PRESETS[preset])
 
 
 def test_a_template_bundle_is_explained_per_lead(shared_data, tmp_path):
@@ -170,6 +177,13 @@ def test_a_template_bundle_is_explained_per_lead(shared_data, tmp_path):
     attribution = explain(Predictor.load(bundle), record, target="V", steps=4)
     assert attribution.leads == ["MLII"] and attribution.values.shape == (1, round(record.n_samples * 128 / record.fs))
     assert np.abs(attribution.values).max() == pytest.approx(1.0)  # the beat and its template channel, summed
+    # two leads, the second a choice: named by the record's leads that supplied them, as the page draws them
+    two = beat_bundle(tmp_path / "two", beats=BEAT_PRESETS["context-difference"], fs=128.0, input_length=96,
+                      leads=["MLII", "V1/V4"], model_kwargs={"filters": 8, "head_hidden": [8], "n_blocks": 4},
+                      meta_features=[])
+    record = read_record(shared_data / "mitbih" / "124.hea")  # MLII and V4
+    attribution = explain(Predictor.load(two), record, target="V", steps=4)
+    assert attribution.leads == ["MLII", "V4"] and attribution.values.shape[0] == 2
 
 
 def test_fibrillating_beats_of_record_201_share_no_p_wave_and_its_sinus_beats_do(shared_data, tmp_path):

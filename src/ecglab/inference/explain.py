@@ -71,7 +71,9 @@ def explain(predictor, record, target: str | None = None, steps: int = 32) -> At
     attributions = attributions.reshape(rows, -1, len(spec.leads), attributions.shape[-1]).sum(axis=1)
     timeline = _place_on_timeline(attributions, inputs.starts[:rows], inputs.n_samples)
     peak = np.abs(timeline).max()
-    return Attribution(spec.classes[index], float(inputs.fs), list(spec.leads),
+    # named by the record's leads that supplied the model's (II for MLII, V4 for V1/V4), as the page draws them
+    leads = list(record.lead_sources(spec.leads, equivalents=True).values())
+    return Attribution(spec.classes[index], float(inputs.fs), leads,
                        (timeline / peak if peak > 0 else timeline).astype(np.float32), steps, rows, notes)
 
 

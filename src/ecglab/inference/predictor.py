@@ -125,9 +125,11 @@ MAX_PLAUSIBLE_MV = 20.0  # ECG voltages stay within a few mV; larger values are 
 
 
 def _lead_note(lead: str, source: str) -> str:
-    """Which of the record's leads supplies the model's ``lead``, where that is not the lead itself."""
+    """Which of the record's leads supplies the model's ``lead``, where that is not the lead (or first choice)."""
+    first = lead_choices(lead)[0]
     if source in lead_choices(lead):
-        return f"the model reads any one of the leads {lead.replace('/', ', ')}: here the record's {source}."
+        return (f"the record has no lead {first}: its lead {source} is read instead, one of the leads the model "
+                f"accepts there ({lead.replace('/', ', ')}).")
     return f"the record has no lead {lead}: its lead {source} stands in (equivalent leads)."
 
 
@@ -247,7 +249,8 @@ class Predictor:
             inputs = self._beat_input(record, peak_lead=peak_lead, detection=original.voting_leads(source))
         else:
             inputs = self._record_input(record)
-        inputs.notes[:0] = [_lead_note(lead, source) for lead, source in sources.items() if lead != source]
+        inputs.notes[:0] = [_lead_note(lead, source) for lead, source in sources.items()
+                            if source != lead_choices(lead)[0]]
         return inputs
 
     def _record_input(self, record: Record) -> ModelInput:
