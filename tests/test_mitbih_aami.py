@@ -1,5 +1,6 @@
-"""The shipped mitbih-aami beat model: loads by name, predicts real records with and without an
-annotation file, on leads named MLII, II or ECG1.
+"""The shipped mitbih-aami beat models: load by name, predict real records with and without an
+annotation file, on leads named MLII, II or ECG1 beside the record's chest lead (mitbih-aami), or alone
+(mitbih-aami-1lead).
 
 Every shared DS1 and SVDB record was in its training data, so these are checks that the whole path
 works (beats found, cut and classified as in training), not measures of accuracy on new patients:
@@ -12,12 +13,14 @@ import numpy as np
 import pytest
 
 from ecglab.datasets.core.aami import aami_class
+from ecglab.errors import RecordFormatError
 from ecglab.inference.bundle import load_bundle
 from ecglab.inference.predictor import Predictor
 from ecglab.pretrained import find_pretrained
 from ecglab.records import Record, read_record
 
-NAME = "mitbih-aami"
+NAME, ONE_LEAD = "mitbih-aami", "mitbih-aami-1lead"
+CHEST = "V1/V2/V4/V5/ECG2"  # the second lead: whichever of these the record has
 
 
 @pytest.fixture(scope="module")
@@ -40,23 +43,30 @@ def _agreement(prediction, record) -> tuple[float, float]:
     return len(matched) / len(samples), correct / max(len(matched), 1)
 
 
-def test_the_bundle_is_small_and_averages_two_models_of_the_context_beat_beside_its_template():
-    path = find_pretrained(NAME)
+# the thresholds that read p_consistency and qrs_difference (averaged over the leads) were read for each model
+GATES = {NAME: (0.4, 0.3, 0.25), ONE_LEAD: (0.5, 0.4, 0.2)}
+
+
+@pytest.mark.parametrize("name, leads", [(NAME, ["MLII", CHEST]), (ONE_LEAD, ["MLII"])])
+def test_the_bundle_is_small_and_averages_two_models_of_the_context_beat_beside_its_template(name, leads):
+    path = find_pretrained(name)
     assert (path / "MODEL_CARD.md").is_file() and (path / "model.safetensors").stat().st_size < 3_000_000
     _, spec = load_bundle(path)
-    assert (spec.input, spec.leads, spec.fs, spec.input_length) == ("beat", ["MLII"], 128.0, 96)
+    assert (spec.input, spec.leads, spec.fs, spec.input_length) == ("beat", leads, 128.0, 96)
     assert (spec.beats.method, spec.beats.normalize, spec.beats.template) == ("centred", "record", "difference")
     assert spec.beats.align_s == 0.05  # beats cut where their QRS matches the record's median QRS
-    assert spec.channels == 2  # the beat, and the beat minus the record's median beat
+    assert spec.channels == 2 * len(leads)  # per lead the beat, and the beat minus the record's median beat
     assert spec.architecture == "ensemble" and spec.model_kwargs["method"] == "mean"  # plain and balanced members
     assert [m["architecture"] for m in spec.model_kwargs["members"]] == ["kachuee", "kachuee"]
     assert [f.name for f in spec.meta_features][:3] == ["rr_prev_rel", "rr_next_rel", "rr_local_rel"]
     assert [f.name for f in spec.meta_features][-4:] == ["rr_irregularity", "p_consistency", "qrs_difference",
                                                           "rr_prev_rel"]  # the gates'
-    assert spec.model_kwargs["gates"] == {"classes": {"N": 0, "S": 1, "V": 2},
-                                          "prematurity": {"rr_prev_rel_below": 0.8, "p_consistency_above": 0.5},
-                                          "rhythm": {"irregularity_above": 0.15, "p_consistency_below": 0.4},
-                                          "morphology": {"qrs_difference_above": 0.2, "v_probability_above": 0.05}}
+    early, fibrillating, unusual_qrs = GATES[name]
+    assert spec.model_kwargs["gates"] == {
+        "classes": {"N": 0, "S": 1, "V": 2},
+        "prematurity": {"rr_prev_rel_below": 0.8, "p_consistency_above": early},
+        "rhythm": {"irregularity_above": 0.15, "p_consistency_below": fibrillating},
+        "morphology": {"qrs_difference_above": unusual_qrs, "v_probability_above": 0.05}}
 
 
 def test_predicts_an_annotated_mitbih_record(predictor, shared_data):
@@ -73,10 +83,29 @@ def test_predicts_an_svdb_record_without_annotations_on_lead_ecg1(predictor, sha
     annotated = read_record(shared_data / "svdb" / "800.hea")
     bare = Record(annotated.signal, annotated.fs, annotated.leads, dict(annotated.meta), annotations=None)
     prediction = predictor.predict(bare)
-    assert any("lead ECG1 stands in" in note for note in prediction.notes)
+    assert prediction.notes[:2] == ["the record has no lead MLII: its lead ECG1 stands in (equivalent leads).",
+                                    "the record has no lead V1: its lead ECG2 is read instead, one of the leads the "
+                                    "model accepts there (V1, V2, V4, V5, ECG2)."]
     assert any(note.startswith("R peaks detected on lead ECG1") for note in prediction.notes)
     found, accuracy = _agreement(prediction, annotated)
     assert found > 0.99 and accuracy > 0.85
+
+
+def test_the_chest_lead_is_whichever_the_record_has(predictor, shared_data):
+    record = read_record(shared_data / "mitbih" / "124.hea")  # MLII and V4
+    prediction = predictor.predict(record)
+    assert prediction.notes[0] == ("the record has no lead V1: its lead V4 is read instead, one of the leads the model "
+                                   "accepts there (V1, V2, V4, V5, ECG2).")
+    assert _agreement(prediction, record)[1] > 0.85
+
+
+def test_a_one_lead_record_is_refused_by_name_and_read_by_the_one_lead_model(predictor, shared_data):
+    record = read_record(shared_data / "mitbih" / "208.hea").select_leads(["MLII"])
+    with pytest.raises(RecordFormatError, match=rf"needs leads \['MLII', '{CHEST}'\] \({CHEST}: any one of these\); "
+                                                rf"missing \['{CHEST}'\]; the record has \['MLII'\]"):
+        predictor.predict(record)
+    found, accuracy = _agreement(Predictor.load(ONE_LEAD).predict(record), record)
+    assert found > 0.998 and accuracy > 0.85
 
 
 def test_a_lead_named_ii_stands_in_for_mlii(predictor, shared_data):

@@ -99,9 +99,9 @@ def test_kachuee_of_four_blocks_on_the_context_beat_exports(tmp_path):
         x = torch.randn(2, 3, n)
         torch.testing.assert_close(HalvesMaxPool()(x), torch.nn.AdaptiveMaxPool1d(2)(x))
     torch.manual_seed(0)
-    model = create_model("kachuee", 2, 5, 96, 4, n_blocks=4).eval()  # what mitbih-aami is made of: 3 samples left
-    path = export_onnx(model, tmp_path / "kachuee.onnx", n_leads=2, input_length=96, n_meta=4)
-    x, meta = torch.randn(5, 2, 96), torch.randn(5, 4)
+    model = create_model("kachuee", 4, 5, 96, 4, n_blocks=4).eval()  # what mitbih-aami is made of: 3 samples left
+    path = export_onnx(model, tmp_path / "kachuee.onnx", n_leads=4, input_length=96, n_meta=4)
+    x, meta = torch.randn(5, 4, 96), torch.randn(5, 4)
     with torch.no_grad():
         expected = model(x, meta).numpy()
     assert np.abs(OnnxModel(path)(x.numpy(), meta.numpy()) - expected).max() <= 1e-4

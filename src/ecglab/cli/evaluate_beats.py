@@ -12,7 +12,7 @@ from ecglab.cli.common import examples
 EXAMPLES = examples(
     "ecglab evaluate-beats mitbih-aami data/mitbih --out ec57/",
     "ecglab evaluate-beats mitbih-aami data/mitbih --use-annotations   (classification alone)",
-    "ecglab evaluate-beats mitbih-aami data/svdb   (SVDB's ECG1 stands in for MLII)",
+    "ecglab evaluate-beats mitbih-aami data/svdb   (SVDB's ECG1 stands in for MLII, ECG2 is the chest lead)",
     "ecglab evaluate-beats runs/mitbih-inter-svdb-cv data/mitbih data/svdb   (each record by the fold model "
     "that never saw it)",
 )
