@@ -99,6 +99,16 @@ def test_the_chest_lead_is_whichever_the_record_has(predictor, shared_data):
     assert _agreement(prediction, record)[1] > 0.85
 
 
+def test_a_flat_chest_lead_is_noted(predictor, shared_data):
+    record = read_record(shared_data / "mitbih" / "208.hea")
+    assert not any("flat or noise" in note for note in predictor.predict(record).notes)
+    loose = Record(record.signal * np.array([[1.0], [0.0]], dtype=np.float32), record.fs, record.leads,
+                   dict(record.meta), record.annotations)
+    prediction = predictor.predict(loose)
+    assert f"{record.duration:.0f} of {record.duration:.0f} s of lead V1 are flat or noise" in " ".join(prediction.notes)
+    assert sum(prediction.beat_counts.values()) == sum(predictor.predict(record).beat_counts.values())
+
+
 def test_a_one_lead_record_is_refused_by_name_and_read_by_the_one_lead_model(predictor, shared_data):
     record = read_record(shared_data / "mitbih" / "208.hea").select_leads(["MLII"])
     with pytest.raises(RecordFormatError, match=rf"needs leads \['MLII', '{CHEST}'\] \({CHEST}: any one of these\); "

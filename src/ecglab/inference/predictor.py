@@ -247,6 +247,7 @@ class Predictor:
             first, source = next(iter(sources.items()))
             peak_lead = source if source in lead_choices(first) else f"{source} (as {first})"
             inputs = self._beat_input(record, peak_lead=peak_lead, detection=original.voting_leads(source))
+            inputs.notes += _quiet_lead_notes(record, list(sources.values()))
         else:
             inputs = self._record_input(record)
         inputs.notes[:0] = [_lead_note(lead, source) for lead, source in sources.items()
@@ -346,6 +347,20 @@ def _detection_notes(lead: np.ndarray, fs: float, name: str) -> list[str]:
     if skipped == 0:
         return []
     return [f"{skipped:.0f} of {len(lead) / fs:.0f} s of lead {name} are flat or noise: no beats were looked for there."]
+
+
+def _quiet_lead_notes(record: Record, names: list[str]) -> list[str]:
+    """Where a beat model reads more leads than the one its R peaks lie on: how long each other lead is flat or
+    noise (a loose chest electrode), which the model reads as it is and which no other note would show."""
+    if record.n_samples < MIN_SECONDS * record.fs:
+        return []
+    notes = []
+    for signal, name in zip(record.signal[1:], names[1:]):
+        skipped = unusable_seconds(signal, record.fs)
+        if skipped:
+            notes.append(f"{skipped:.0f} of {record.duration:.0f} s of lead {name} are flat or noise; the beats there "
+                         "are classified from it as it is.")
+    return notes
 
 
 def _torch_forward(model):
