@@ -112,7 +112,9 @@ def test_a_flat_chest_lead_is_noted(predictor, shared_data):
 def test_a_one_lead_record_is_refused_by_name_and_read_by_the_one_lead_model(predictor, shared_data):
     record = read_record(shared_data / "mitbih" / "208.hea").select_leads(["MLII"])
     with pytest.raises(RecordFormatError, match=rf"needs leads \['MLII', '{CHEST}'\] \({CHEST}: any one of these\); "
-                                                rf"missing \['{CHEST}'\]; the record has \['MLII'\]"):
+                                                rf"missing \['{CHEST}'\]; the record has \['MLII'\]\. Shipped "
+                                                r"models of the same classes that read its leads: mitbih-aami-1lead, "
+                                                r"mitbih-kachuee-ds1\.$"):
         predictor.predict(record)
     found, accuracy = _agreement(Predictor.load(ONE_LEAD).predict(record), record)
     assert found > 0.998 and accuracy > 0.85

@@ -124,6 +124,23 @@ class Prediction:
 MAX_PLAUSIBLE_MV = 20.0  # ECG voltages stay within a few mV; larger values are µV or ADC counts
 
 
+def _shipped_readers(record: Record, spec: BundleSpec) -> list[str]:
+    """The shipped models with ``spec``'s classes whose leads ``record`` has (mitbih-aami-1lead for a one-lead
+    record that mitbih-aami, which also reads a chest lead, refuses)."""
+    from ecglab.pretrained import find_pretrained, list_pretrained
+
+    readers = []
+    for name in list_pretrained():
+        shipped = load_spec(find_pretrained(name))
+        if shipped.classes == spec.classes and shipped.leads != spec.leads:
+            try:
+                record.lead_sources(shipped.leads, equivalents=True)
+            except RecordFormatError:
+                continue
+            readers.append(name)
+    return readers
+
+
 def _lead_note(lead: str, source: str) -> str:
     """Which of the record's leads supplies the model's ``lead``, where that is not the lead (or first choice)."""
     first = lead_choices(lead)[0]
@@ -240,7 +257,14 @@ class Predictor:
         if not MIN_FS <= record.fs <= MAX_FS:
             raise RecordFormatError(f"{record.name}: a sampling rate of {record.fs:g} Hz is "
                                     f"outside the range of ECG recorders ({MIN_FS:g} Hz to {MAX_FS:g} Hz).")
-        sources = record.lead_sources(self.spec.leads, equivalents=True)
+        try:
+            sources = record.lead_sources(self.spec.leads, equivalents=True)
+        except RecordFormatError as error:
+            others = _shipped_readers(record, self.spec)
+            if not others:
+                raise
+            raise RecordFormatError(f"{error} Shipped models of the same classes that read its leads: "
+                                    f"{', '.join(others)}.") from None
         original, record = record, record.select_leads(self.spec.leads, equivalents=True).check_finite()
         _check_millivolts(record)
         if self.spec.input == "beat":
