@@ -22,12 +22,13 @@ import numpy as np
 from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import BundleSpec, load_bundle, load_spec, resolve_bundle
 from ecglab.inference.measured import delineator_id, measured_features
+from ecglab.inference.notes import gate_notes, lead_names, lead_notes, quiet_stretch_notes, shipped_readers
 from ecglab.inputs.metadata import meta_input
 from ecglab.inputs.preprocess import preprocess
 from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
-from ecglab.records import Record, lead_choices, read_record
+from ecglab.records import Record, read_record
 from ecglab.inputs.beats import beat_input
-from ecglab.signal.rpeaks import MIN_SECONDS, annotated_beats, detect_r_peaks, unusable_seconds
+from ecglab.signal.rpeaks import annotated_beats, detect_r_peaks
 
 ONNX_FILE = "model.onnx"
 BATCH = 64
@@ -122,32 +123,6 @@ class Prediction:
 
 
 MAX_PLAUSIBLE_MV = 20.0  # ECG voltages stay within a few mV; larger values are µV or ADC counts
-
-
-def _shipped_readers(record: Record, spec: BundleSpec) -> list[str]:
-    """The shipped models with ``spec``'s classes whose leads ``record`` has (mitbih-aami-1lead for a one-lead
-    record that mitbih-aami, which also reads a chest lead, refuses)."""
-    from ecglab.pretrained import find_pretrained, list_pretrained
-
-    readers = []
-    for name in list_pretrained():
-        shipped = load_spec(find_pretrained(name))
-        if shipped.classes == spec.classes and shipped.leads != spec.leads:
-            try:
-                record.lead_sources(shipped.leads, equivalents=True)
-            except RecordFormatError:
-                continue
-            readers.append(name)
-    return readers
-
-
-def _lead_note(lead: str, source: str) -> str:
-    """Which of the record's leads supplies the model's ``lead``, where that is not the lead (or first choice)."""
-    first = lead_choices(lead)[0]
-    if source in lead_choices(lead):
-        return (f"the record has no lead {first}: its lead {source} is read instead, one of the leads the model "
-                f"accepts there ({lead.replace('/', ', ')}).")
-    return f"the record has no lead {lead}: its lead {source} stands in (equivalent leads)."
 
 
 def _check_millivolts(record: Record) -> None:
@@ -260,7 +235,7 @@ class Predictor:
         try:
             sources = record.lead_sources(self.spec.leads, equivalents=True)
         except RecordFormatError as error:
-            others = _shipped_readers(record, self.spec)
+            others = shipped_readers(record, self.spec)
             if not others:
                 raise
             raise RecordFormatError(f"{error} Shipped models of the same classes that read its leads: "
@@ -268,14 +243,11 @@ class Predictor:
         original, record = record, record.select_leads(self.spec.leads, equivalents=True).check_finite()
         _check_millivolts(record)
         if self.spec.input == "beat":
-            first, source = next(iter(sources.items()))
-            peak_lead = source if source in lead_choices(first) else f"{source} (as {first})"
-            inputs = self._beat_input(record, peak_lead=peak_lead, detection=original.voting_leads(source))
-            inputs.notes += _quiet_lead_notes(record, list(sources.values()))
+            detection = original.voting_leads(next(iter(sources.values())))
+            inputs = self._beat_input(record, lead_names(sources), detection)
         else:
             inputs = self._record_input(record)
-        inputs.notes[:0] = [_lead_note(lead, source) for lead, source in sources.items()
-                            if source != lead_choices(lead)[0]]
+        inputs.notes[:0] = lead_notes(sources)
         return inputs
 
     def _record_input(self, record: Record) -> ModelInput:
@@ -314,7 +286,7 @@ class Predictor:
                          "shipped one that measures them now: expect small differences.")
         return values
 
-    def _beat_input(self, record: Record, peak_lead: str, detection: np.ndarray) -> ModelInput:
+    def _beat_input(self, record: Record, names: list[str], detection: np.ndarray) -> ModelInput:
         spec = self.spec
         beat_spec = spec.beats
         if beat_spec is None:
@@ -325,14 +297,14 @@ class Predictor:
             notes.append(f"R peaks from the record's beat annotations ({len(peaks)} beats).")
         else:
             peaks = detect_r_peaks(detection, record.fs)
-            notes.append(f"R peaks detected on lead {peak_lead}" + (f", {len(detection)} leads voting" if len(detection) > 1
-                                                                     else "") + f" ({len(peaks)} beats).")
-            notes += _detection_notes(record.signal[0], record.fs, peak_lead)
+            notes.append(f"R peaks detected on lead {names[0]}" + (f", {len(detection)} leads voting" if len(detection) > 1
+                                                                    else "") + f" ({len(peaks)} beats).")
+        notes += quiet_stretch_notes(record, names, detected=record.annotations is None)
         beats = beat_input(record.signal, record.fs, peaks, beat_spec, spec.preprocessing)
         if len(beats.kept) < len(peaks):
             notes.append(f"{len(peaks) - len(beats.kept)} beats could not be cut (too close to an edge or "
                          "without an R-R interval in their window) and are not classified.")
-        notes += _gate_notes(spec, beats.features)
+        notes += gate_notes(spec, beats.features)
         meta = meta_input(record.meta, spec.meta_features, len(beats.kept), per_beat=beats.features)
         kept_peaks = peaks[beats.kept]
         starts = beats.centres
@@ -340,51 +312,6 @@ class Predictor:
             starts = starts - int(round(beat_spec.before_s * beat_spec.fs))
         n_samples = int(round(record.n_samples * beat_spec.fs / record.fs))
         return ModelInput(beats.beats, meta, beat_spec.fs, starts, n_samples, peaks=kept_peaks, notes=notes)
-
-
-def _gate_notes(spec: BundleSpec, features: dict[str, np.ndarray]) -> list[str]:
-    """How many beats a gated ensemble's prematurity and rhythm rules concern, so that a reader knows why they
-    are (or are not) called S."""
-    gates = (spec.model_kwargs.get("gates") or {}) if spec.architecture == "ensemble" else {}
-    if not gates:
-        return []
-    from ecglab.models.ensemble import fibrillating, premature
-
-    notes = []
-    if gates.get("prematurity"):
-        early = int(premature(features["rr_prev_rel"], features["p_consistency"], gates["prematurity"]).sum())
-        notes += [f"{early} beats come early for the patient's rhythm, in a rhythm whose beats share a P wave: they "
-                  "are called S (supraventricular premature) unless their QRS says V."] if early else []
-    if gates.get("rhythm"):
-        gated = int(fibrillating(features["rr_irregularity"], features["p_consistency"], gates["rhythm"]).sum())
-        notes += [f"{gated} beats lie in an irregular rhythm whose beats share no P wave (atrial fibrillation or "
-                  "flutter): they are not called S, as a short R-R says nothing of their origin there."
-                  ] if gated else []
-    return notes
-
-
-def _detection_notes(lead: np.ndarray, fs: float, name: str) -> list[str]:
-    """Why a detected record may have fewer beats than it seems to: too short, flat or noisy stretches."""
-    if len(lead) < MIN_SECONDS * fs:
-        return [f"the record is {len(lead) / fs:.1f} s long; R peaks are looked for in {MIN_SECONDS:g} s or more."]
-    skipped = unusable_seconds(lead, fs)
-    if skipped == 0:
-        return []
-    return [f"{skipped:.0f} of {len(lead) / fs:.0f} s of lead {name} are flat or noise: no beats were looked for there."]
-
-
-def _quiet_lead_notes(record: Record, names: list[str]) -> list[str]:
-    """Where a beat model reads more leads than the one its R peaks lie on: how long each other lead is flat or
-    noise (a loose chest electrode), which the model reads as it is and which no other note would show."""
-    if record.n_samples < MIN_SECONDS * record.fs:
-        return []
-    notes = []
-    for signal, name in zip(record.signal[1:], names[1:]):
-        skipped = unusable_seconds(signal, record.fs)
-        if skipped:
-            notes.append(f"{skipped:.0f} of {record.duration:.0f} s of lead {name} are flat or noise; the beats there "
-                         "are classified from it as it is.")
-    return notes
 
 
 def _torch_forward(model):

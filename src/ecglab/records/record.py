@@ -109,7 +109,7 @@ class Record:
         choice, :func:`lead_choices`, that the record has) or, with ``equivalents``, its stand-in from
         :data:`LEAD_EQUIVALENTS`. A clear error names any missing."""
         wanted = [normalize_lead_name(lead) for lead in wanted]
-        sources = {lead: self._source(lead, equivalents) for lead in wanted}
+        sources = {lead: self.lead_source(lead, equivalents) for lead in wanted}
         missing = [lead for lead, source in sources.items() if source is None]
         if missing:
             stand_ins = [f"{' or '.join(LEAD_EQUIVALENTS[choice])} for {choice}" for lead in missing
@@ -123,7 +123,8 @@ class Record:
             )
         return sources
 
-    def _source(self, wanted: str, equivalents: bool) -> str | None:
+    def lead_source(self, wanted: str, equivalents: bool = False) -> str | None:
+        """The record's lead that supplies ``wanted`` (:func:`accepted_leads`, first preferred); None if none does."""
         return next((lead for lead in accepted_leads(wanted, equivalents) if lead in self.leads), None)
 
     def select_leads(self, wanted: list[str], equivalents: bool = False) -> "Record":

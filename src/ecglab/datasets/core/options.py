@@ -14,7 +14,7 @@ import pandas as pd
 from ecglab.datasets.core.selection import group_split, record_ids
 from ecglab.errors import DatasetError, RecordFormatError
 from ecglab.inputs.preprocess import Preprocessing, fit_length, preprocess  # fit_length: builders import it from here
-from ecglab.records import Record, lead_choices, normalize_lead_name, read_record
+from ecglab.records import Record, normalize_lead_name, read_record
 from ecglab.inputs.beats import BEAT_PRESETS, BeatSpec
 
 DEFAULT_SEED = 0
@@ -42,7 +42,7 @@ def parse_leads(lead: str) -> list[str]:
 
 def require_leads(record: Record, leads: list[str]) -> Record:
     """``record`` with exactly ``leads``; a record without one of them is skipped with this reason."""
-    missing = [lead for lead in leads if not set(lead_choices(lead)) & set(record.leads)]
+    missing = [lead for lead in leads if record.lead_source(lead) is None]
     if missing:
         raise RecordFormatError(f"{record.meta.get('record_id', 'record')}: no lead {', '.join(missing)} in this record "
                                 f"(it has {', '.join(record.leads)}); records without the --lead asked for are skipped.")
