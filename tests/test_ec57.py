@@ -51,7 +51,7 @@ def test_confusion_counts_missed_extra_and_unclassed_beats():
     assert result["confusion"].tolist() == [[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]]
     gross = summarise([result, result], CLASSES)
     assert gross["detection"] == {"tp": 6, "fn": 2, "fp": 2, "se": 0.75, "ppv": 0.75}
-    assert gross["classes"]["N"] == {"se": 1.0, "ppv": 0.5, "f1": 2 / 3, "support": 2, "called": 4, "tp": 2}
+    assert gross["classes"]["N"] == {"se": 1.0, "ppv": 0.5, "f1": 2 / 3, "support": 2, "called": 4, "tp": 2, "exempt": 0}
     assert gross["classes"]["V"]["se"] == 0.0 and gross["classes"]["V"]["ppv"] == 0.0
     assert gross["classes"]["S"]["ppv"] is None  # nothing called S
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ecglab.errors import EcglabError
-from ecglab.evaluation import (aami_table, compute_metrics, format_metrics_table, plot_confusion,
+from ecglab.evaluation import (aami_scores, aami_table, compute_metrics, format_metrics_table, plot_confusion,
                                plot_learning_curves, plot_per_class_confusion, tune_thresholds, write_report)
 from ecglab.evaluation.plots import epoch_history
 
@@ -138,6 +138,25 @@ def test_aami_table_hand_computed():
         aami_table(np.zeros((2, 2)), ["N", "S", "V"])
     with pytest.raises(EcglabError, match="confusion_matrix"):
         aami_table({"macro_f1": 0.5}, ["N", "S", "V"])
+
+
+def test_aami_scores_leave_out_what_ec57_does_not_count_as_false_positives():
+    # Rows true N S V F Q, then detections with no reference beat; last column: not detected. Called V: 2 N,
+    # 1 S, 20 V, 4 F, 1 Q, 3 extra = 31, of which EC57 (bxb's VFP = Nv + Sv + Ov) leaves out the 4 F and 1 Q:
+    # +P(V) = 20 / 26. Called S: 3 N, 10 S, 1 V, 1 F, 2 Q = 17, the 2 Q left out: +P(S) = 10 / 15.
+    confusion = [[50, 3, 2, 0, 0, 1],
+                 [4, 10, 1, 0, 0, 0],
+                 [0, 1, 20, 0, 0, 2],
+                 [1, 1, 4, 2, 0, 0],
+                 [0, 2, 1, 0, 1, 0],
+                 [0, 0, 3, 0, 0, 0]]
+    scores = aami_scores(confusion, ["N", "S", "V", "F", "Q"])
+    assert (scores["V"]["called"], scores["V"]["exempt"], scores["V"]["ppv"]) == (26, 5, 20 / 26)
+    assert scores["V"]["se"] == 20 / 23 and scores["V"]["f1"] == 40 / 49
+    assert (scores["S"]["called"], scores["S"]["exempt"], scores["S"]["ppv"]) == (15, 2, 10 / 15)
+    assert (scores["N"]["called"], scores["N"]["exempt"]) == (55, 0)
+    three = [row[:3] for row in confusion[:3]]  # without F and Q nothing is left out
+    assert aami_scores(three, ["N", "S", "V"])["V"]["ppv"] == 20 / 23
 
 
 def test_format_metrics_table_rows():

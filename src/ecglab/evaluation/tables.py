@@ -60,6 +60,11 @@ def headline_table(test: Mapping, bootstrap: Mapping | None = None, tuned: Mappi
     return _table(header, rows)
 
 
+# ANSI/AAMI EC57 (as bxb, its reference implementation, counts): a fusion or unclassifiable beat called V is
+# not a false positive of V, nor an unclassifiable beat called S one of S. Published inter-patient results follow it.
+EC57_NOT_FALSE_POSITIVE = {"V": ("F", "Q"), "S": ("Q",)}
+
+
 def aami_scores(confusion, classes: Sequence[str]) -> dict[str, dict]:
     """Each class's AAMI EC57 figures from a confusion matrix (rows = true, columns = predicted).
 
@@ -67,19 +72,26 @@ def aami_scores(confusion, classes: Sequence[str]) -> dict[str, dict]:
     as fractions (None where undefined). The matrix may be C x C or carry one more row and column,
     as a beat-by-beat comparison counts them (``ecglab.evaluation.ec57``): detections that match no
     reference beat (last row) count against +P, reference beats not detected (last column) against Se.
+    Calls that EC57 does not count as false positives (:data:`EC57_NOT_FALSE_POSITIVE`: F or Q beats
+    called V, Q beats called S) are left out of ``called`` and counted in ``exempt``; the +P that counts
+    them is ``tp / (called + exempt)``.
     """
     matrix = np.asarray(confusion, dtype=np.int64)
     n = len(classes)
     if matrix.shape not in ((n, n), (n + 1, n + 1)):
         raise EcglabError(f"expected a {n} x {n} confusion matrix (or {n + 1} x {n + 1} with missed and extra "
                           f"beats); got shape {matrix.shape}.")
+    index = {str(name): c for c, name in enumerate(classes)}
     scores = {}
     for c, name in enumerate(classes):
-        hits, support, called = int(matrix[c, c]), int(matrix[c].sum()), int(matrix[:, c].sum())
+        exempt_rows = [index[e] for e in EC57_NOT_FALSE_POSITIVE.get(str(name), ()) if e in index]
+        exempt = int(matrix[exempt_rows, c].sum())
+        hits, support, called = int(matrix[c, c]), int(matrix[c].sum()), int(matrix[:, c].sum()) - exempt
         se = hits / support if support else None
         ppv = hits / called if called else None
         f1 = 2 * hits / (support + called) if support + called else None
-        scores[str(name)] = {"se": se, "ppv": ppv, "f1": f1, "support": support, "called": called, "tp": hits}
+        scores[str(name)] = {"se": se, "ppv": ppv, "f1": f1, "support": support, "called": called, "tp": hits,
+                             "exempt": exempt}
     return scores
 
 

@@ -137,12 +137,15 @@ def write_cv(directory: Path, name: str, dataset: PreparedDataset, seed: int, sp
 
 
 def aami_scores(y_true: np.ndarray, y_prob: np.ndarray, classes: list[str]) -> dict:
-    """Se (recall), +P (precision) and F1 per class at the most probable class, with the confusion matrix."""
+    """Se, +P and F1 per class at the most probable class, counted as EC57 asks
+    (:func:`ecglab.evaluation.tables.aami_scores`), with the confusion matrix."""
     from ecglab.evaluation import compute_metrics
+    from ecglab.evaluation.tables import aami_scores as scores_of
 
     metrics = compute_metrics(y_true, y_prob, "multiclass", classes)
-    per_class = {c: {"se": metrics["per_class"][c]["recall"], "ppv": metrics["per_class"][c]["precision"],
-                     "f1": metrics["per_class"][c]["f1"], "n": int(metrics["per_class"][c]["support"])} for c in classes}
+    scores = scores_of(metrics["confusion_matrix"], classes)
+    per_class = {c: {"se": scores[c]["se"], "ppv": scores[c]["ppv"], "f1": scores[c]["f1"], "n": scores[c]["support"],
+                     "exempt": scores[c]["exempt"]} for c in classes}
     return {"n": int(len(y_true)), "accuracy": metrics["accuracy"], "per_class": per_class,
             "confusion_matrix": metrics["confusion_matrix"]}
 
