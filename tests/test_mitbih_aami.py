@@ -1,6 +1,6 @@
 """The shipped mitbih-aami beat models: load by name, predict real records with and without an
 annotation file, on leads named MLII, II or ECG1 beside the record's chest lead (mitbih-aami), or alone
-(mitbih-aami-1lead).
+(mitbih-aami-1lead, which mitbih-aami's bundle names as its fallback for records without a chest lead).
 
 Every shared DS1 and SVDB record was in its training data, so these are checks that the whole path
 works (beats found, cut and classified as in training), not measures of accuracy on new patients:
@@ -9,11 +9,14 @@ those are the cross-validation figures of its MODEL_CARD.md.
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
 from ecglab.datasets.core.aami import aami_class
-from ecglab.errors import RecordFormatError
+from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import load_bundle
 from ecglab.inference.predictor import Predictor
 from ecglab.pretrained import find_pretrained
@@ -109,15 +112,44 @@ def test_a_flat_chest_lead_is_noted(predictor, shared_data):
     assert sum(prediction.beat_counts.values()) == sum(predictor.predict(record).beat_counts.values())
 
 
-def test_a_one_lead_record_is_refused_by_name_and_read_by_the_one_lead_model(predictor, shared_data):
+def test_a_one_lead_record_is_classified_by_the_one_lead_model_the_bundle_names(predictor, shared_data):
+    record = read_record(shared_data / "mitbih" / "208.hea").select_leads(["MLII"])
+    prediction, alone = predictor.predict(record), Predictor.load(ONE_LEAD).predict(record)
+    assert prediction.notes[0] == ("The record has no lead V1, V2, V4, V5 or ECG2, which this model also reads: it was "
+                                   "classified by mitbih-aami-1lead, the model its bundle names for such records.")
+    assert prediction.notes[1:] == alone.notes
+    assert [(b.sample, b.label) for b in prediction.beats] == [(b.sample, b.label) for b in alone.beats]
+    found, accuracy = _agreement(prediction, record)
+    assert found > 0.998 and accuracy > 0.85
+    assert predictor.for_record(record).spec.leads == ["MLII"] and predictor.for_record(record).reads(record)
+
+
+def test_without_a_fallback_a_one_lead_record_is_refused_with_the_shipped_models_that_read_it(shared_data, tmp_path):
+    bundle = tmp_path / "two-lead"
+    shutil.copytree(find_pretrained(NAME), bundle)
+    spec = json.loads((bundle / "bundle.json").read_text())
+    del spec["fallback"]
+    (bundle / "bundle.json").write_text(json.dumps(spec))
     record = read_record(shared_data / "mitbih" / "208.hea").select_leads(["MLII"])
     with pytest.raises(RecordFormatError, match=rf"needs leads \['MLII', '{CHEST}'\] \({CHEST}: any one of these\); "
                                                 rf"missing \['{CHEST}'\]; the record has \['MLII'\]\. Shipped "
                                                 r"models of the same classes that read its leads: mitbih-aami-1lead, "
                                                 r"mitbih-kachuee-ds1\.$"):
-        predictor.predict(record)
-    found, accuracy = _agreement(Predictor.load(ONE_LEAD).predict(record), record)
-    assert found > 0.998 and accuracy > 0.85
+        Predictor.load(bundle).predict(record)
+
+
+def test_a_fallback_must_exist_and_classify_alike(tmp_path):
+    bundle = tmp_path / "two-lead"
+    shutil.copytree(find_pretrained(NAME), bundle)
+    spec = json.loads((bundle / "bundle.json").read_text())
+    for fallback, message in (("no-such-model", "neither a shipped model"),
+                              ("ludb-delineator", r"must be a multiclass beat model of the classes \['N', 'S'")):
+        (bundle / "bundle.json").write_text(json.dumps({**spec, "fallback": fallback}))
+        with pytest.raises(BundleError, match=message):
+            Predictor.load(bundle)
+    shutil.copytree(find_pretrained(ONE_LEAD), bundle / "one-lead")
+    (bundle / "bundle.json").write_text(json.dumps({**spec, "fallback": "one-lead"}))  # a path relative to the bundle
+    assert Predictor.load(bundle).fallback.spec.leads == ["MLII"]
 
 
 def test_a_lead_named_ii_stands_in_for_mlii(predictor, shared_data):

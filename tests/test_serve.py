@@ -45,6 +45,7 @@ def test_health_models_and_examples(client):
     assert client.get("/health").json()["models"] == ["records", "beats"]
     cards = {c["name"]: c for c in client.get("/models").json()}
     assert cards["records"]["leads"] == STANDARD_12_LEADS and cards["records"]["input_seconds"] == 2.5
+    assert cards["records"]["fallback"] is None
     assert cards["beats"]["input"] == "beat" and cards["beats"]["classes"] == ["N", "S", "V", "F", "Q"]
     assert cards["beats"]["meta_features"] == ["rr_prev", "rr_next", "rr_local", "rr_mean"]
     names = {e["name"]: e["files"] for e in client.get("/examples").json()}

@@ -4,6 +4,9 @@
       model.safetensors   the state dict (tensors only: loading never unpickles)
       bundle.json         architecture + kwargs, classes, fs, leads, input length, preprocessing,
                           windowing, thresholds, metadata features, beat extraction, version
+
+A bundle may name a ``fallback``: the bundle (a shipped model's name, or a directory relative to its own)
+that classifies the records lacking one of its leads, e.g. a one-lead model beside a two-lead one.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class BundleSpec(BaseModel):
     measured: MeasuredFeatures | None = None  # which meta features are measured on the signal, not read
     dataset: str | None = None
     metrics: dict = Field(default_factory=dict)
+    fallback: str | None = None  # the bundle for records without one of ``leads`` (see the module docstring)
 
     @property
     def channels(self) -> int:
@@ -64,8 +68,10 @@ def build_model(spec: BundleSpec):
 
 
 def _spec_json(spec: BundleSpec) -> bytes:
-    """The spec as JSON; ``measured`` only when set, so that bundles without it load in earlier releases."""
-    return spec.model_dump_json(indent=2, exclude=None if spec.measured else {"measured"}).encode()
+    """The spec as JSON; ``measured`` and ``fallback`` only when set, so that bundles without them load in
+    earlier releases."""
+    unset = {name for name in ("measured", "fallback") if getattr(spec, name) is None}
+    return spec.model_dump_json(indent=2, exclude=unset or None).encode()
 
 
 def save_bundle(path: str | Path, model, spec: BundleSpec) -> Path:
@@ -113,6 +119,24 @@ def load_spec(path: str | Path) -> BundleSpec:
     if spec.format > BUNDLE_FORMAT:
         raise BundleError(f"{path}: bundle format {spec.format} is newer than this ecglab reads ({BUNDLE_FORMAT}); upgrade ecglab.")
     return spec
+
+
+def fallback_bundle(path: Path, spec: BundleSpec) -> Path | None:
+    """The directory of the bundle that ``spec.fallback`` (the spec of the bundle at ``path``) names, checked to
+    classify into the same classes; None when it names none."""
+    if spec.fallback is None:
+        return None
+    from ecglab.pretrained import find_pretrained, list_pretrained
+
+    target = find_pretrained(spec.fallback) if spec.fallback in list_pretrained() else path / spec.fallback
+    if not (target / SPEC_FILE).is_file():
+        raise BundleError(f"{path}: its fallback {spec.fallback!r} is neither a shipped model "
+                          f"({', '.join(list_pretrained())}) nor a bundle directory relative to it.")
+    other = load_spec(target)
+    if (other.kind, other.input, other.classes) != (spec.kind, spec.input, spec.classes):
+        raise BundleError(f"{path}: its fallback {spec.fallback!r} must be a {spec.kind} {spec.input} model of the "
+                          f"classes {spec.classes}; it is a {other.kind} {other.input} model of {other.classes}.")
+    return target
 
 
 def load_bundle(path: str | Path):

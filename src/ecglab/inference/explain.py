@@ -45,6 +45,7 @@ def explain(predictor, record, target: str | None = None, steps: int = 32) -> At
     import torch
     from captum.attr import IntegratedGradients
 
+    predictor = predictor.for_record(record)  # a record without one of the model's leads: its fallback, if any
     spec = predictor.spec
     if predictor.torch_model is None:
         raise BundleError("explanations need the PyTorch model: load the bundle with backend='torch'.")

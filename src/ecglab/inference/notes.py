@@ -25,6 +25,17 @@ def shipped_readers(record: Record, spec: BundleSpec) -> list[str]:
     return readers
 
 
+def fallback_note(record: Record, spec: BundleSpec) -> str:
+    """Why a record was classified by the bundle's fallback: the leads of ``spec`` it lacks."""
+    missing = []
+    for lead in spec.leads:
+        if record.lead_source(lead, equivalents=True) is None:
+            *others, last = lead_choices(lead)
+            missing.append(f"{', '.join(others)} or {last}" if others else last)
+    return (f"The record has no lead {' and no lead '.join(missing)}, which this model also reads: it was classified "
+            f"by {spec.fallback}, the model its bundle names for such records.")
+
+
 def lead_names(sources: dict[str, str]) -> list[str]:
     """How the notes name the record's lead behind each of the model's (``sources``: model lead -> record lead):
     'V4' for a lead the model accepts, 'II (as MLII)' for a stand-in."""

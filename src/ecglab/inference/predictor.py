@@ -15,14 +15,15 @@ classified on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from ecglab.errors import BundleError, RecordFormatError
-from ecglab.inference.bundle import BundleSpec, load_bundle, load_spec, resolve_bundle
+from ecglab.inference.bundle import BundleSpec, fallback_bundle, load_bundle, load_spec, resolve_bundle
 from ecglab.inference.measured import delineator_id, measured_features
-from ecglab.inference.notes import gate_notes, lead_names, lead_notes, quiet_stretch_notes, shipped_readers
+from ecglab.inference.notes import fallback_note, gate_notes, lead_names, lead_notes, quiet_stretch_notes, shipped_readers
 from ecglab.inputs.metadata import meta_input
 from ecglab.inputs.preprocess import preprocess
 from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
@@ -155,11 +156,13 @@ class Predictor:
     ['N', 'S', 'V', 'F', 'Q']
     """
 
-    def __init__(self, spec: BundleSpec, forward, backend: str, torch_model=None):
+    def __init__(self, spec: BundleSpec, forward, backend: str, torch_model=None, fallback_dir: Path | None = None,
+                 threads: int | None = None):
         self.spec = spec
         self.backend = backend
         self.torch_model = torch_model
         self._forward = forward
+        self._fallback_dir, self._threads = fallback_dir, threads
 
     @classmethod
     def load(cls, bundle_dir: str | Path, backend: str = "torch", threads: int | None = None) -> "Predictor":
@@ -169,13 +172,30 @@ class Predictor:
         if load_spec(bundle_dir).kind == "segmentation":
             raise BundleError(f"{bundle_dir} is a delineation (segmentation) bundle, not a classifier; "
                               "use `ecglab measure` / ecglab.measure() with it.")
+        fallback_dir = fallback_bundle(bundle_dir, load_spec(bundle_dir))
         if backend == "torch":
             model, spec = load_bundle(bundle_dir)
-            return cls(spec, _torch_forward(model), backend, model)
+            return cls(spec, _torch_forward(model), backend, model, fallback_dir, threads)
         if backend == "onnx":
             spec = load_spec(bundle_dir)
-            return cls(spec, _onnx_model(bundle_dir, spec, threads), backend)
+            return cls(spec, _onnx_model(bundle_dir, spec, threads), backend, None, fallback_dir, threads)
         raise BundleError(f"unknown backend {backend!r}; expected 'torch' or 'onnx'.")
+
+    @cached_property
+    def fallback(self) -> "Predictor | None":
+        """The predictor of the bundle's ``fallback`` (loaded when first needed), or None."""
+        return None if self._fallback_dir is None else Predictor.load(self._fallback_dir, self.backend, self._threads)
+
+    def reads(self, record: Record) -> bool:
+        """Whether ``record`` has every lead the model reads (or an accepted stand-in)."""
+        return all(record.lead_source(lead, equivalents=True) for lead in self.spec.leads)
+
+    def for_record(self, record: Record) -> "Predictor":
+        """The predictor that classifies ``record``: this one, or its bundle's fallback where the record lacks
+        one of this model's leads and has the fallback's."""
+        if self.reads(record) or self.fallback is None or not self.fallback.reads(record):
+            return self
+        return self.fallback
 
     # -- public verbs ---------------------------------------------------------------------------
 
@@ -183,6 +203,11 @@ class Predictor:
         return self.predict(read_record(path, fs=fs, leads=leads))
 
     def predict(self, record: Record) -> Prediction:
+        chosen = self.for_record(record)
+        if chosen is not self:
+            prediction = chosen.predict(record)
+            prediction.notes.insert(0, fallback_note(record, self.spec))
+            return prediction
         inputs = self.model_input(record)
         probs = self.predict_proba(inputs.x, inputs.meta)
         spec = self.spec

@@ -65,6 +65,7 @@ class ModelCard(BaseModel):
     thresholds: list[float]
     fs: float
     leads: list[str]
+    fallback: str | None  # the bundle for records without one of the leads
     input_length: int
     input_seconds: float
     meta_features: list[str]
@@ -312,5 +313,5 @@ def _card(name: str, predictor: Predictor) -> dict:
     spec = predictor.spec
     return {"name": name, "architecture": spec.architecture, "kind": spec.kind, "input": spec.input,
             "classes": spec.classes, "thresholds": spec.decision_thresholds(), "fs": spec.fs, "leads": spec.leads,
-            "input_length": spec.input_length, "input_seconds": spec.input_length / spec.fs,
+            "fallback": spec.fallback, "input_length": spec.input_length, "input_seconds": spec.input_length / spec.fs,
             "meta_features": [f.name for f in spec.meta_features], "dataset": spec.dataset, "metrics": spec.metrics}
