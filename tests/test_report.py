@@ -155,6 +155,8 @@ def test_aami_scores_leave_out_what_ec57_does_not_count_as_false_positives():
     assert scores["V"]["se"] == 20 / 23 and scores["V"]["f1"] == 40 / 49
     assert (scores["S"]["called"], scores["S"]["exempt"], scores["S"]["ppv"]) == (15, 2, 10 / 15)
     assert (scores["N"]["called"], scores["N"]["exempt"]) == (55, 0)
+    assert aami_table(confusion, ["N", "S", "V", "F", "Q"]).endswith(
+        "As EC57 counts, +P leaves out the 2 Q beats called S and the 5 F or Q beats called V.")
     three = [row[:3] for row in confusion[:3]]  # without F and Q nothing is left out
     assert aami_scores(three, ["N", "S", "V"])["V"]["ppv"] == 20 / 23
 

@@ -123,7 +123,10 @@ def aami_table(metrics_or_confusion, classes: Sequence[str]) -> str:
     header = ["true \\ predicted", *map(str, classes)] + (["not detected"] if extra else []) + ["Se (%)", "+P (%)", "F1"]
     hits = np.trace(matrix[:len(classes), :len(classes)])
     accuracy = 100 * hits / max(matrix.sum(), 1)
-    return f"{_table(header, rows)}\n\nBeats: {int(matrix.sum())}; accuracy {accuracy:.2f} %."
+    exempt = [f"{scores[name]['exempt']} {' or '.join(EC57_NOT_FALSE_POSITIVE[name])} beats called {name}"
+              for name in map(str, classes) if scores[name]["exempt"]]
+    counted = f" As EC57 counts, +P leaves out the {' and the '.join(exempt)}." if exempt else ""
+    return f"{_table(header, rows)}\n\nBeats: {int(matrix.sum())}; accuracy {accuracy:.2f} %.{counted}"
 
 
 def group_table(groups: Mapping[str, Mapping[str, Mapping]]) -> str:
