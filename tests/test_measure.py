@@ -110,6 +110,25 @@ def test_p_waves_before_too_few_beats_are_dropped_as_not_atrial_rhythm():
     assert without_unorganised_p(beat_waves("I", 500), LEADS, FS) == beat_waves("I", 500)  # one beat: nothing to judge by
 
 
+def test_waves_before_every_beat_of_an_irregular_rhythm_are_dropped_only_where_the_pr_wanders():
+    """Atrial fibrillation: R-R intervals irregular (here 600 to 1000 ms) and the 'P waves' found before the beats
+    are f waves at any distance from the QRS (PR 100 to 300 ms): none is kept. Sinus arrhythmia (the same R-R)
+    keeps one PR, and its P waves; so does a regular rhythm whose PR wanders (AV dissociation)."""
+    irregular = np.cumsum([500, 300, 500, 450, 250, 500, 350]).tolist()  # samples at 500 Hz: 600…1000 ms apart
+    regular = [500 * k for k in range(1, 8)]
+
+    def record(onsets, prs):
+        waves = []
+        for lead in LEADS:
+            for on, pr in zip(onsets, prs):
+                waves += [Wave(lead, "P", on - pr, on - pr + 25, on - pr + 50)] + beat_waves(lead, on, p=False)
+        return waves
+    wandering, steady = [50, 150, 90, 60, 140, 100, 70], [80] * 7  # PR in samples: 100–300 ms, or 160 ms
+    assert not [w for w in without_unorganised_p(record(irregular, wandering), LEADS, FS) if w.wave == "P"]
+    for kept in (record(irregular, steady), record(regular, wandering)):
+        assert without_unorganised_p(kept, LEADS, FS) == kept
+
+
 def test_a_wave_three_quarters_of_the_leads_show_is_given_to_the_rest_with_their_median_boundaries():
     twelve = [f"L{k}" for k in range(12)]
     p_in_nine = [Wave(lead, "P", 100 + k, 120 + k, 150 + 2 * k) for k, lead in enumerate(twelve[:9])]
