@@ -122,6 +122,10 @@ def test_a_one_lead_record_is_classified_by_the_one_lead_model_the_bundle_names(
     found, accuracy = _agreement(prediction, record)
     assert found > 0.998 and accuracy > 0.85
     assert predictor.for_record(record).spec.leads == ["MLII"] and predictor.for_record(record).reads(record)
+    chest_only = read_record(shared_data / "mitbih" / "208.hea").select_leads(["V1"])  # the fallback cannot read it
+    assert predictor.for_record(chest_only) is predictor
+    with pytest.raises(RecordFormatError, match=r"missing \['MLII'\] \(equivalent leads would do: II or ECG1 for MLII\)"):
+        predictor.predict(chest_only)
 
 
 def test_without_a_fallback_a_one_lead_record_is_refused_with_the_shipped_models_that_read_it(shared_data, tmp_path):
