@@ -169,15 +169,15 @@ class Predictor:
         """``threads``: ONNX Runtime's intra-op threads (default: its own choice); PyTorch's are global
         (``torch.set_num_threads``). ``bundle_dir`` may also name a shipped model (``ecglab.pretrained``)."""
         bundle_dir = resolve_bundle(bundle_dir)
-        if load_spec(bundle_dir).kind == "segmentation":
+        spec = load_spec(bundle_dir)
+        if spec.kind == "segmentation":
             raise BundleError(f"{bundle_dir} is a delineation (segmentation) bundle, not a classifier; "
                               "use `ecglab measure` / ecglab.measure() with it.")
-        fallback_dir = fallback_bundle(bundle_dir, load_spec(bundle_dir))
+        fallback_dir = fallback_bundle(bundle_dir, spec)
         if backend == "torch":
             model, spec = load_bundle(bundle_dir)
             return cls(spec, _torch_forward(model), backend, model, fallback_dir, threads)
         if backend == "onnx":
-            spec = load_spec(bundle_dir)
             return cls(spec, _onnx_model(bundle_dir, spec, threads), backend, None, fallback_dir, threads)
         raise BundleError(f"unknown backend {backend!r}; expected 'torch' or 'onnx'.")
 
