@@ -18,6 +18,7 @@ import pytest
 from ecglab.datasets.core.aami import aami_class
 from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import load_bundle
+from ecglab.inference.explain import explain
 from ecglab.inference.predictor import Predictor
 from ecglab.pretrained import find_pretrained
 from ecglab.records import Record, read_record
@@ -122,6 +123,8 @@ def test_a_one_lead_record_is_classified_by_the_one_lead_model_the_bundle_names(
     found, accuracy = _agreement(prediction, record)
     assert found > 0.998 and accuracy > 0.85
     assert predictor.for_record(record).spec.leads == ["MLII"] and predictor.for_record(record).reads(record)
+    explained = explain(predictor, record, steps=2)
+    assert explained.leads == ["MLII"] and explained.notes[0] == prediction.notes[0]
     chest_only = read_record(shared_data / "mitbih" / "208.hea").select_leads(["V1"])  # the fallback cannot read it
     assert predictor.for_record(chest_only) is predictor
     with pytest.raises(RecordFormatError, match=r"missing \['MLII'\] \(equivalent leads would do: II or ECG1 for MLII\)"):

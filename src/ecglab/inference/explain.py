@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecglab.errors import BundleError, EcglabError
+from ecglab.inference.notes import fallback_note
 from ecglab.inputs.windows import aggregate
 
 MAX_STEPS = 64
@@ -45,8 +46,9 @@ def explain(predictor, record, target: str | None = None, steps: int = 32) -> At
     import torch
     from captum.attr import IntegratedGradients
 
-    predictor = predictor.for_record(record)  # a record without one of the model's leads: its fallback, if any
-    spec = predictor.spec
+    chosen = predictor.for_record(record)  # a record without one of the model's leads: its fallback, if any
+    handed = [] if chosen is predictor else [fallback_note(record, predictor.spec)]
+    predictor, spec = chosen, chosen.spec
     if predictor.torch_model is None:
         raise BundleError("explanations need the PyTorch model: load the bundle with backend='torch'.")
     if not 1 <= steps <= MAX_STEPS:
@@ -62,7 +64,7 @@ def explain(predictor, record, target: str | None = None, steps: int = 32) -> At
     else:
         raise EcglabError(f"unknown target class {target!r}; the model's classes are {spec.classes}.")
     rows = min(len(inputs.x), max(1, MAX_SAMPLES // spec.input_length))
-    notes = [] if rows == len(inputs.x) else [f"only the first {rows} of {len(inputs.x)} {spec.input}s are explained."]
+    notes = handed + ([] if rows == len(inputs.x) else [f"only the first {rows} of {len(inputs.x)} {spec.input}s are explained."])
     x = torch.from_numpy(np.ascontiguousarray(inputs.x[:rows], dtype=np.float32))
     extra = None if inputs.meta is None else (torch.from_numpy(np.ascontiguousarray(inputs.meta[:rows])),)
     attributions = IntegratedGradients(predictor.torch_model).attribute(
