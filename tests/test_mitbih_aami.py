@@ -47,8 +47,9 @@ def _agreement(prediction, record) -> tuple[float, float]:
     return len(matched) / len(samples), correct / max(len(matched), 1)
 
 
-# the thresholds that read p_consistency and qrs_difference (averaged over the leads) were read for each model
-GATES = {NAME: (0.4, 0.3, 0.25), ONE_LEAD: (0.5, 0.4, 0.2)}
+# the thresholds that read p_consistency and qrs_difference (averaged over the leads), and the two-lead model's V
+# probability, were read for each model
+GATES = {NAME: (0.4, 0.3, 0.25, 0.3), ONE_LEAD: (0.5, 0.4, 0.2, 0.05)}
 
 
 @pytest.mark.parametrize("name, leads", [(NAME, ["MLII", CHEST]), (ONE_LEAD, ["MLII"])])
@@ -65,12 +66,12 @@ def test_the_bundle_is_small_and_averages_two_models_of_the_context_beat_beside_
     assert [f.name for f in spec.meta_features][:3] == ["rr_prev_rel", "rr_next_rel", "rr_local_rel"]
     assert [f.name for f in spec.meta_features][-4:] == ["rr_irregularity", "p_consistency", "qrs_difference",
                                                           "rr_prev_rel"]  # the gates'
-    early, fibrillating, unusual_qrs = GATES[name]
+    early, fibrillating, unusual_qrs, plausible_v = GATES[name]
     assert spec.model_kwargs["gates"] == {
         "classes": {"N": 0, "S": 1, "V": 2},
         "prematurity": {"rr_prev_rel_below": 0.8, "p_consistency_above": early},
         "rhythm": {"irregularity_above": 0.15, "p_consistency_below": fibrillating},
-        "morphology": {"qrs_difference_above": unusual_qrs, "v_probability_above": 0.05}}
+        "morphology": {"qrs_difference_above": unusual_qrs, "v_probability_above": plausible_v}}
 
 
 def test_predicts_an_annotated_mitbih_record(predictor, shared_data):
