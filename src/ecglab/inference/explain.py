@@ -69,7 +69,7 @@ def explain(predictor, record, target: str | None = None, steps: int = 32) -> At
     extra = None if inputs.meta is None else (torch.from_numpy(np.ascontiguousarray(inputs.meta[:rows])),)
     attributions = IntegratedGradients(predictor.torch_model).attribute(
         x, baselines=torch.zeros_like(x), target=index, additional_forward_args=extra, n_steps=steps,
-        internal_batch_size=max(steps, 8)).detach().numpy()
+        internal_batch_size=max(steps, 8, rows)).detach().numpy()
     # a beat's template channels count towards its lead
     attributions = attributions.reshape(rows, -1, len(spec.leads), attributions.shape[-1]).sum(axis=1)
     timeline = _place_on_timeline(attributions, inputs.starts[:rows], inputs.n_samples)
