@@ -103,6 +103,8 @@ def test_a_lead_choice_takes_the_first_lead_the_record_has():
     chosen = mitbih_124.select_leads(["MLII", "V1/V2/V4/V5/ECG2"])
     assert chosen.leads == ["MLII", "V1/V2/V4/V5/ECG2"] and chosen.signal.tolist() == [[0, 1], [2, 3]]
     assert mitbih_124.lead_source("V1/V4") == "V4" and mitbih_124.lead_source("V1/V5") is None
+    assert mitbih_124.missing_leads(["MLII", "V1/V5", "V4"]) == ["V1/V5"]
+    assert mitbih_124.missing_leads(["II"]) == ["II"] and mitbih_124.missing_leads(["II"], equivalents=True) == []
     both = Record(np.zeros((3, 2)), 360, ["V5", "MLII", "V1"])  # the first choice wins, wherever it lies
     assert both.lead_sources(["MLII", "V1/V5"]) == {"MLII": "MLII", "V1/V5": "V1"}
     # a choice's leads may be supplied by their equivalents, after every choice itself

@@ -20,7 +20,7 @@ def shipped_readers(record: Record, spec: BundleSpec) -> list[str]:
     for name in list_pretrained():
         shipped = load_spec(find_pretrained(name))
         if (shipped.classes == spec.classes and shipped.leads != spec.leads
-                and all(record.lead_source(lead, equivalents=True) for lead in shipped.leads)):
+                and not record.missing_leads(shipped.leads, equivalents=True)):
             readers.append(name)
     return readers
 
@@ -28,10 +28,9 @@ def shipped_readers(record: Record, spec: BundleSpec) -> list[str]:
 def fallback_note(record: Record, spec: BundleSpec) -> str:
     """Why a record was classified by the bundle's fallback: the leads of ``spec`` it lacks."""
     missing = []
-    for lead in spec.leads:
-        if record.lead_source(lead, equivalents=True) is None:
-            *others, last = lead_choices(lead)
-            missing.append(f"{', '.join(others)} or {last}" if others else last)
+    for lead in record.missing_leads(spec.leads, equivalents=True):
+        *others, last = lead_choices(lead)
+        missing.append(f"{', '.join(others)} or {last}" if others else last)
     return (f"The record has no lead {' and no lead '.join(missing)}, which this model also reads: it was classified "
             f"by {spec.fallback}, the model its bundle names for such records.")
 

@@ -188,7 +188,7 @@ class Predictor:
 
     def reads(self, record: Record) -> bool:
         """Whether ``record`` has every lead the model reads (or an accepted stand-in)."""
-        return all(record.lead_source(lead, equivalents=True) for lead in self.spec.leads)
+        return not record.missing_leads(self.spec.leads, equivalents=True)
 
     def for_record(self, record: Record) -> "Predictor":
         """The predictor that classifies ``record``: this one, or its bundle's fallback where the record lacks

@@ -123,6 +123,10 @@ class Record:
             )
         return sources
 
+    def missing_leads(self, wanted: list[str], equivalents: bool = False) -> list[str]:
+        """The leads of ``wanted`` that no lead of the record supplies (:meth:`lead_source`)."""
+        return [lead for lead in wanted if self.lead_source(lead, equivalents) is None]
+
     def lead_source(self, wanted: str, equivalents: bool = False) -> str | None:
         """The record's lead that supplies ``wanted`` (:func:`accepted_leads`, first preferred); None if none does."""
         return next((lead for lead in accepted_leads(wanted, equivalents) if lead in self.leads), None)

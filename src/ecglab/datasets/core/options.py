@@ -42,7 +42,7 @@ def parse_leads(lead: str) -> list[str]:
 
 def require_leads(record: Record, leads: list[str]) -> Record:
     """``record`` with exactly ``leads``; a record without one of them is skipped with this reason."""
-    missing = [lead for lead in leads if record.lead_source(lead) is None]
+    missing = record.missing_leads(leads)
     if missing:
         raise RecordFormatError(f"{record.meta.get('record_id', 'record')}: no lead {', '.join(missing)} in this record "
                                 f"(it has {', '.join(record.leads)}); records without the --lead asked for are skipped.")
