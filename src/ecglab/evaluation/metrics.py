@@ -174,6 +174,13 @@ def _decisions(y_prob: np.ndarray, kind: str, thresholds) -> tuple[np.ndarray, n
     return y_prob >= thresholds, thresholds
 
 
+def multiclass_confusion(y_true: np.ndarray, y_prob: np.ndarray) -> np.ndarray:
+    """Counts (C, C): rows the true class (one-hot ``y_true``), columns the most probable one."""
+    n_classes = y_true.shape[1]
+    truth, predicted = np.asarray(y_true).argmax(axis=1), np.asarray(y_prob).argmax(axis=1)
+    return np.bincount(truth * n_classes + predicted, minlength=n_classes ** 2).reshape(n_classes, n_classes)
+
+
 def compute_metrics(y_true, y_prob, kind: str, classes: Sequence[str], thresholds=None) -> dict:
     """All test metrics for one task as a JSON-serialisable dict (no NaN: undefined values are None).
 
@@ -217,9 +224,7 @@ def compute_metrics(y_true, y_prob, kind: str, classes: Sequence[str], threshold
         "micro_f1": float(_ratio(2 * tp.sum(), 2 * tp.sum() + fp.sum() + fn.sum())),
     }
     if kind == "multiclass":
-        truth, predicted = y_true.argmax(axis=1), y_prob.argmax(axis=1)
-        n_classes = len(classes)
-        confusion = np.bincount(truth * n_classes + predicted, minlength=n_classes ** 2).reshape(n_classes, n_classes)
+        confusion = multiclass_confusion(y_true, y_prob)
         present = tp + fn > 0
         out["balanced_accuracy"] = float(recall[present].mean())
         out["accuracy"] = float(np.trace(confusion) / n_records)

@@ -139,15 +139,15 @@ def write_cv(directory: Path, name: str, dataset: PreparedDataset, seed: int, sp
 def aami_scores(y_true: np.ndarray, y_prob: np.ndarray, classes: list[str]) -> dict:
     """Se, +P and F1 per class at the most probable class, counted as EC57 asks
     (:func:`ecglab.evaluation.tables.aami_scores`), with the confusion matrix."""
-    from ecglab.evaluation import compute_metrics
+    from ecglab.evaluation.metrics import multiclass_confusion
     from ecglab.evaluation.tables import aami_scores as scores_of
 
-    metrics = compute_metrics(y_true, y_prob, "multiclass", classes)
-    scores = scores_of(metrics["confusion_matrix"], classes)
+    confusion = multiclass_confusion(y_true, y_prob)
+    scores = scores_of(confusion, classes)
     per_class = {c: {"se": scores[c]["se"], "ppv": scores[c]["ppv"], "f1": scores[c]["f1"], "n": scores[c]["support"],
                      "exempt": scores[c]["exempt"]} for c in classes}
-    return {"n": int(len(y_true)), "accuracy": metrics["accuracy"], "per_class": per_class,
-            "confusion_matrix": metrics["confusion_matrix"]}
+    return {"n": int(len(y_true)), "accuracy": float(np.trace(confusion) / max(len(y_true), 1)),
+            "per_class": per_class, "confusion_matrix": confusion.tolist()}
 
 
 def _cells(scores: dict) -> list[str]:
