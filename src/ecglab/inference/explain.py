@@ -64,7 +64,7 @@ def explain(predictor, record, target: str | None = None, steps: int = 32) -> At
     else:
         raise EcglabError(f"unknown target class {target!r}; the model's classes are {spec.classes}.")
     rows = min(len(inputs.x), max(1, MAX_SAMPLES // spec.input_length))
-    notes = handed + ([] if rows == len(inputs.x) else [f"only the first {rows} of {len(inputs.x)} {spec.input}s are explained."])
+    notes = handed + [f"only the first {rows} of {len(inputs.x)} {spec.input}s are explained."] * (rows < len(inputs.x))
     x = torch.from_numpy(np.ascontiguousarray(inputs.x[:rows], dtype=np.float32))
     extra = None if inputs.meta is None else (torch.from_numpy(np.ascontiguousarray(inputs.meta[:rows])),)
     attributions = IntegratedGradients(predictor.torch_model).attribute(
