@@ -4,6 +4,7 @@ the training split only, caching, --force, the streaming writer's resume and tru
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from ecglab.datasets import folder
 from ecglab.datasets.core import options, prepared, streaming
 from ecglab.datasets.core.prepared import PreparedWriter
 from ecglab.datasets.core.registry import PrepareContext, prepare
-from ecglab.errors import DatasetError, Interrupted, RecordFormatError
+from ecglab.errors import DatasetError, EcglabNote, Interrupted, RecordFormatError
 from ecglab.signal.filters import bandpass
 from ecglab.signal.resample import resample
 
@@ -99,6 +100,26 @@ def test_same_arguments_are_a_cache_hit_and_force_rebuilds(tmp_path):
     rebuilt = prepare("folder", tmp_path / "out", root, workers=1, progress=False, fs=50, force=True)
     assert rebuilt.signals.shape == (4, 12, 500)
     assert rebuilt.manifest["prepare"]["options"]["fs"] == 50
+
+
+def test_a_second_preparation_of_the_same_folder_waits_for_the_first_and_reuses_its_dataset(tmp_path):
+    """Two runs of one config started together once wrote one partial folder at the same time and
+    both failed; now the second waits for the lock, then finds the first one's dataset."""
+    root = write_npy_folder(tmp_path / "src", n=4)
+    out = tmp_path / "out"
+    waiting = {}
+    second = threading.Thread(target=lambda: waiting.update(result=prepare("folder", out, root, workers=1,
+                                                                           progress=False, fs=FS)))
+    with pytest.warns(EcglabNote, match="another process is preparing"):
+        with prepared.preparation_lock(out):  # the first run, still preparing
+            second.start()
+            second.join(timeout=2)
+            assert second.is_alive()  # waits rather than writing beside the first
+            first = prepare("folder", tmp_path / "elsewhere", root, workers=1, progress=False, fs=FS)
+            (tmp_path / "elsewhere").rename(out)  # what the first run publishes
+        second.join(timeout=60)
+    assert waiting["result"].reused
+    assert waiting["result"].manifest == first.manifest
 
 
 def test_the_same_source_by_another_path_or_as_a_copy_is_a_cache_hit_and_another_source_is_named(tmp_path, monkeypatch):

@@ -21,7 +21,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from ecglab.errors import DatasetError, EcglabError
 from ecglab.datasets.core.fingerprint import option_files, source_fingerprint
-from ecglab.datasets.core.prepared import PreparedDataset, PreparedWriter, empty_split_warning, write_prepared
+from ecglab.datasets.core.prepared import (PreparedDataset, PreparedWriter, empty_split_warning, preparation_lock,
+                                           write_prepared)
 from ecglab.datasets.core.sources import DATASET_MODULES
 from ecglab.datasets.core.workers import read_batches
 
@@ -182,19 +183,33 @@ def prepare(name: str, out: str | Path, source: str | Path | None = None, *, for
     fingerprint = source_fingerprint(source, builder.index_files, exclude=siblings)
     stamp = {"dataset": name, "version": builder.version, "options": json.loads(json.dumps({**defaults, **options}, default=str)),
              "source": str(source.resolve()) if source else None, "fingerprint": fingerprint, "files": option_files(options)}
-    if out.exists() and not force:
-        try:
-            existing = PreparedDataset(out)
-        except EcglabError:
-            existing = None
-        if existing is not None and _same_preparation(existing.manifest.get("prepare") or {}, stamp):
-            existing.reused = True
-            return existing
-        if existing is None or not rebuild_if_changed:
-            raise DatasetError(f"{out} already exists and {_stamp_difference(existing, stamp)}; "
-                               "pass --force to rebuild it, or choose another --out.")
-    ctx = PrepareContext(out, source, force, strict, workers, progress, stamp)
-    return builder.fn(ctx, **options)
+    cached = _cached(out, stamp, force, rebuild_if_changed)
+    if cached is not None:
+        return cached
+    with preparation_lock(out):
+        # another process may have prepared the same dataset while this one waited for the lock
+        cached = _cached(out, stamp, force, rebuild_if_changed)
+        if cached is not None:
+            return cached
+        ctx = PrepareContext(out, source, force, strict, workers, progress, stamp)
+        return builder.fn(ctx, **options)
+
+
+def _cached(out: Path, stamp: dict, force: bool, rebuild_if_changed: bool) -> PreparedDataset | None:
+    """The dataset already at ``out`` when it was prepared as ``stamp`` asks; None when it is to be built."""
+    if force or not out.exists():
+        return None
+    try:
+        existing = PreparedDataset(out)
+    except EcglabError:
+        existing = None
+    if existing is not None and _same_preparation(existing.manifest.get("prepare") or {}, stamp):
+        existing.reused = True
+        return existing
+    if existing is None or not rebuild_if_changed:
+        raise DatasetError(f"{out} already exists and {_stamp_difference(existing, stamp)}; "
+                           "pass --force to rebuild it, or choose another --out.")
+    return None
 
 
 def _same_preparation(old: dict, new: dict) -> bool:
