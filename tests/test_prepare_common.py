@@ -320,7 +320,8 @@ def test_summary_puts_classes_in_rows_and_says_when_the_dataset_was_reused(tmp_p
     labels.to_csv(root / "labels.csv", index=False)
     argv = ["prepare", "folder", "--source", str(root), "--out", str(tmp_path / "out"), "--fs", str(FS), "--workers", "1"]
     code, out = _console_output(capsys, monkeypatch, argv)
-    assert code == 0 and "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    table = [line for line in out.splitlines() if not line.startswith("written to")]
+    assert code == 0 and "…" not in out and max(len(line) for line in table) <= 80
     counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["split_counts"]
     rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
             for line in out.splitlines() if line.startswith("│")}

@@ -158,4 +158,4 @@ def show_summary(dataset) -> None:
         screen.print(f"reused the existing dataset at {dataset.path}: it was prepared with the same arguments from an "
                      f"unchanged source ({rebuild})", highlight=False)
     else:
-        screen.print(f"written to {dataset.path}", highlight=False)
+        screen.print(f"written to {dataset.path}", highlight=False, soft_wrap=True)  # a path to copy, unbroken
