@@ -9,10 +9,11 @@ on the shared MIT-BIH DS1 and SVDB records (docs/RESULTS.md, "QRS detection (EC5
 * the threshold is 1.6 times the running average, not 1.5, which halves the false detections;
 * the refractory period is 250 ms, not 300 ms, so that early premature beats are not dropped.
 
-The R peak itself is placed on the first lead (the model's lead). Ten-second stretches that are flat
-or noise (kurtosis of the filtered lead's slope under 3.8: the QRS makes an ECG's slope peaky, Gaussian noise has
-3; after Li et al. 2008, who take the signal's, which a large T wave can bring to 3) give
-no beats; :func:`unusable_seconds` says how much was skipped.
+The R peak itself is placed on the first lead (the model's lead), on the QRS's most prominent peak, or on
+its trough where that dominates (a QS or rS complex), as the annotators placed the beats the models learnt
+from. Ten-second stretches that are flat or noise (kurtosis of the filtered lead's slope under 3.8: the QRS
+makes an ECG's slope peaky, Gaussian noise has 3; after Li et al. 2008, who take the signal's, which a large
+T wave can bring to 3) give no beats; :func:`unusable_seconds` says how much was skipped.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ QUALITY_WINDOW_S = 10.0
 MIN_KURTOSIS = 3.8
 MIN_SECONDS = 2.0  # the running average needs a few beats
 FLAT_MV = 0.05  # a stretch whose filtered lead spans less than this holds no visible QRS
+# A beat is placed on its trough where that is over twice as prominent as its highest peak: so placed, 5.6 % of the
+# DS1 and SVDB beats lie more than 30 ms from the annotation, against 12.9 % on the highest peak always
+NEGATIVE_DOMINANCE = 2.0
 TOLERANCE_S = 0.15  # AAMI EC57: a detected beat matches a reference beat within 150 ms
 
 
@@ -102,10 +106,8 @@ def _slope_ratio(lead: np.ndarray, fs: float) -> np.ndarray:
 
 
 def _qrs_peaks(lead: np.ndarray, ratio: np.ndarray, fs: float) -> np.ndarray:
-    """One peak per slope burst (the most prominent local maximum of ``lead`` in it), bursts too short
-    to be a QRS skipped, and none within the refractory period of the previous peak."""
-    from scipy.signal import find_peaks
-
+    """One peak per slope burst (its dominant deflection in ``lead``), bursts too short to be a QRS skipped,
+    and none within the refractory period of the previous peak."""
     edges = np.diff(np.r_[0, (ratio > THRESHOLD).astype(np.int8), 0])
     begins, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     if len(begins) == 0:
@@ -114,12 +116,26 @@ def _qrs_peaks(lead: np.ndarray, ratio: np.ndarray, fs: float) -> np.ndarray:
     refractory = int(round(REFRACTORY_S * fs))
     peaks = []
     for begin, end in zip(begins[long_enough], ends[long_enough]):
-        piece = lead[begin:end]
-        maxima, props = find_peaks(piece, prominence=(None, None))
-        peak = begin + (maxima[np.argmax(props["prominences"])] if len(maxima) else int(np.argmax(np.abs(piece))))
+        peak = begin + _dominant_deflection(lead[begin:end])
         if not peaks or peak - peaks[-1] > refractory:
             peaks.append(peak)
     return np.asarray(peaks, dtype=np.int64)
+
+
+def _dominant_deflection(piece: np.ndarray) -> int:
+    """Where the annotators of MIT-BIH and SVDB put a beat: on its most prominent peak, unless the most prominent
+    trough is over NEGATIVE_DOMINANCE times as prominent (a QS or rS complex, marked at its trough)."""
+    from scipy.signal import find_peaks
+
+    found = []
+    for sign in (1.0, -1.0):
+        extrema, props = find_peaks(sign * piece, prominence=(None, None))
+        best = np.argmax(props["prominences"]) if len(extrema) else None
+        found.append((extrema[best], props["prominences"][best]) if best is not None else (None, 0.0))
+    (peak, peak_prominence), (trough, trough_prominence) = found
+    if trough is not None and trough_prominence > NEGATIVE_DOMINANCE * peak_prominence:
+        return int(trough)
+    return int(peak) if peak is not None else int(np.argmax(np.abs(piece)))
 
 
 def match_beats(reference, detected, fs: float, tolerance_s: float = TOLERANCE_S) -> tuple[np.ndarray, np.ndarray]:
