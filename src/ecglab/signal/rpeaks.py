@@ -125,17 +125,22 @@ def _qrs_peaks(lead: np.ndarray, ratio: np.ndarray, fs: float) -> np.ndarray:
 def _dominant_deflection(piece: np.ndarray) -> int:
     """Where the annotators of MIT-BIH and SVDB put a beat: on its most prominent peak, unless the most prominent
     trough is over NEGATIVE_DOMINANCE times as prominent (a QS or rS complex, marked at its trough)."""
+    peak, peak_prominence = _most_prominent(piece)
+    trough, trough_prominence = _most_prominent(-piece)
+    if trough is not None and trough_prominence > NEGATIVE_DOMINANCE * peak_prominence:
+        return trough
+    return peak if peak is not None else int(np.argmax(np.abs(piece)))
+
+
+def _most_prominent(piece: np.ndarray) -> tuple[int | None, float]:
+    """The most prominent local maximum of ``piece`` and its prominence; (None, 0) where it has none."""
     from scipy.signal import find_peaks
 
-    found = []
-    for sign in (1.0, -1.0):
-        extrema, props = find_peaks(sign * piece, prominence=(None, None))
-        best = np.argmax(props["prominences"]) if len(extrema) else None
-        found.append((extrema[best], props["prominences"][best]) if best is not None else (None, 0.0))
-    (peak, peak_prominence), (trough, trough_prominence) = found
-    if trough is not None and trough_prominence > NEGATIVE_DOMINANCE * peak_prominence:
-        return int(trough)
-    return int(peak) if peak is not None else int(np.argmax(np.abs(piece)))
+    maxima, props = find_peaks(piece, prominence=(None, None))
+    if len(maxima) == 0:
+        return None, 0.0
+    best = int(np.argmax(props["prominences"]))
+    return int(maxima[best]), float(props["prominences"][best])
 
 
 def match_beats(reference, detected, fs: float, tolerance_s: float = TOLERANCE_S) -> tuple[np.ndarray, np.ndarray]:
