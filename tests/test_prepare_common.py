@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ecglab.datasets import folder
-from ecglab.datasets.core import options, prepared, streaming
+from ecglab.datasets.core import lock, options, prepared, streaming
 from ecglab.datasets.core.prepared import PreparedWriter
 from ecglab.datasets.core.registry import PrepareContext, prepare
 from ecglab.errors import DatasetError, EcglabNote, Interrupted, RecordFormatError
@@ -111,7 +111,7 @@ def test_a_second_preparation_of_the_same_folder_waits_for_the_first_and_reuses_
     second = threading.Thread(target=lambda: waiting.update(result=prepare("folder", out, root, workers=1,
                                                                            progress=False, fs=FS)))
     with pytest.warns(EcglabNote, match="another process is preparing"):
-        with prepared.preparation_lock(out):  # the first run, still preparing
+        with lock.preparation_lock(out):  # the first run, still preparing
             second.start()
             second.join(timeout=2)
             assert second.is_alive()  # waits rather than writing beside the first

@@ -21,8 +21,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from ecglab.errors import DatasetError, EcglabError
 from ecglab.datasets.core.fingerprint import option_files, source_fingerprint
-from ecglab.datasets.core.prepared import (PreparedDataset, PreparedWriter, empty_split_warning, preparation_lock,
-                                           write_prepared)
+from ecglab.datasets.core.lock import preparation_lock
+from ecglab.datasets.core.prepared import PreparedDataset, PreparedWriter, empty_split_warning, write_prepared
 from ecglab.datasets.core.sources import DATASET_MODULES
 from ecglab.datasets.core.workers import read_batches
 
