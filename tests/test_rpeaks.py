@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
+from ecglab.records import read_record
 from ecglab.signal.rpeaks import annotated_beats, detect_r_peaks, match_beats
 
 FS = 250.0
 BEATS = np.arange(1.0, 19.0, 0.8)  # seconds
 
 
-def _wave(centre_s: float, amplitude: float, width_s: float) -> np.ndarray:
+def _wave(centre_s: np.ndarray, amplitude: float, width_s: float) -> np.ndarray:
     t = np.arange(int(20 * FS)) / FS
     return amplitude * np.exp(-0.5 * ((t[None] - np.asarray(centre_s)[:, None]) / width_s) ** 2).sum(axis=0)
 
@@ -37,11 +37,9 @@ def test_an_rs_complex_is_placed_on_its_r_wave_unless_the_s_wave_dominates_it():
 
 
 def test_on_a_record_of_qs_complexes_beats_are_placed_where_the_annotators_put_them(shared_data):
-    wfdb = pytest.importorskip("wfdb")
-    base = str(shared_data / "svdb" / "845")  # lead ECG1: deep QS complexes, a small notch before them
-    record, annotation = wfdb.rdrecord(base, sampto=128 * 300), wfdb.rdann(base, "atr", sampto=128 * 300)
-    reference, _ = annotated_beats(annotation.sample, annotation.symbol)
-    peaks = detect_r_peaks(record.p_signal.T, record.fs)
+    record = read_record(shared_data / "svdb" / "845.hea")  # lead ECG1: deep QS complexes, a small notch before them
+    reference, _ = annotated_beats(record.annotations.samples, record.annotations.symbols)
+    peaks = detect_r_peaks(record.signal, record.fs)
     ref, det = match_beats(reference, peaks, record.fs)
     assert len(ref) >= 0.995 * len(reference) and len(det) >= 0.995 * len(peaks)
     offsets_ms = (peaks[det] - reference[ref]) / record.fs * 1000
