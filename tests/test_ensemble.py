@@ -14,6 +14,7 @@ from ecglab.evaluation import compute_metrics
 from ecglab.experiments.ensemble import build_ensemble, check_members, load_member, stacking_weights
 from ecglab.inference.bundle import load_bundle
 from ecglab.inference.predictor import Predictor
+from ecglab.inputs.alike import AlikeBeats
 from ecglab.training.config import validate_config
 from ecglab.training.evaluate import bundle_predictions
 from ecglab.training.fit import train
@@ -270,9 +271,12 @@ def test_gates_need_beats_cut_with_their_p_wave(runs, capsys):
     with pytest.raises(ConfigError, match="cut from at least 0.25 s before the R peak"):
         build_ensemble([first, second], "mean", tmp / "gated", n_boot=0,
                        gates={"rhythm": RHYTHM})  # these are kachuee beats
+    with pytest.raises(ConfigError, match="alike_beats is for beat models .* centred on the R peak"):
+        build_ensemble([first, second], "mean", tmp / "alike", n_boot=0, alike=AlikeBeats())
     for option, bad in (("--rhythm-gate", "0.15"), ("--rhythm-gate", "-1,0.4"), ("--rhythm-gate", "0.15,2"),
                         ("--rhythm-gate", "a,b"), ("--morphology-gate", "0.2,1.5"), ("--morphology-gate", "inf,0.5"),
-                        ("--prematurity-gate", "0,0.5"), ("--prematurity-gate", "0.8")):
+                        ("--prematurity-gate", "0,0.5"), ("--prematurity-gate", "0.8"), ("--alike-beats", "1,5"),
+                        ("--alike-beats", "20")):
         assert main(["ensemble", str(first), str(second), "--out", str(tmp / "x"), option, bad]) == 2
         assert f"{option} takes" in capsys.readouterr().err
 
@@ -309,6 +313,10 @@ def test_gates_the_data_cannot_carry_are_refused_before_any_member_trains(runs, 
         train_ensemble(validate_config(config))
     with pytest.raises(ConfigError, match="cut from at least 0.25 s"):
         cross_validate_ensemble(validate_config(config), folds=2)
+    assert not (tmp_path / "runs").exists()
+    alike = {**config, "ensemble": {"members": [{}, {"trainer.seed": 1}], "alike_beats": {"neighbours": 20, "radius": 5}}}
+    with pytest.raises(ConfigError, match="alike_beats is for beat models"):
+        train_ensemble(validate_config(alike))
     assert not (tmp_path / "runs").exists()
     config["ensemble"]["morphology_gate"] = {"qrs_difference_above": float("inf"), "v_probability_above": 0.05}
     with pytest.raises(ConfigError, match="qrs_difference_above"):

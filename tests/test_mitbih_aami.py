@@ -20,6 +20,7 @@ from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import load_bundle
 from ecglab.inference.explain import explain
 from ecglab.inference.predictor import Predictor
+from ecglab.inputs.alike import AlikeBeats
 from ecglab.pretrained import find_pretrained
 from ecglab.records import Record, read_record
 
@@ -72,6 +73,8 @@ def test_the_bundle_is_small_and_averages_two_models_of_the_context_beat_beside_
         "prematurity": {"rr_prev_rel_below": 0.8, "p_consistency_above": early},
         "rhythm": {"irregularity_above": 0.15, "p_consistency_below": fibrillating},
         "morphology": {"qrs_difference_above": unusual_qrs, "v_probability_above": plausible_v}}
+    # the two-lead model shares V among alike beats of a record (docs/RESULTS.md, eleventh round)
+    assert spec.alike_beats == (AlikeBeats(neighbours=20, radius=5.0) if name == NAME else None)
 
 
 def test_predicts_an_annotated_mitbih_record(predictor, shared_data):
@@ -82,6 +85,7 @@ def test_predicts_an_annotated_mitbih_record(predictor, shared_data):
     assert found > 0.998 and accuracy > 0.85  # 2 of 2,955 beats lie too close to an end to be cut
     early = [note for note in prediction.notes if "come early for the patient's rhythm" in note]
     assert len(early) == 1 and int(early[0].split()[0]) > 0  # the prematurity gate says what it concerns
+    assert prediction.notes[-1].startswith("V probability shared among beats of alike QRS shape (up to 20 per beat)")
 
 
 def test_predicts_an_svdb_record_without_annotations_on_lead_ecg1(predictor, shared_data):

@@ -65,6 +65,10 @@ def register(app: typer.Typer) -> None:
                                                       help="beat ensembles: V, not S, where the beat's qrs_difference is "
                                                            "above the first and its V probability above the second "
                                                            "(a QRS unlike the patient's usual one), e.g. 0.2,0.05"),
+        alike_beats: Optional[str] = typer.Option(None, "--alike-beats", metavar="NEIGHBOURS,RADIUS",
+                                                  help="beat ensembles: each beat's V probability is the mean over the "
+                                                       "up to NEIGHBOURS beats of its record whose QRS lies within "
+                                                       "RADIUS times the record's typical distance of its own, e.g. 20,5"),
     ):
         """Combine trained runs into one model, evaluate it on the test split, export a bundle `ecglab predict` uses.
         Given `ecglab cv` directories, ensemble their fold models fold by fold and report the pooled figures."""
@@ -73,14 +77,15 @@ def register(app: typer.Typer) -> None:
         from ecglab.experiments.ensemble import build_ensemble
 
         gates = parse_gates(prematurity_gate, rhythm_gate, morphology_gate)
+        alike = parse_alike(alike_beats)
         if all((run / "cv.json").is_file() for run in runs):
             from ecglab.experiments.ensemble import ensemble_cv
 
-            cv = ensemble_cv(runs, method, out, gates=gates)
+            cv = ensemble_cv(runs, method, out, gates=gates, alike=alike)
             console().print(cv.markdown.read_text(), markup=False, highlight=False)
             console().print(f"cross-validation: {cv.markdown} (and cv.json); fold models: {out}/fold-K/bundle")
             return
-        result = build_ensemble(runs, method, out, data=data, n_boot=n_boot, gates=gates)
+        result = build_ensemble(runs, method, out, data=data, n_boot=n_boot, gates=gates, alike=alike)
         screen = console()
         screen.print(format_metrics_table(result.metrics, result.report["classes"]), markup=False)
         screen.print(f"report:  {result.report_dir / 'report.md'}")
@@ -138,25 +143,40 @@ def register(app: typer.Typer) -> None:
         console().print(f"cross-validation: {result.markdown} (and cv.json)")
 
 
+def parse_numbers(value: str | None, option: str, schema, example: str, names: list[str] | None = None):
+    """An option's comma-separated numbers ('0.15,0.4') as ``schema`` with fields ``names`` (default: all of its
+    fields, in order), validated as the config section is; None when not given."""
+    from ecglab.errors import ConfigError
+
+    if value is None:
+        return None
+    names = names or list(schema.model_fields)
+    parts = value.split(",")
+    try:
+        if len(parts) != len(names):
+            raise ValueError(f"{len(parts)} values")
+        return schema(**dict(zip(names, map(float, parts))))
+    except ValueError as exc:  # pydantic's ValidationError is one
+        why = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+        raise ConfigError(f"{option} takes {','.join(n.upper() for n in names)}, e.g. {example}; got {value!r} "
+                          f"({why}).") from None
+
+
+def parse_alike(value: str | None):
+    """``--alike-beats 20,5`` as the rule of :mod:`ecglab.inputs.alike`, or None."""
+    from ecglab.inputs.alike import AlikeBeats
+
+    return parse_numbers(value, "--alike-beats", AlikeBeats, "20,5", ["neighbours", "radius"])
+
+
 def parse_gates(prematurity: str | None, rhythm: str | None, morphology: str | None) -> dict | None:
     """``--prematurity-gate``, ``--rhythm-gate`` and ``--morphology-gate`` ('0.15,0.4') as an ensemble's gates,
     validated as a config's ``ensemble.*_gate`` are; None when none is given."""
-    from ecglab.errors import ConfigError
     from ecglab.training.config import MorphologyGateConfig, PrematurityGateConfig, RhythmGateConfig
 
     def parse(value, option, schema, example):
-        if value is None:
-            return None
-        names = list(schema.model_fields)
-        parts = value.split(",")
-        try:
-            if len(parts) != len(names):
-                raise ValueError(f"{len(parts)} values")
-            return schema(**dict(zip(names, map(float, parts)))).model_dump()
-        except ValueError as exc:  # pydantic's ValidationError is one
-            why = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
-            raise ConfigError(f"{option} takes {','.join(n.upper() for n in names)}, e.g. {example}; got {value!r} "
-                              f"({why}).") from None
+        rule = parse_numbers(value, option, schema, example)
+        return rule and rule.model_dump()
 
     gates = {"prematurity": parse(prematurity, "--prematurity-gate", PrematurityGateConfig, "0.8,0.5"),
              "rhythm": parse(rhythm, "--rhythm-gate", RhythmGateConfig, "0.15,0.4"),

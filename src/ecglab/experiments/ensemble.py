@@ -24,6 +24,7 @@ import yaml
 
 from ecglab.errors import ConfigError, EcglabError
 from ecglab.inference.bundle import BundleSpec, load_bundle, save_bundle
+from ecglab.inputs.alike import AlikeBeats, check_alike
 from ecglab.inputs.beats import BEAT_PRESETS, P_WINDOW_S
 from ecglab.inputs.metadata import MetaFeature
 from ecglab.models.ensemble import GATE_FEATURES, GATE_RULES
@@ -153,8 +154,9 @@ def beat_gates(input: str | None, classes: list[str], beats, gates: dict) -> dic
 
 
 def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: str | Path | None = None,
-                   n_boot: int = 200, gates: dict | None = None):
-    """Ensemble ``runs``; write ``out``/bundle, report/, predictions.npz. Returns a RunResult."""
+                   n_boot: int = 200, gates: dict | None = None, alike: AlikeBeats | None = None):
+    """Ensemble ``runs``; write ``out``/bundle, report/, predictions.npz. Returns a RunResult. ``alike``: the
+    V probability shared among alike beats of a record (:mod:`ecglab.inputs.alike`)."""
     from ecglab.datasets.core.prepared import PreparedDataset
     from ecglab.evaluation import tune_thresholds
     from ecglab.training.evaluate import bundle_predictions, write_run_report
@@ -164,6 +166,7 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
     check_members(members)
     model, kwargs, meta_features = ensemble_model(members, method, gates)
     first = members[0]
+    check_alike(alike, first.spec.input, first.spec.classes, first.spec.beats)
     trained_on = yaml.safe_load((first.run_dir / "config.yaml").read_text())["data"]
     data = Path(data or trained_on["path"])
     dataset = PreparedDataset(data)
@@ -178,7 +181,7 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
     test_split = trained_on.get("test_split", "test")
     test_split = test_split if test_split in dataset.splits else val_split  # as training reports it
     spec = first.spec.model_copy(update={"architecture": "ensemble", "model_kwargs": kwargs, "thresholds": None,
-                                         "meta_features": meta_features})
+                                         "meta_features": meta_features, "alike_beats": alike})
     y_val, p_val = bundle_predictions(model, spec, dataset, val_split, source=f"the ensemble of {first.run_dir} …")
     y_test, p_test = bundle_predictions(model, spec, dataset, test_split, source=f"the ensemble of {first.run_dir} …",
                                         say=False)
@@ -198,11 +201,13 @@ def build_ensemble(runs: list[str | Path], method: str, out: str | Path, data: s
         "metrics": {k: metrics[k] for k in ("macro_auroc", "macro_auprc", "macro_f1", "accuracy") if k in metrics}})
     bundle_dir = save_bundle(out / "bundle", model, spec)
     (out / "ensemble.yaml").write_text(yaml.safe_dump({"method": method, "members": [str(m.run_dir) for m in members],
-                                                       "data": str(data), "gates": gates}, sort_keys=False))
+                                                       "data": str(data), "gates": gates,
+                                                       "alike_beats": alike and alike.model_dump()}, sort_keys=False))
     return RunResult(out, report, bundle_dir, out / "report")
 
 
-def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path, gates: dict | None = None):
+def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path, gates: dict | None = None,
+                alike: AlikeBeats | None = None):
     """The ensemble of ``ecglab cv`` runs dealt the same folds: per fold, the ensemble of the members' fold runs
     (``out/fold-K/``, whose bundle ``ecglab evaluate-beats out DIR…`` applies to the records that fold held out),
     scored and pooled as ``ecglab cv`` scores a single recipe. Returns a CVResult."""
@@ -222,7 +227,7 @@ def ensemble_cv(cv_dirs: list[str | Path], method: str, out: str | Path, gates: 
     for fold in range(first["folds"]):
         view = cv_dirs[0] / "data" / f"fold-{fold}"
         build_ensemble([d / f"fold-{fold}" for d in cv_dirs], method, out / f"fold-{fold}", data=view, n_boot=0,
-                       gates=gates)
+                       gates=gates, alike=alike)
         with np.load(out / f"fold-{fold}" / "predictions.npz", allow_pickle=False) as saved:
             split = pd.read_parquet(view / "meta.parquet", columns=["split"])["split"].to_numpy()
             folds_scored.append((saved["y_test"], saved["p_test"], np.flatnonzero(split == "test")))
@@ -246,13 +251,13 @@ def train_ensemble(config, resume: bool = False):
     members = member_configs(config, config.run_dir)  # all validated before any training
     gates = gates_of(config)
     # prepared here, not only by the members' training: when all are reused, the ensemble still reads it
-    check_gates(gates, ensure_dataset(config.data))
+    check_gates(gates, ensure_dataset(config.data), config.ensemble.alike_beats)
     for member in members:
         finished = (member.run_dir / "predictions.npz").is_file() and not config_differences(member, member.run_dir)
         if not finished and train(member, resume=resume and member.run_dir.exists()) is None:
             return None  # a non-zero DDP rank: rank zero builds the ensemble
     result = build_ensemble([m.run_dir for m in members], config.ensemble.method, config.run_dir,
-                            n_boot=config.report.n_boot, gates=gates)
+                            n_boot=config.report.n_boot, gates=gates, alike=config.ensemble.alike_beats)
     (config.run_dir / "config.yaml").write_text(config.to_yaml())
     return result
 
@@ -267,20 +272,22 @@ def cross_validate_ensemble(config, folds: int, progress: bool = False):
     directory = config.run_dir.parent / f"{config.name}-cv"
     members = member_configs(config, directory)
     gates = gates_of(config)
-    check_gates(gates, ensure_dataset(config.data))
+    check_gates(gates, ensure_dataset(config.data), config.ensemble.alike_beats)
     runs = [cross_validate(member, folds, progress=progress, split_seed=config.trainer.seed).directory
             for member in members]  # the same folds for all, even for members with a training seed of their own
-    return ensemble_cv(runs, config.ensemble.method, directory, gates=gates)
+    return ensemble_cv(runs, config.ensemble.method, directory, gates=gates, alike=config.ensemble.alike_beats)
 
 
-def check_gates(gates: dict | None, dataset) -> None:
-    """Refuse, before any member trains, gates that ``dataset`` cannot carry (not AAMI beats cut with their P wave)."""
+def check_gates(gates: dict | None, dataset, alike: AlikeBeats | None = None) -> None:
+    """Refuse, before any member trains, gates that ``dataset`` cannot carry (not AAMI beats cut with their P wave),
+    and an ``alike`` rule it cannot (not beats centred on their R peak)."""
     from ecglab.inputs.beats import BeatSpec
 
-    if gates is None:
-        return
     beats = dataset.manifest.get("beats")
-    beat_gates(dataset.manifest.get("input"), list(dataset.classes), beats and BeatSpec.model_validate(beats), gates)
+    beats = beats and BeatSpec.model_validate(beats)
+    check_alike(alike, dataset.manifest.get("input"), list(dataset.classes), beats)
+    if gates is not None:
+        beat_gates(dataset.manifest.get("input"), list(dataset.classes), beats, gates)
 
 
 def gates_of(config) -> dict | None:

@@ -18,7 +18,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecglab.version import __version__
-from ecglab.errors import BundleError
+from ecglab.errors import BundleError, ConfigError
+from ecglab.inputs.alike import AlikeBeats, check_alike
 from ecglab.inputs.beats import BeatSpec, input_channels
 from ecglab.inputs.metadata import MeasuredFeatures, MetaFeature
 from ecglab.inputs.preprocess import Preprocessing
@@ -50,6 +51,7 @@ class BundleSpec(BaseModel):
     dataset: str | None = None
     metrics: dict = Field(default_factory=dict)
     fallback: str | None = None  # the bundle for records without one of ``leads`` (see the module docstring)
+    alike_beats: AlikeBeats | None = None  # beat models: the V probability shared among alike beats of a record
 
     @property
     def channels(self) -> int:
@@ -68,9 +70,9 @@ def build_model(spec: BundleSpec):
 
 
 def _spec_json(spec: BundleSpec) -> bytes:
-    """The spec as JSON; ``measured`` and ``fallback`` only when set, so that bundles without them load in
-    earlier releases."""
-    unset = {name for name in ("measured", "fallback") if getattr(spec, name) is None}
+    """The spec as JSON; ``measured``, ``fallback`` and ``alike_beats`` only when set, so that bundles without
+    them load in earlier releases."""
+    unset = {name for name in ("measured", "fallback", "alike_beats") if getattr(spec, name) is None}
     return spec.model_dump_json(indent=2, exclude=unset or None).encode()
 
 
@@ -118,6 +120,10 @@ def load_spec(path: str | Path) -> BundleSpec:
         raise BundleError(f"{spec_file}: invalid bundle description ({exc}).") from None
     if spec.format > BUNDLE_FORMAT:
         raise BundleError(f"{path}: bundle format {spec.format} is newer than this ecglab reads ({BUNDLE_FORMAT}); upgrade ecglab.")
+    try:
+        check_alike(spec.alike_beats, spec.input, spec.classes, spec.beats)
+    except ConfigError as exc:
+        raise BundleError(f"{spec_file}: {exc}") from None
     return spec
 
 

@@ -24,6 +24,7 @@ from ecglab.errors import BundleError, RecordFormatError
 from ecglab.inference.bundle import BundleSpec, fallback_bundle, load_bundle, load_spec, resolve_bundle
 from ecglab.inference.measured import delineator_id, measured_features
 from ecglab.inference.notes import fallback_note, gate_notes, lead_names, lead_notes, quiet_stretch_notes, shipped_readers
+from ecglab.inputs.alike import share_with_alike_beats
 from ecglab.inputs.metadata import meta_input
 from ecglab.inputs.preprocess import preprocess
 from ecglab.inputs.windows import aggregate, sliding_windows, window_starts
@@ -209,7 +210,7 @@ class Predictor:
             prediction.notes.insert(0, fallback_note(record, self.spec))
             return prediction
         inputs = self.model_input(record)
-        probs = self.predict_proba(inputs.x, inputs.meta)
+        probs = self.shared_with_alike_beats(self.predict_proba(inputs.x, inputs.meta), inputs)
         spec = self.spec
         record_id = str(record.meta.get("record_id", "record"))
         common = dict(record_id=record_id, file=record.meta.get("source"), model=spec.architecture, kind=spec.kind,
@@ -241,6 +242,18 @@ class Predictor:
             z = np.exp(logits - logits.max(axis=1, keepdims=True))
             return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+    def shared_with_alike_beats(self, probs: np.ndarray, inputs: ModelInput) -> np.ndarray:
+        """A beat model's ``probs`` with V shared among the record's alike beats where its bundle says so
+        (:mod:`ecglab.inputs.alike`), the beats whose call this changes noted."""
+        rule, spec = self.spec.alike_beats, self.spec
+        if rule is None or spec.input != "beat" or len(probs) < 2:
+            return probs
+        shared = share_with_alike_beats(probs, inputs.x, spec.beats, len(spec.leads), spec.classes.index("V"), rule)
+        changed = int((self.decide(shared) != self.decide(probs)).any(axis=1).sum())
+        inputs.notes.append(f"V probability shared among beats of alike QRS shape (up to {rule.neighbours} per beat): "
+                            f"{changed} beats' calls changed.")
+        return shared
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Decisions (N, C): probability at or above the class threshold. A multiclass bundle without

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ecglab.errors import ConfigError
+from ecglab.inputs.alike import AlikeBeats
 
 
 class _Strict(BaseModel):
@@ -156,6 +157,7 @@ class EnsembleConfig(_Strict):
     prematurity_gate: PrematurityGateConfig | None = None
     rhythm_gate: RhythmGateConfig | None = None
     morphology_gate: MorphologyGateConfig | None = None
+    alike_beats: AlikeBeats | None = None  # the V probability shared among alike beats of a record (inputs/alike.py)
 
 
 class RunConfig(_Strict):

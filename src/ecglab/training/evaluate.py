@@ -134,4 +134,21 @@ def bundle_predictions(model, spec, dataset: PreparedDataset, split: str, source
         return windowed_probabilities(model, x, m if m.shape[-1] else None, spec.kind, spec.input_length, stride,
                                       spec.aggregate)
 
-    return predict_loader(model, record_loader(rows, batch_size), probabilities)
+    y_true, y_prob = predict_loader(model, record_loader(rows, batch_size), probabilities)
+    if spec.alike_beats is not None:
+        y_prob = shared_with_alike_beats(y_prob, spec, dataset, dataset.split_indices(split))
+    return y_true, y_prob
+
+
+def shared_with_alike_beats(probs: np.ndarray, spec, dataset: PreparedDataset, rows: np.ndarray) -> np.ndarray:
+    """A beat bundle's probabilities of ``rows`` with V shared among alike beats of each record, as the Predictor
+    shares them over a record's beats (:mod:`ecglab.inputs.alike`)."""
+    from ecglab.inputs.alike import share_with_alike_beats
+
+    records = dataset.meta["record_id"].to_numpy()[rows]
+    shared = np.array(probs, dtype=np.float32)
+    for record in pd.unique(records):
+        at = np.flatnonzero(records == record)
+        shared[at] = share_with_alike_beats(shared[at], dataset.signals[rows[at]], spec.beats, len(spec.leads),
+                                            spec.classes.index("V"), spec.alike_beats)
+    return shared
