@@ -73,8 +73,7 @@ def test_the_bundle_is_small_and_averages_two_models_of_the_context_beat_beside_
         "prematurity": {"rr_prev_rel_below": 0.8, "p_consistency_above": early},
         "rhythm": {"irregularity_above": 0.15, "p_consistency_below": fibrillating},
         "morphology": {"qrs_difference_above": unusual_qrs, "v_probability_above": plausible_v}}
-    # the two-lead model shares V among alike beats of a record (docs/RESULTS.md, eleventh round)
-    assert spec.alike_beats == (AlikeBeats(neighbours=20, radius=5.0) if name == NAME else None)
+    assert spec.alike_beats == AlikeBeats(neighbours=20, radius=5.0)  # V shared among alike beats of a record
 
 
 def test_predicts_an_annotated_mitbih_record(predictor, shared_data):
