@@ -10,7 +10,7 @@ LATEST := .venv-latest
 # torch first and pinned: any looser spec pulls several GB of CUDA wheels
 TORCH := torch==2.13.0
 # one test process per core (each test runs torch on one thread), at most 4 to bound memory; a file's tests
-# stay in one process so that its shared fixtures are built once (2 cores: about 6 min instead of 10)
+# stay in one process so that its shared fixtures are built once (2 cores: 6-11 min, as fast as the shared machine is, against about 10 serially on a fast day)
 PYTEST := -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 .PHONY: demo test test-latest lock install clean
