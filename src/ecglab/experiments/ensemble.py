@@ -251,7 +251,7 @@ def train_ensemble(config, resume: bool = False):
     members = member_configs(config, config.run_dir)  # all validated before any training
     gates = gates_of(config)
     # prepared here, not only by the members' training: when all are reused, the ensemble still reads it
-    check_gates(gates, ensure_dataset(config.data), config.ensemble.alike_beats)
+    check_beat_rules(gates, ensure_dataset(config.data), config.ensemble.alike_beats)
     for member in members:
         finished = (member.run_dir / "predictions.npz").is_file() and not config_differences(member, member.run_dir)
         if not finished and train(member, resume=resume and member.run_dir.exists()) is None:
@@ -272,13 +272,13 @@ def cross_validate_ensemble(config, folds: int, progress: bool = False):
     directory = config.run_dir.parent / f"{config.name}-cv"
     members = member_configs(config, directory)
     gates = gates_of(config)
-    check_gates(gates, ensure_dataset(config.data), config.ensemble.alike_beats)
+    check_beat_rules(gates, ensure_dataset(config.data), config.ensemble.alike_beats)
     runs = [cross_validate(member, folds, progress=progress, split_seed=config.trainer.seed).directory
             for member in members]  # the same folds for all, even for members with a training seed of their own
     return ensemble_cv(runs, config.ensemble.method, directory, gates=gates, alike=config.ensemble.alike_beats)
 
 
-def check_gates(gates: dict | None, dataset, alike: AlikeBeats | None = None) -> None:
+def check_beat_rules(gates: dict | None, dataset, alike: AlikeBeats | None = None) -> None:
     """Refuse, before any member trains, gates that ``dataset`` cannot carry (not AAMI beats cut with their P wave),
     and an ``alike`` rule it cannot (not beats centred on their R peak)."""
     from ecglab.inputs.beats import BeatSpec
