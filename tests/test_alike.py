@@ -112,3 +112,15 @@ def test_evaluation_and_the_predictor_share_alike(shared_data, tmp_path):
     changed = int((predicted.argmax(1) != own.argmax(1)).sum())
     assert inputs.notes[-1] == (f"V probability shared among beats of alike QRS shape (up to 10 per beat): "
                                 f"{changed} beats' calls changed.")
+
+
+def test_a_record_of_one_beat_has_no_alike_beats_to_share_with(tmp_path):
+    from ecglab.inference.predictor import ModelInput
+
+    spec = BEAT_PRESETS["context-difference"]
+    bundle = beat_bundle(tmp_path / "bundle", beats=spec, fs=spec.fs, input_length=spec.length, meta_features=[],
+                         model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4), alike_beats=AlikeBeats())
+    predictor = Predictor.load(bundle)
+    one = ModelInput(np.zeros((1, 2, spec.length), np.float32), None, spec.fs, np.zeros(1, int), spec.length)
+    probs = probabilities(np.array([0.4]))
+    assert predictor.shared_with_alike_beats(probs, one) is probs and one.notes == []  # no "0 beats' calls changed"
