@@ -100,3 +100,46 @@ def test_aligned_beats_line_up_wherever_the_peaks_were_marked():
     assert np.array_equal(by_marked.beats, np.broadcast_to(by_marked.beats[:1], by_marked.beats.shape))
     unaligned = extract_beats(lead, spec.fs, marked, spec.model_copy(update={"align_s": 0.0}))
     assert np.array_equal(unaligned.centres, marked[unaligned.kept])  # without alignment, cut where marked
+
+
+def test_qrs_centred_moves_a_records_peaks_together_to_its_qrs_centre():
+    from ecglab.inputs.beats import qrs_centred
+
+    true = np.arange(40, 1000, 60)
+    lead = _biphasic_complexes(1040, true)
+    # the squared slope of R (+1) and S (-0.9) weighs its centroid 0.79 samples after the R peak, hand-computed
+    for offset in (-5, 0, 3, 7):  # wherever a record's R peaks were marked, the same cuts
+        assert np.array_equal(qrs_centred(lead, true + offset, half=10, limit=8), true + 1)
+    jittered = true + np.resize([0, 3, 0, -1], len(true))  # one move for all: each peak keeps its own jitter
+    assert np.array_equal(qrs_centred(lead, jittered, half=10, limit=8) - jittered, np.ones(len(true), int))
+    assert np.array_equal(qrs_centred(lead, true - 5, half=10, limit=2), true - 3)  # moved by at most the limit
+    assert np.array_equal(qrs_centred(lead, true[:1], half=10, limit=8), true[:1])  # one peak: nothing to centre on
+
+
+def test_centred_beats_are_cut_alike_whatever_the_records_marking():
+    from ecglab.inputs.beats import BEAT_PRESETS
+
+    spec = BEAT_PRESETS["context-difference-centred"]
+    true = np.arange(64, 1200, 77)
+    lead = _biphasic_complexes(1280, true)[None].astype(np.float32)
+    by_r = extract_beats(lead, spec.fs, true, spec)
+    by_s = extract_beats(lead, spec.fs, true + 3, spec)  # another annotator marks every S wave
+    assert np.array_equal(by_r.centres, by_s.centres) and np.array_equal(by_r.beats, by_s.beats)
+    aligned = extract_beats(lead, spec.fs, true + 3, BEAT_PRESETS["context-difference-aligned"])
+    assert not np.array_equal(aligned.centres, by_r.centres)  # alignment alone keeps the marking's offset
+
+
+def test_a_bundle_names_the_centring_only_where_it_centres(tmp_path):
+    import json
+
+    from ecglab.inference.bundle import load_spec
+    from ecglab.inputs.beats import BEAT_PRESETS
+    from use_fixtures import beat_bundle
+
+    for preset, named in (("context-difference-aligned", False), ("context-difference-centred", True)):
+        spec = BEAT_PRESETS[preset]
+        bundle = beat_bundle(tmp_path / preset, beats=spec, fs=spec.fs, input_length=spec.length, leads=["MLII"],
+                             model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4), meta_features=[])
+        # left out where it is the default, so that earlier releases (which forbid unknown fields) read the bundle
+        assert ("centre" in json.loads((bundle / "bundle.json").read_text())["beats"]) is named
+        assert load_spec(bundle).beats == spec

@@ -114,7 +114,8 @@ def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0,
         beat extraction: kachuee | centred | context (P wave to T wave, per-record amplitude) |
         context-difference | context-median (context, and a second channel: the beat minus the record's
         median beat, or that median beat) | context-difference-aligned (each beat cut where its QRS best
-        matches the record's median QRS, within 50 ms of its R peak)
+        matches the record's median QRS, within 50 ms of its R peak) | context-difference-centred (and then
+        all of a record's cuts moved together onto the centre of its median QRS)
     add
         more beat databases whose records train too, DATABASE=DIR comma-separated (e.g. svdb=svdb/)
     peaks

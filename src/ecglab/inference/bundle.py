@@ -70,9 +70,11 @@ def build_model(spec: BundleSpec):
 
 
 def _spec_json(spec: BundleSpec) -> bytes:
-    """The spec as JSON; ``measured``, ``fallback`` and ``alike_beats`` only when set, so that bundles without
-    them load in earlier releases."""
-    unset = {name for name in ("measured", "fallback", "alike_beats") if getattr(spec, name) is None}
+    """The spec as JSON; ``measured``, ``fallback``, ``alike_beats`` and the beats' ``centre`` only when set, so
+    that bundles without them load in earlier releases."""
+    unset: dict = {name: True for name in ("measured", "fallback", "alike_beats") if getattr(spec, name) is None}
+    if spec.beats is not None and spec.beats.centre == "r_peak":
+        unset["beats"] = {"centre"}
     return spec.model_dump_json(indent=2, exclude=unset or None).encode()
 
 
