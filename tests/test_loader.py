@@ -126,3 +126,15 @@ def test_the_heap_is_trimmed_every_sixteenth_evaluation_batch(monkeypatch):
     assert calls == [0, 0]  # after batches 15 and 31
     monkeypatch.setattr(heap, "_TRIM", None)  # not glibc: nothing happens
     heap.trim_heap(15)
+
+
+def test_a_time_shift_moves_every_lead_of_an_example_together_by_whole_samples():
+    x = torch.arange(40.0).repeat(200, 2, 1)  # (200, 2, 40): each sample's value is its index
+    shifted = augment_batch(x, AugmentConfig(shift=0.03), fs=100.0)  # up to 3 samples either way
+    moves = x[:, 0, 20] - shifted[:, 0, 20]
+    assert set(moves.tolist()) == {-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0}
+    assert torch.equal(shifted[:, 0], shifted[:, 1])  # both leads alike
+    inner = (x[:, 0, 3:-3] - moves[:, None]).clamp(0, 39)
+    assert torch.equal(shifted[:, 0, 3:-3], inner)  # moved as a whole
+    assert torch.equal(shifted[:, 0, 0], (-moves).clamp(0, 39)) and bool((shifted >= 0).all())  # edges repeated
+    assert torch.equal(augment_batch(x, AugmentConfig(shift=0.004), fs=100.0), x)  # under a sample: no move

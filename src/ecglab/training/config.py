@@ -35,10 +35,11 @@ class AugmentConfig(_Strict):
     baseline: float = Field(0.0, ge=0)  # largest baseline-wander amplitude, in the signals' units (mV)
     noise: float = Field(0.0, ge=0)  # sd of additive Gaussian noise, in the signals' units
     lead_dropout: float = Field(0.0, ge=0, lt=1)  # probability that a lead is zeroed (one is always kept)
+    shift: float = Field(0.0, ge=0)  # largest time shift in seconds: each example moves by whole samples up to this
 
     @property
     def active(self) -> bool:
-        return any((self.amplitude, self.baseline, self.noise, self.lead_dropout))
+        return any((self.amplitude, self.baseline, self.noise, self.lead_dropout, self.shift))
 
 
 class DataConfig(_Strict):
