@@ -247,7 +247,8 @@ class Predictor:
         """A beat model's ``probs`` with V shared among the record's alike beats where its bundle says so
         (:mod:`ecglab.inputs.alike`), the beats whose call this changes noted."""
         rule, spec = self.spec.alike_beats, self.spec
-        if rule is None or len(probs) < 2:  # the rule: only where it applies (checked when built and when loaded)
+        # no rule (a bundle carries one only where it applies: checked when built and loaded), or no beat to share with
+        if rule is None or len(probs) < 2:
             return probs
         shared = share_with_alike_beats(probs, inputs.x, spec.beats, len(spec.leads), spec.classes.index("V"), rule)
         changed = int((self.decide(shared) != self.decide(probs)).any(axis=1).sum())
