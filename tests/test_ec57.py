@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecglab.evaluation.ec57 import beat_confusion, compare_beats, is_paced, summarise
+from ecglab.evaluation.ec57 import beat_confusion, compare_beats, flutter_spans, is_paced, summarise
 from ecglab.signal.rpeaks import match_beats
 
 FS = 1000.0  # one sample per millisecond, so distances read as ms
@@ -61,6 +61,18 @@ def test_a_call_outside_the_classes_counts_as_not_detected():
     assert matrix[0].tolist() == [0, 0, 0, 1]
 
 
+def test_ventricular_flutter_is_left_out_as_bxb_leaves_it_out():
+    # flutter 2500..3500: the reference beat at 3000 is ignored, detections at 2600 and 3000 are not counted,
+    # but one inside that matches a reference beat outside (3600 at 3500, 100 ms) is
+    assert flutter_spans([2500, 2600, 3500, 9000], ["[", "!", "]", "["], 10_000) == [(2500, 3500), (9000, 9999)]
+    result = compare_beats(REF + [3600], ["N", "S", "V", "N", "V"], [1000, 2600, 3000, 3500, 5000],
+                           ["N", "V", "V", "V", "V"], FS, CLASSES, flutter=[(2500, 3500)])
+    assert result["detection"] == {"tp": 2, "fn": 2, "fp": 1, "se": 0.5, "ppv": 2 / 3}
+    assert result["confusion"].tolist() == [[1, 0, 0, 1], [0, 0, 0, 1], [0, 0, 1, 0], [0, 0, 1, 0]]
+    assert result["flutter_s"] == 1.0 and summarise([result, result], CLASSES)["flutter_s"] == 2.0
+    # rows: N (1000 called N; 4000 missed), S (2000 missed), V (3600 called V by the 3500 detection), extra (5000 V)
+
+
 def test_paced_records_are_recognised():
     assert is_paced(["N", "/", "N"]) and not is_paced(["N", "V", "f"])
 
@@ -111,6 +123,18 @@ def test_evaluate_beats_with_detected_peaks(two_records, tmp_path, capsys):
         assert all(s["se"] is None or 0 <= s["se"] <= 1 for s in entry["classes"].values())
     assert "left out: 107 (paced beats" in markdown and "| 208 | 2955 |" in markdown
     assert "QRS detection: Se" in capsys.readouterr().out
+
+
+def test_record_207s_flutter_episodes_are_found(shared_data):
+    from ecglab.records import read_record
+    from ecglab.signal.rpeaks import annotated_beats
+
+    record = read_record(shared_data / "mitbih" / "207.hea")
+    spans = flutter_spans(record.annotations.samples, record.annotations.symbols, record.n_samples)
+    assert spans[0] == (14665, 18350) and spans[-1] == (554682, 589926) and len(spans) == 6
+    assert round(sum(end - start for start, end in spans) / record.fs) == 143
+    beats, _ = annotated_beats(record.annotations.samples, record.annotations.symbols)
+    assert not any(start <= b <= end for b in beats for start, end in spans)  # flutter waves (!) are no beats
 
 
 def test_evaluate_beats_on_annotated_peaks_scores_the_classifier_alone(two_records, tmp_path):

@@ -6,6 +6,9 @@ then taken, and so on. Unmatched reference beats are missed (false negatives of 
 detections are extra (false positives). The class confusion matrix has one more row and column than
 there are classes: extra detections by their called class (last row) and reference beats by their
 true class that were not detected (last column), so that they count against +P and Se as EC57 asks.
+Episodes of ventricular flutter or fibrillation that the reference marks (``[`` to ``]``) are left out, as
+EC57 and its reference implementation, WFDB's ``bxb``, leave them out: the reference's annotations inside
+them are ignored, and a detection inside them that matches no reference beat is not counted.
 
 Pure numpy; the matching is :func:`ecglab.signal.rpeaks.match_beats` (which also labels the detected beats
 of training data), the figures come from :func:`ecglab.evaluation.tables.aami_scores`.
@@ -22,6 +25,7 @@ from ecglab.evaluation.tables import aami_scores
 from ecglab.signal.rpeaks import TOLERANCE_S, match_beats
 
 PACED_SYMBOL = "/"
+FLUTTER_ON, FLUTTER_OFF = "[", "]"
 
 
 def detection_counts(n_reference: int, n_detected: int, n_matched: int) -> dict:
@@ -56,11 +60,42 @@ def beat_confusion(ref_labels: Sequence, det_labels: Sequence, ref_idx, det_idx,
 
 
 def compare_beats(ref_samples, ref_labels, det_samples, det_labels, fs: float, classes: Sequence[str],
-                  tolerance_s: float = TOLERANCE_S) -> dict:
-    """One record's comparison: ``detection`` counts and the ``confusion`` matrix of :func:`beat_confusion`."""
+                  tolerance_s: float = TOLERANCE_S, flutter=()) -> dict:
+    """One record's comparison: ``detection`` counts and the ``confusion`` matrix of :func:`beat_confusion`.
+    ``flutter``: the reference's ventricular flutter episodes, (start, end) sample pairs (:func:`flutter_spans`)."""
+    ref_samples, det_samples = np.asarray(ref_samples, np.int64), np.asarray(det_samples, np.int64)
+    kept = ~_inside(ref_samples, flutter)
+    ref_samples, ref_labels = ref_samples[kept], [label for label, k in zip(ref_labels, kept) if k]
     ref_idx, det_idx = match_beats(ref_samples, det_samples, fs, tolerance_s)
+    uncounted = _inside(det_samples, flutter)
+    uncounted[det_idx] = False
+    det_idx = np.cumsum(~uncounted)[det_idx] - 1  # the matched detections' places among those counted
+    det_samples, det_labels = det_samples[~uncounted], [label for label, u in zip(det_labels, uncounted) if not u]
     return {"detection": detection_counts(len(ref_samples), len(det_samples), len(ref_idx)),
-            "confusion": beat_confusion(ref_labels, det_labels, ref_idx, det_idx, classes)}
+            "confusion": beat_confusion(ref_labels, det_labels, ref_idx, det_idx, classes),
+            "flutter_s": float(sum(end - start for start, end in flutter) / fs)}
+
+
+def flutter_spans(samples, symbols: Sequence[str], n_samples: int) -> list[tuple[int, int]]:
+    """The reference's episodes of ventricular flutter or fibrillation, ``[`` to ``]`` (to the record's last
+    sample, ``n_samples - 1``, where one is left open), as (start, end) samples."""
+    spans, start = [], None
+    for sample, symbol in zip(np.asarray(samples, np.int64).tolist(), symbols):
+        if symbol == FLUTTER_ON and start is None:
+            start = sample
+        elif symbol == FLUTTER_OFF and start is not None:
+            spans.append((start, sample))
+            start = None
+    if start is not None:
+        spans.append((start, n_samples - 1))
+    return spans
+
+
+def _inside(samples: np.ndarray, spans) -> np.ndarray:
+    inside = np.zeros(len(samples), bool)
+    for start, end in spans:
+        inside |= (samples >= start) & (samples <= end)
+    return inside
 
 
 def summarise(comparisons: Sequence[dict], classes: Sequence[str]) -> dict:
@@ -69,7 +104,7 @@ def summarise(comparisons: Sequence[dict], classes: Sequence[str]) -> dict:
     confusion = np.sum([c["confusion"] for c in comparisons], axis=0) if comparisons else \
         np.zeros((len(classes) + 1,) * 2, np.int64)
     return {"detection": detection_counts(tp + fn, tp + fp, tp), "classes": aami_scores(confusion, classes),
-            "confusion": confusion.tolist()}
+            "confusion": confusion.tolist(), "flutter_s": sum(c.get("flutter_s", 0.0) for c in comparisons)}
 
 
 def is_paced(symbols: Sequence[str]) -> bool:

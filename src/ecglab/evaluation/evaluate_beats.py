@@ -1,8 +1,9 @@
 """A beat model run over a folder of annotated records and scored as AAMI EC57 asks.
 
 R peaks are detected (the annotations are hidden from the Predictor) unless ``use_annotations``, which
-scores the classifier alone on the annotated peaks. Records with paced beats are left out, as EC57
-says. The report holds gross figures (beats of all records summed) and each record's.
+scores the classifier alone on the annotated peaks. Records with paced beats are left out, as EC57 says,
+and so are episodes of ventricular flutter (:func:`ecglab.evaluation.ec57.compare_beats`). The report holds
+gross figures (beats of all records summed) and each record's.
 
     >>> report = evaluate_beats("mitbih-kachuee-ds1", "data/mitbih")
     >>> report["gross"]["detection"]["ppv"], ec57_markdown(report)
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from ecglab.datasets.core.aami import aami_class
 from ecglab.errors import EcglabError
-from ecglab.evaluation.ec57 import TOLERANCE_S, compare_beats, is_paced, summarise
+from ecglab.evaluation.ec57 import TOLERANCE_S, compare_beats, flutter_spans, is_paced, summarise
 from ecglab.evaluation.tables import aami_table, fmt
 
 
@@ -104,8 +105,9 @@ def _score(bundle: str, directory: str, headers: list[Path], predictor_for, clas
             continue
         prediction = predictor.predict(record if use_annotations else dataclasses.replace(record, annotations=None))
         beats = prediction.beats or []
+        flutter = flutter_spans(record.annotations.samples, record.annotations.symbols, record.n_samples)
         result = compare_beats(samples, [aami_class(s) for s in symbols], [b.sample for b in beats],
-                               [b.label for b in beats], record.fs, classes)
+                               [b.label for b in beats], record.fs, classes, flutter=flutter)
         results.append(result)
         records[header.stem] = {**summarise([result], classes), "notes": list(prediction.notes)}
     return {"bundle": bundle, "directory": directory,
@@ -119,6 +121,13 @@ def _pct(value) -> str:
     return fmt(None if value is None else 100 * value, 2)
 
 
+def _flutter_line(report: dict) -> list[str]:
+    """The sentence that says which records' ventricular flutter was left out, if any was."""
+    spans = [f"{name} ({entry['flutter_s']:.0f} s)" for name, entry in report["records"].items() if entry.get("flutter_s")]
+    return [f"Ventricular flutter or fibrillation marked in the reference, left out as EC57 says: {', '.join(spans)}.",
+            ""] if spans else []
+
+
 def ec57_markdown(report: dict) -> str:
     """The report as Markdown: detection and class figures, gross then per record."""
     classes, gross = report["classes"], report["gross"]
@@ -127,6 +136,7 @@ def ec57_markdown(report: dict) -> str:
     lines = [f"# AAMI EC57 beat evaluation: {report['bundle']} on {report['directory']}", "",
              f"R peaks {report['r_peaks']}; beats matched within {1000 * report['tolerance_s']:.0f} ms. "
              f"Records scored: {len(report['records'])}; left out: {left_out}.", "",
+             *_flutter_line(report),
              "## Gross (beats of all records summed)", "",
              f"QRS detection: Se {_pct(detection['se'])} %, +P {_pct(detection['ppv'])} % "
              f"(TP {detection['tp']}, FN {detection['fn']}, FP {detection['fp']}).", "",
