@@ -1,11 +1,12 @@
-"""Where the R-peak detector places a beat: on the deflection the annotators mark."""
+"""The R-peak detector: where it places a beat (on the deflection the annotators mark), and the beats its
+search-back finds in long R-R intervals."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ecglab.records import read_record
-from ecglab.signal.rpeaks import annotated_beats, detect_r_peaks, match_beats
+from ecglab.signal.rpeaks import _qrs_peaks, annotated_beats, detect_r_peaks, match_beats
 
 FS = 250.0
 BEATS = np.arange(1.0, 19.0, 0.8)  # seconds
@@ -44,3 +45,27 @@ def test_on_a_record_of_qs_complexes_beats_are_placed_where_the_annotators_put_t
     assert len(ref) >= 0.995 * len(reference) and len(det) >= 0.995 * len(peaks)
     offsets_ms = (peaks[det] - reference[ref]) / record.fs * 1000
     assert abs(np.median(offsets_ms)) <= 8 and np.mean(np.abs(offsets_ms) > 30) < 0.05  # was -47 ms, 77 %
+
+
+def test_search_back_finds_a_weak_qrs_in_a_long_gap_but_not_a_t_wave():
+    # beats every second; the slope ratio crosses the threshold (1.6) at every beat but beat 10 (1.4, found by
+    # search-back at 1.2) and beat 15 (none); in beat 15's gap a T-wave-like burst (1.4) of a slow wave is refused
+    beats = np.arange(20) + 0.5
+    lead = _wave(beats, 1.0, 0.01) + _wave([14.85], 0.3, 0.06)
+    ratio = np.full(lead.size, 0.5)
+    for k, at in enumerate(beats):
+        ratio[int(at * FS) - 10:int(at * FS) + 10] = {10: 1.4, 15: 0.5}.get(k, 2.0)
+    ratio[int(14.85 * FS) - 10:int(14.85 * FS) + 10] = 1.4
+    peaks = _qrs_peaks(lead, ratio, FS)
+    assert peaks.tolist() == [int(at * FS) for k, at in enumerate(beats) if k != 15]
+
+
+def test_search_back_finds_ventricular_beats_of_a_tachycardia_run(shared_data):
+    # MIT-BIH 205: in its runs of ventricular tachycardia the slope stays high, and the running threshold alone
+    # missed 18 of its V beats (11 now), for one extra beat either way
+    record = read_record(shared_data / "mitbih" / "205.hea")
+    reference, symbols = annotated_beats(record.annotations.samples, record.annotations.symbols)
+    peaks = detect_r_peaks(record.voting_leads("MLII"), record.fs)
+    ref, det = match_beats(reference, peaks, record.fs)
+    missed = np.setdiff1d(np.arange(len(reference)), ref)
+    assert sum(symbols[i] == "V" for i in missed) == 11 and len(missed) == 12 and len(peaks) - len(det) == 1

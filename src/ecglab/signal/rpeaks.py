@@ -7,7 +7,11 @@ on the shared MIT-BIH DS1 and SVDB records (docs/RESULTS.md, "QRS detection (EC5
 * every usable lead votes: the slope ratio is averaged over the leads, so a beat small or lost in
   one lead is still found in the other, and noise in one lead alone does not make a beat;
 * the threshold is 1.6 times the running average, not 1.5, which halves the false detections;
-* the refractory period is 250 ms, not 300 ms, so that early premature beats are not dropped.
+* the refractory period is 250 ms, not 300 ms, so that early premature beats are not dropped;
+* Pan & Tompkins' search-back: an R-R interval over 1.5 times the median of the last 8 is searched again at a
+  lower threshold (1.2), and the strongest slope burst there is a beat if it is at least half as steep as the
+  recent beats (their rule against T waves). In a run of ventricular tachycardia the running average of the
+  slope is as high as each wide complex, so some complexes never cross 1.6.
 
 The R peak itself is placed on the first lead (the model's lead), on the QRS's most prominent peak, or on
 its trough where that dominates (a QS or rS complex), as the annotators placed the beats the models learnt
@@ -27,6 +31,9 @@ SMOOTH_S, AVERAGE_S = 0.1, 0.75  # slope smoothing and running-average windows (
 THRESHOLD = 1.6  # QRS where the smoothed slope exceeds this multiple of its running average
 MIN_QRS_FRACTION = 0.4  # slope bursts shorter than this fraction of the mean burst are not QRS (neurokit2's)
 REFRACTORY_S = 0.25
+SEARCH_GAP, SEARCH_THRESHOLD, RECENT_BEATS = 1.5, 1.2, 8  # search-back: R-R over 1.5 x the median of the last 8
+T_WAVE_SLOPE = 0.5  # a beat found by search-back is at least half as steep as the recent ones (Pan & Tompkins)
+QRS_HALF_S = 0.05  # where a beat's steepest slope is looked for, each side of its R peak
 QUALITY_WINDOW_S = 10.0
 MIN_KURTOSIS = 3.8
 MIN_SECONDS = 2.0  # the running average needs a few beats
@@ -107,19 +114,61 @@ def _slope_ratio(lead: np.ndarray, fs: float) -> np.ndarray:
 
 def _qrs_peaks(lead: np.ndarray, ratio: np.ndarray, fs: float) -> np.ndarray:
     """One peak per slope burst (its dominant deflection in ``lead``), bursts too short to be a QRS skipped,
-    and none within the refractory period of the previous peak."""
-    edges = np.diff(np.r_[0, (ratio > THRESHOLD).astype(np.int8), 0])
-    begins, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    and none within the refractory period of the previous peak; then long R-R intervals searched again."""
+    begins, ends = _bursts(ratio, THRESHOLD)
     if len(begins) == 0:
         return np.zeros(0, dtype=np.int64)
-    long_enough = (ends - begins) >= MIN_QRS_FRACTION * np.mean(ends - begins)
+    shortest = MIN_QRS_FRACTION * np.mean(ends - begins)
+    long_enough = (ends - begins) >= shortest
     refractory = int(round(REFRACTORY_S * fs))
     peaks = []
     for begin, end in zip(begins[long_enough], ends[long_enough]):
         peak = begin + _dominant_deflection(lead[begin:end])
         if not peaks or peak - peaks[-1] > refractory:
             peaks.append(peak)
-    return np.asarray(peaks, dtype=np.int64)
+    return _search_back(lead, ratio, fs, peaks, shortest)
+
+
+def _bursts(ratio: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Begin and end (exclusive) of each stretch where ``ratio`` exceeds ``threshold``."""
+    edges = np.diff(np.r_[0, (ratio > threshold).astype(np.int8), 0])
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _search_back(lead: np.ndarray, ratio: np.ndarray, fs: float, peaks: list[int], shortest: float) -> np.ndarray:
+    """``peaks`` with the beats found in R-R intervals over SEARCH_GAP times the recent median R-R, one at a time:
+    the strongest burst over SEARCH_THRESHOLD there (outside the refractory periods, no shorter than ``shortest``),
+    if it is steep enough to be a QRS."""
+    if len(peaks) <= RECENT_BEATS:
+        return np.asarray(peaks, dtype=np.int64)
+    slope = np.abs(np.gradient(lead))
+    refractory, half = int(round(REFRACTORY_S * fs)), int(round(QRS_HALF_S * fs))
+    found = peaks[:1]
+    for following in peaks[1:]:
+        while following - found[-1] > SEARCH_GAP * _recent_rr(found, peaks):
+            burst = _strongest_burst(ratio, found[-1] + refractory, following - refractory, shortest)
+            recent = np.median([slope[max(0, p - half):p + half].max() for p in found[-RECENT_BEATS:]])
+            if burst is None or slope[burst].max() < T_WAVE_SLOPE * recent:
+                break
+            found.append(burst.start + _dominant_deflection(lead[burst]))
+        found.append(following)
+    return np.asarray(found, dtype=np.int64)
+
+
+def _recent_rr(found: list[int], peaks: list[int]) -> float:
+    """The median of the last RECENT_BEATS R-R intervals found (of the first detected ones until then)."""
+    beats = found[-RECENT_BEATS - 1:] if len(found) > RECENT_BEATS else peaks[:RECENT_BEATS + 1]
+    return float(np.median(np.diff(beats)))
+
+
+def _strongest_burst(ratio: np.ndarray, start: int, stop: int, shortest: float) -> slice | None:
+    """The burst over SEARCH_THRESHOLD in ``ratio[start:stop]`` with the highest ratio, no shorter than ``shortest``."""
+    begins, ends = _bursts(ratio[start:max(start, stop)], SEARCH_THRESHOLD)
+    kept = ends - begins >= shortest
+    if not kept.any():
+        return None
+    bursts = [slice(start + b, start + e) for b, e in zip(begins[kept], ends[kept])]
+    return max(bursts, key=lambda burst: ratio[burst].max())
 
 
 def _dominant_deflection(piece: np.ndarray) -> int:
