@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecglab.records import read_record
-from ecglab.signal.rpeaks import _qrs_peaks, annotated_beats, detect_r_peaks, match_beats
+from ecglab.signal.rpeaks import _qrs_peaks, annotated_beats, detect_r_peaks, match_beats, unusable_seconds
 
 FS = 250.0
 BEATS = np.arange(1.0, 19.0, 0.8)  # seconds
@@ -69,3 +69,19 @@ def test_search_back_finds_ventricular_beats_of_a_tachycardia_run(shared_data):
     ref, det = match_beats(reference, peaks, record.fs)
     missed = np.setdiff1d(np.arange(len(reference)), ref)
     assert sum(symbols[i] == "V" for i in missed) == 11 and len(missed) == 12 and len(peaks) - len(det) == 1
+
+
+def test_a_rhythmic_wave_without_peaks_is_an_ecg_but_noise_is_not():
+    # a sinusoid at 150 per minute (a ventricular tachycardia's shape: its slope is no peakier than noise's)
+    t = np.arange(int(30 * FS)) / FS
+    assert unusable_seconds(np.sin(2 * np.pi * 2.5 * t), FS) == 0
+    assert unusable_seconds(np.random.default_rng(0).normal(0, 0.3, t.size), FS) == 30
+
+
+def test_a_run_of_ventricular_tachycardia_is_not_taken_for_noise(shared_data):
+    record = read_record(shared_data / "svdb" / "861.hea")  # 460-470 s: 20 beats, 18 of them V, none detected before
+    assert unusable_seconds(record.signal[0], record.fs) == 0
+    reference, _ = annotated_beats(record.annotations.samples, record.annotations.symbols)
+    run = reference[(reference >= 460 * record.fs) & (reference < 470 * record.fs)]
+    ref, _ = match_beats(run, detect_r_peaks(record.voting_leads("MLII"), record.fs), record.fs)
+    assert len(run) == len(ref) == 20
