@@ -17,7 +17,7 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import psutil
 import pytest
@@ -52,9 +52,9 @@ def server(bundle):
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"ecglab serve did not start: {process.stderr.read().decode()[-2000:]}")
@@ -95,7 +95,7 @@ def assert_survives(server, send, statuses: set[int], message: str = ""):
     """``send(client)`` is answered with one of ``statuses`` within MAX_SECONDS and MAX_MB, the
     message holds ``message`` and no temporary path, and the server then answers a valid request."""
     url, process = server
-    with httpx.Client(base_url=url, timeout=30) as client, peak_memory(process) as memory:
+    with httpx2.Client(base_url=url, timeout=30) as client, peak_memory(process) as memory:
         start = time.perf_counter()
         response = send(client)
         seconds = time.perf_counter() - start
@@ -106,7 +106,7 @@ def assert_survives(server, send, statuses: set[int], message: str = ""):
     assert "ecglab-upload-" not in detail and tempfile.gettempdir() + "/" not in detail
     assert seconds < MAX_SECONDS, f"answered in {seconds:.2f} s"
     assert memory["mb"] < MAX_MB, f"server memory rose {memory['mb']:.0f} MB"
-    assert httpx.post(f"{url}/predict", json=_valid_body(), timeout=30).status_code == 200
+    assert httpx2.post(f"{url}/predict", json=_valid_body(), timeout=30).status_code == 200
     return response
 
 
@@ -242,7 +242,7 @@ def test_malformed_requests(server, content, content_type):
 @pytest.mark.parametrize("host, status", [("evil.example", 400), ("evil.example:8000", 400), ("127.0.0.1.nip.io", 400),
                                           ("localhost:1234", 200), ("127.0.0.1", 200), ("[::1]:8000", 200)])
 def test_host_header_allow_list(server, host, status):
-    response = httpx.get(f"{server[0]}/health", headers={"host": host}, timeout=10)
+    response = httpx2.get(f"{server[0]}/health", headers={"host": host}, timeout=10)
     assert response.status_code == status
     if status == 400:
         assert "--allowed-hosts" in response.json()["detail"] and host.split(":")[0] in response.json()["detail"]
@@ -250,7 +250,7 @@ def test_host_header_allow_list(server, host, status):
 
 def test_cors_headers_absent_by_default_and_present_when_configured(server, bundle):
     origin = {"origin": "https://app.example.org"}
-    assert "access-control-allow-origin" not in httpx.get(f"{server[0]}/health", headers=origin, timeout=10).headers
+    assert "access-control-allow-origin" not in httpx2.get(f"{server[0]}/health", headers=origin, timeout=10).headers
     app = create_app([bundle], cors_origins=["https://app.example.org"])
     with TestClient(app, base_url="http://localhost") as client:
         assert client.get("/health", headers=origin).headers["access-control-allow-origin"] == "https://app.example.org"
@@ -273,7 +273,7 @@ def test_a_slow_body_is_cut_off_after_the_read_timeout(server):
     with _send_head(url, 10_000) as slow:
         start = time.perf_counter()
         slow.sendall(b'{"signal": ')  # and then nothing more
-        meanwhile = httpx.post(f"{url}/predict", json=_valid_body(), timeout=30)
+        meanwhile = httpx2.post(f"{url}/predict", json=_valid_body(), timeout=30)
         answer = b""
         while chunk := slow.recv(4096):  # until the server closes the connection
             answer += chunk
@@ -289,12 +289,12 @@ def test_bodies_in_flight_beyond_the_budget_are_503_with_retry_after(server):
     with _send_head(url, 45_000_000, "multipart/form-data; boundary=x") as first:
         first.sendall(b"0" * 40_000_000)  # held by the server while the rest is awaited
         time.sleep(0.5)
-        second = httpx.post(f"{url}/predict", content=b"0" * 30_000_000, timeout=30,
+        second = httpx2.post(f"{url}/predict", content=b"0" * 30_000_000, timeout=30,
                             headers={"content-type": "multipart/form-data; boundary=x"})
         assert second.status_code == 503 and second.headers["retry-after"] == "2"
         assert "busy" in second.json()["detail"]
     time.sleep(READ_TIMEOUT_S + 0.5)  # the first one is cut off, its bytes returned to the budget
-    assert httpx.post(f"{url}/predict", json=_valid_body(), timeout=30).status_code == 200
+    assert httpx2.post(f"{url}/predict", json=_valid_body(), timeout=30).status_code == 200
 
 
 def _max_size_signal() -> np.ndarray:
@@ -310,7 +310,7 @@ def test_a_max_size_record_stays_within_its_memory_bound(server):
     body = json.dumps({"signal": np.round(signal.astype(np.float64), 3).tolist(), "fs": 500, "leads": STANDARD_12_LEADS}).encode()
     for send in (_post_files(upload, {"fs": "500"}), _post_json(body)):
         with peak_memory(server[1]) as memory:
-            response = send(httpx.Client(base_url=server[0], timeout=60))
+            response = send(httpx2.Client(base_url=server[0], timeout=60))
         assert response.status_code == 200, response.text[:300]
         print(f"max-size request: +{memory['mb']:.0f} MB")
         assert memory["mb"] < 200
@@ -320,7 +320,7 @@ def test_a_max_size_record_measured_stays_within_the_same_bound(server):
     """/measure delineates a long record a few leads at a time, so it holds no more than /predict."""
     upload = [("files", ("max.npy", _npy_bytes(_max_size_signal())))]
     with peak_memory(server[1]) as memory:
-        response = httpx.post(f"{server[0]}/measure", files=upload, data={"fs": "500"}, timeout=120)
+        response = httpx2.post(f"{server[0]}/measure", files=upload, data={"fs": "500"}, timeout=120)
     assert response.status_code == 200, response.text[:300]
     print(f"max-size /measure: +{memory['mb']:.0f} MB, {len(response.json()['waves']):,} waves")
     assert memory["mb"] < 200

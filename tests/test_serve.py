@@ -254,27 +254,27 @@ def server(bundles):
 
 
 def test_health_answers_while_a_prediction_runs(server):
-    import httpx
+    import httpx2
 
     body = dict(_json_record(twelve_lead()), record_id="slow")
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(httpx.post, f"{server}/predict", json=body, timeout=30)
+        pending = pool.submit(httpx2.post, f"{server}/predict", json=body, timeout=30)
         time.sleep(0.3)
         start = time.perf_counter()
-        assert httpx.get(f"{server}/health", timeout=5).status_code == 200
+        assert httpx2.get(f"{server}/health", timeout=5).status_code == 200
         assert time.perf_counter() - start < 0.5
         assert not pending.done()
         assert pending.result().status_code == 200
 
 
 def test_load_200_requests_from_8_clients(server, capsys):
-    import httpx
+    import httpx2
 
     body = _json_record(twelve_lead())
 
     def client_run(n):
         latencies = []
-        with httpx.Client(base_url=server, timeout=60) as http:
+        with httpx2.Client(base_url=server, timeout=60) as http:
             for _ in range(n):
                 start = time.perf_counter()
                 response = http.post("/predict", json=body)
