@@ -8,6 +8,7 @@ on the shared MIT-BIH DS1 and SVDB records (docs/RESULTS.md, "QRS detection (EC5
   one lead is still found in the other, and noise in one lead alone does not make a beat;
 * the threshold is 1.6 times the running average, not 1.5, which halves the false detections;
 * the refractory period is 250 ms, not 300 ms, so that early premature beats are not dropped;
+* a slope burst less than a fifth as steep as the bursts around it (within 5 s) is not a QRS;
 * Pan & Tompkins' search-back: an R-R interval over 1.5 times the median of the last 8 is searched again at a
   lower threshold (1.2), and the strongest slope burst there is a beat if it is at least half as steep as the
   recent beats (their rule against T waves). In a run of ventricular tachycardia the running average of the
@@ -33,6 +34,9 @@ SMOOTH_S, AVERAGE_S = 0.1, 0.75  # slope smoothing and running-average windows (
 THRESHOLD = 1.6  # QRS where the smoothed slope exceeds this multiple of its running average
 MIN_QRS_FRACTION = 0.4  # slope bursts shorter than this fraction of the mean burst are not QRS (neurokit2's)
 REFRACTORY_S = 0.25
+# a burst at most a fifth as steep as the bursts within 5 s is no QRS: noise and tall P or T waves cross the
+# running-average threshold where the slope is small, but are far less steep than the complexes around them
+MIN_STEEPNESS, NEIGHBOURHOOD_S = 0.2, 5.0
 SEARCH_GAP, SEARCH_THRESHOLD, RECENT_BEATS = 1.5, 1.2, 8  # search-back: R-R over 1.5 x the median of the last 8
 T_WAVE_SLOPE = 0.5  # a beat found by search-back is at least half as steep as the recent ones (Pan & Tompkins)
 QRS_HALF_S = 0.05  # where a beat's steepest slope is looked for, each side of its R peak
@@ -140,13 +144,24 @@ def _qrs_peaks(lead: np.ndarray, ratio: np.ndarray, fs: float) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     shortest = MIN_QRS_FRACTION * np.mean(ends - begins)
     long_enough = (ends - begins) >= shortest
+    begins, ends = begins[long_enough], ends[long_enough]
+    steep = _steep_enough(np.abs(np.gradient(lead)), begins, ends, fs)
     refractory = int(round(REFRACTORY_S * fs))
     peaks = []
-    for begin, end in zip(begins[long_enough], ends[long_enough]):
+    for begin, end in zip(begins[steep], ends[steep]):
         peak = begin + _dominant_deflection(lead[begin:end])
         if not peaks or peak - peaks[-1] > refractory:
             peaks.append(peak)
     return _search_back(lead, ratio, fs, peaks, shortest)
+
+
+def _steep_enough(slope: np.ndarray, begins: np.ndarray, ends: np.ndarray, fs: float) -> np.ndarray:
+    """Which bursts are at least MIN_STEEPNESS times as steep as the median burst within NEIGHBOURHOOD_S of them."""
+    steepest = np.array([slope[b:e].max() for b, e in zip(begins, ends)])
+    near = int(round(NEIGHBOURHOOD_S * fs))
+    lows, highs = np.searchsorted(begins, begins - near), np.searchsorted(begins, begins + near, side="right")
+    typical = np.array([np.median(steepest[low:high]) for low, high in zip(lows, highs)])
+    return steepest >= MIN_STEEPNESS * typical
 
 
 def _bursts(ratio: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
