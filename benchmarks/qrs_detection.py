@@ -16,25 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ecglab.datasets.core.aami import AAMI_CLASSES, aami_class
-from ecglab.evaluation.ec57 import compare_beats, flutter_spans, is_paced, summarise
+from ecglab.datasets.core.aami import AAMI_CLASSES
+from ecglab.evaluation.ec57 import is_paced, summarise
+from ecglab.evaluation.evaluate_beats import compare_with_annotations
 from ecglab.records import read_record
-from ecglab.signal.rpeaks import annotated_beats, detect_r_peaks
+from ecglab.signal.rpeaks import detect_r_peaks
 
 
 def record_comparison(header: Path) -> dict | None:
     """The EC57 comparison of one record's detected beats (all called N, so that the confusion matrix's last
     column counts the missed beats of each class); None for a paced record or one without annotations."""
     record = read_record(header)
-    if record.annotations is None:
-        return None
-    samples, symbols = annotated_beats(record.annotations.samples, record.annotations.symbols)
-    if is_paced(symbols):
+    if record.annotations is None or is_paced(record.annotations.symbols):
         return None
     detected = detect_r_peaks(record.voting_leads("MLII"), record.fs)
-    flutter = flutter_spans(record.annotations.samples, record.annotations.symbols, record.n_samples)
-    return compare_beats(samples, [aami_class(s) for s in symbols], detected, ["N"] * len(detected), record.fs,
-                         AAMI_CLASSES, flutter=flutter)
+    return compare_with_annotations(record, detected, ["N"] * len(detected), AAMI_CLASSES)
 
 
 def report(comparisons: dict[str, dict], worst: int = 8) -> str:

@@ -83,11 +83,22 @@ def _headers(directory) -> list[Path]:
     return headers
 
 
+def compare_with_annotations(record, det_samples, det_labels, classes: list[str]) -> dict:
+    """The EC57 comparison (:func:`compare_beats`) of beats at ``det_samples`` called ``det_labels`` with an annotated
+    record's beats, the ventricular flutter its annotations mark left out."""
+    from ecglab.signal.rpeaks import annotated_beats
+
+    annotations = record.annotations
+    samples, symbols = annotated_beats(annotations.samples, annotations.symbols)
+    flutter = flutter_spans(annotations.samples, annotations.symbols, record.n_samples)
+    return compare_beats(samples, [aami_class(s) for s in symbols], det_samples, det_labels, record.fs, classes,
+                         flutter=flutter)
+
+
 def _score(bundle: str, directory: str, headers: list[Path], predictor_for, classes: list[str], use_annotations: bool,
            leads: list[str] | None) -> dict:
     """Each record through ``predictor_for(header)`` (None: held out by no fold) and matched to its annotations."""
     from ecglab.records import read_record
-    from ecglab.signal.rpeaks import annotated_beats
 
     records, results, excluded = {}, [], []
     for header in headers:
@@ -95,8 +106,7 @@ def _score(bundle: str, directory: str, headers: list[Path], predictor_for, clas
         if record.annotations is None:
             excluded.append({"record": header.stem, "reason": "no .atr beat annotations"})
             continue
-        samples, symbols = annotated_beats(record.annotations.samples, record.annotations.symbols)
-        if is_paced(symbols):
+        if is_paced(record.annotations.symbols):
             excluded.append({"record": header.stem, "reason": "paced beats (EC57 leaves paced records out)"})
             continue
         predictor = predictor_for(header)
@@ -105,9 +115,7 @@ def _score(bundle: str, directory: str, headers: list[Path], predictor_for, clas
             continue
         prediction = predictor.predict(record if use_annotations else dataclasses.replace(record, annotations=None))
         beats = prediction.beats or []
-        flutter = flutter_spans(record.annotations.samples, record.annotations.symbols, record.n_samples)
-        result = compare_beats(samples, [aami_class(s) for s in symbols], [b.sample for b in beats],
-                               [b.label for b in beats], record.fs, classes, flutter=flutter)
+        result = compare_with_annotations(record, [b.sample for b in beats], [b.label for b in beats], classes)
         results.append(result)
         records[header.stem] = {**summarise([result], classes), "notes": list(prediction.notes)}
     return {"bundle": bundle, "directory": directory,

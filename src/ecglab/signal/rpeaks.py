@@ -111,16 +111,14 @@ def _usable_windows(cleaned: np.ndarray, fs: float) -> np.ndarray:
         variance = (centred ** 2).mean(axis=1)
         kurtosis = (centred ** 4).mean(axis=1) / np.maximum(variance, 1e-12) ** 2
         peaky = kurtosis >= MIN_KURTOSIS
-        rhythmic = np.array([not p and _repetition(lead, fs) >= MIN_REPETITION for lead, p in zip(piece, peaky)])
+        rhythmic = np.array([not p and _repetition(np.abs(row), fs) >= MIN_REPETITION for row, p in zip(slope, peaky)])
         good[:, w] = (np.ptp(piece, axis=1) >= FLAT_MV) & (peaky | rhythmic)
     return good
 
 
-def _repetition(piece: np.ndarray, fs: float) -> float:
-    """The highest autocorrelation of the smoothed absolute slope of ``piece`` at a lag of one heart cycle (CYCLE_S)."""
-    from scipy.ndimage import uniform_filter1d
-
-    envelope = uniform_filter1d(np.abs(np.gradient(piece)), max(1, int(round(SMOOTH_S * fs))))
+def _repetition(slope: np.ndarray, fs: float) -> float:
+    """The highest autocorrelation of the envelope of ``slope`` (absolute) at a lag of one heart cycle (CYCLE_S)."""
+    envelope = _envelope(slope, fs)
     envelope = envelope - envelope.mean()
     spectrum = np.fft.rfft(envelope, 2 * len(envelope))
     correlation = np.fft.irfft(np.abs(spectrum) ** 2)[:len(envelope)]
@@ -128,31 +126,39 @@ def _repetition(piece: np.ndarray, fs: float) -> float:
     return float(correlation[lags].max() / max(correlation[0], 1e-12)) if lags.stop > lags.start else 0.0
 
 
+def _envelope(slope: np.ndarray, fs: float) -> np.ndarray:
+    """An absolute slope smoothed over SMOOTH_S."""
+    from scipy.ndimage import uniform_filter1d
+
+    return uniform_filter1d(slope, max(1, int(round(SMOOTH_S * fs))))
+
+
 def _slope_ratio(lead: np.ndarray, fs: float) -> np.ndarray:
     from scipy.ndimage import uniform_filter1d
 
-    smooth = uniform_filter1d(np.abs(np.gradient(lead)), max(1, int(round(SMOOTH_S * fs))))
+    smooth = _envelope(np.abs(np.gradient(lead)), fs)
     average = uniform_filter1d(smooth, max(1, int(round(AVERAGE_S * fs))))
     return smooth / np.maximum(average, 1e-12)
 
 
 def _qrs_peaks(lead: np.ndarray, ratio: np.ndarray, fs: float) -> np.ndarray:
-    """One peak per slope burst (its dominant deflection in ``lead``), bursts too short to be a QRS skipped,
-    and none within the refractory period of the previous peak; then long R-R intervals searched again."""
+    """One peak per slope burst (its dominant deflection in ``lead``), bursts too short or too shallow to be a QRS
+    skipped, and none within the refractory period of the previous peak; then long R-R intervals searched again."""
     begins, ends = _bursts(ratio, THRESHOLD)
     if len(begins) == 0:
         return np.zeros(0, dtype=np.int64)
     shortest = MIN_QRS_FRACTION * np.mean(ends - begins)
     long_enough = (ends - begins) >= shortest
     begins, ends = begins[long_enough], ends[long_enough]
-    steep = _steep_enough(np.abs(np.gradient(lead)), begins, ends, fs)
+    slope = np.abs(np.gradient(lead))
+    steep = _steep_enough(slope, begins, ends, fs)
     refractory = int(round(REFRACTORY_S * fs))
     peaks = []
     for begin, end in zip(begins[steep], ends[steep]):
         peak = begin + _dominant_deflection(lead[begin:end])
         if not peaks or peak - peaks[-1] > refractory:
             peaks.append(peak)
-    return _search_back(lead, ratio, fs, peaks, shortest)
+    return _search_back(lead, slope, ratio, fs, peaks, shortest)
 
 
 def _steep_enough(slope: np.ndarray, begins: np.ndarray, ends: np.ndarray, fs: float) -> np.ndarray:
@@ -170,20 +176,22 @@ def _bursts(ratio: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _search_back(lead: np.ndarray, ratio: np.ndarray, fs: float, peaks: list[int], shortest: float) -> np.ndarray:
+def _search_back(lead: np.ndarray, slope: np.ndarray, ratio: np.ndarray, fs: float, peaks: list[int],
+                 shortest: float) -> np.ndarray:
     """``peaks`` with the beats found in R-R intervals over SEARCH_GAP times the recent median R-R, one at a time:
     the strongest burst over SEARCH_THRESHOLD there (outside the refractory periods, no shorter than ``shortest``),
-    if it is steep enough to be a QRS."""
+    if it is steep enough to be a QRS (``slope``: the absolute slope of ``lead``)."""
     if len(peaks) <= RECENT_BEATS:
         return np.asarray(peaks, dtype=np.int64)
-    slope = np.abs(np.gradient(lead))
     refractory, half = int(round(REFRACTORY_S * fs)), int(round(QRS_HALF_S * fs))
     found = peaks[:1]
     for following in peaks[1:]:
         while following - found[-1] > SEARCH_GAP * _recent_rr(found, peaks):
             burst = _strongest_burst(ratio, found[-1] + refractory, following - refractory, shortest)
+            if burst is None:
+                break
             recent = np.median([slope[max(0, p - half):p + half].max() for p in found[-RECENT_BEATS:]])
-            if burst is None or slope[burst].max() < T_WAVE_SLOPE * recent:
+            if slope[burst].max() < T_WAVE_SLOPE * recent:
                 break
             found.append(burst.start + _dominant_deflection(lead[burst]))
         found.append(following)
