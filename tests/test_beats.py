@@ -116,10 +116,31 @@ def test_qrs_centred_moves_a_records_peaks_together_to_its_qrs_centre():
     assert np.array_equal(qrs_centred(lead, true[:1], half=10, limit=8), true[:1])  # one peak: nothing to centre on
 
 
-def test_centred_beats_are_cut_alike_whatever_the_records_marking():
+def test_deflection_centred_moves_a_records_peaks_together_to_its_dominant_deflection():
+    from ecglab.inputs.beats import deflection_centred
+
+    true = np.arange(40, 1000, 60)
+    lead = _biphasic_complexes(1040, true)
+    r_peak = true - 1  # the apex of each R (+1), which dominates its S (-0.9)
+    for offset in (-5, 0, 3, 7):  # wherever a record's R peaks were marked, the cuts go to its R peak
+        assert np.array_equal(deflection_centred(lead, true + offset, half=10, limit=8), r_peak)
+    # a QS complex (its trough over twice as prominent as any peak) is placed on its trough, as the detector does
+    qs = np.zeros(1040)
+    for r in true:
+        qs[r - 2:r + 1] += [-0.5, -1.0, -0.5]
+        qs[r + 2:r + 5] += [0.15, 0.3, 0.15]
+    assert np.array_equal(deflection_centred(qs, true + 2, half=10, limit=8), r_peak)
+    jittered = true + np.resize([0, 3, 0, -1], len(true))  # one move for all: each peak keeps its own jitter
+    assert np.array_equal(deflection_centred(lead, jittered + 2, half=10, limit=8), jittered - 1)
+    assert np.array_equal(deflection_centred(lead, true - 5, half=10, limit=2), true - 3)  # moved by at most the limit
+    assert np.array_equal(deflection_centred(lead, true[:1], half=10, limit=8), true[:1])
+
+
+@pytest.mark.parametrize("preset", ["context-difference-centred", "context-difference-deflection"])
+def test_centred_beats_are_cut_alike_whatever_the_records_marking(preset):
     from ecglab.inputs.beats import BEAT_PRESETS
 
-    spec = BEAT_PRESETS["context-difference-centred"]
+    spec = BEAT_PRESETS[preset]
     true = np.arange(64, 1200, 77)
     lead = _biphasic_complexes(1280, true)[None].astype(np.float32)
     by_r = extract_beats(lead, spec.fs, true, spec)
@@ -136,7 +157,8 @@ def test_a_bundle_names_the_centring_only_where_it_centres(tmp_path):
     from ecglab.inputs.beats import BEAT_PRESETS
     from use_fixtures import beat_bundle
 
-    for preset, named in (("context-difference-aligned", False), ("context-difference-centred", True)):
+    for preset, named in (("context-difference-aligned", False), ("context-difference-centred", True),
+                          ("context-difference-deflection", True)):
         spec = BEAT_PRESETS[preset]
         bundle = beat_bundle(tmp_path / preset, beats=spec, fs=spec.fs, input_length=spec.length, leads=["MLII"],
                              model_kwargs=dict(filters=8, head_hidden=[8], n_blocks=4), meta_features=[])

@@ -115,7 +115,8 @@ def prepare_mitbih(ctx: PrepareContext, split: str | None = None, seed: int = 0,
         context-difference | context-median (context, and a second channel: the beat minus the record's
         median beat, or that median beat) | context-difference-aligned (each beat cut where its QRS best
         matches the record's median QRS, within 50 ms of its R peak) | context-difference-centred (and then
-        all of a record's cuts moved together onto the centre of its median QRS)
+        all of a record's cuts moved together onto the centre of its median QRS) | context-difference-deflection
+        (or onto its dominant deflection, where the detector places R peaks)
     add
         more beat databases whose records train too, DATABASE=DIR comma-separated (e.g. svdb=svdb/)
     peaks

@@ -155,7 +155,7 @@ def _qrs_peaks(lead: np.ndarray, ratio: np.ndarray, fs: float) -> np.ndarray:
     refractory = int(round(REFRACTORY_S * fs))
     peaks = []
     for begin, end in zip(begins[steep], ends[steep]):
-        peak = begin + _dominant_deflection(lead[begin:end])
+        peak = begin + dominant_deflection(lead[begin:end])
         if not peaks or peak - peaks[-1] > refractory:
             peaks.append(peak)
     return _search_back(lead, slope, ratio, fs, peaks, shortest)
@@ -193,7 +193,7 @@ def _search_back(lead: np.ndarray, slope: np.ndarray, ratio: np.ndarray, fs: flo
             recent = np.median([slope[max(0, p - half):p + half].max() for p in found[-RECENT_BEATS:]])
             if slope[burst].max() < T_WAVE_SLOPE * recent:
                 break
-            found.append(burst.start + _dominant_deflection(lead[burst]))
+            found.append(burst.start + dominant_deflection(lead[burst]))
         found.append(following)
     return np.asarray(found, dtype=np.int64)
 
@@ -214,7 +214,7 @@ def _strongest_burst(ratio: np.ndarray, start: int, stop: int, shortest: float) 
     return max(bursts, key=lambda burst: ratio[burst].max())
 
 
-def _dominant_deflection(piece: np.ndarray) -> int:
+def dominant_deflection(piece: np.ndarray) -> int:
     """Where the annotators of MIT-BIH and SVDB put a beat: on its most prominent peak, unless the most prominent
     trough is over NEGATIVE_DOMINANCE times as prominent (a QS or rS complex, marked at its trough)."""
     peak, peak_prominence = _most_prominent(piece)
