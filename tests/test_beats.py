@@ -74,7 +74,7 @@ def _biphasic_complexes(n_samples: int, at: np.ndarray) -> np.ndarray:
 
 
 def test_aligned_peaks_line_up_complexes_marked_on_different_deflections():
-    from ecglab.inputs.beats import aligned_peaks
+    from ecglab.inputs.cut_placement import aligned_peaks
 
     true = np.arange(40, 1000, 60)
     lead = _biphasic_complexes(1040, true)
@@ -103,7 +103,7 @@ def test_aligned_beats_line_up_wherever_the_peaks_were_marked():
 
 
 def test_qrs_centred_moves_a_records_peaks_together_to_its_qrs_centre():
-    from ecglab.inputs.beats import qrs_centred
+    from ecglab.inputs.cut_placement import qrs_centred
 
     true = np.arange(40, 1000, 60)
     lead = _biphasic_complexes(1040, true)
@@ -117,7 +117,7 @@ def test_qrs_centred_moves_a_records_peaks_together_to_its_qrs_centre():
 
 
 def test_deflection_centred_moves_a_records_peaks_together_to_its_dominant_deflection():
-    from ecglab.inputs.beats import deflection_centred
+    from ecglab.inputs.cut_placement import deflection_centred
 
     true = np.arange(40, 1000, 60)
     lead = _biphasic_complexes(1040, true)

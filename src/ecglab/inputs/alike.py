@@ -8,7 +8,7 @@ S and N are left as the model's (proportionally rescaled): they share the QRS sh
 P wave, which this comparison does not read.
 
 Alike means: among the ``neighbours`` nearest beats of the record (Euclidean distance between the beats'
-first ``n_leads`` channels over the QRS, :data:`~ecglab.inputs.beats.QRS_HALF_WIDTH_S` either side of the R
+first ``n_leads`` channels over the QRS, :data:`~ecglab.inputs.cut_placement.QRS_HALF_WIDTH_S` either side of the R
 peak), those within ``radius`` times the record's typical distance (the median distance of its beats to
 their four nearest others), so that a rare beat among many unlike ones keeps its own call. On records longer
 than ``window`` beats the neighbours are sought among the ``window`` beats around each (as the template is).
@@ -21,7 +21,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecglab.errors import ConfigError
-from ecglab.inputs.beats import QRS_HALF_WIDTH_S, BeatSpec
+from ecglab.inputs.beats import BeatSpec
+from ecglab.inputs.cut_placement import QRS_HALF_WIDTH_S
 
 TYPICAL_NEIGHBOURS = 4  # the record's typical distance: median distance of a beat to its 4 nearest others
 BLOCK = 256  # beats whose neighbours are sought at once

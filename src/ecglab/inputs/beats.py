@@ -15,9 +15,10 @@ Two cuts, chosen by ``BeatSpec.method``:
 lead by the record's median beat amplitude, so a patient's beats keep their relative sizes while
 patients and machines of different gains become comparable.
 
-``align_s`` (centred only) cuts each beat where its QRS best matches the record's median QRS, within that
-distance of the R peak given (:func:`aligned_peaks`), so that a record's beats line up whether its R peaks were
-annotated or detected, on whichever deflection.
+``align_s`` and ``centre`` (centred only) say where each beat is cut (:mod:`ecglab.inputs.cut_placement`):
+where its QRS best matches the record's median QRS, within ``align_s`` of the R peak given, and all of a
+record's cuts then moved together onto its QRS, so that its beats line up whether its R peaks were annotated or
+detected, on whichever deflection.
 
 ``template`` adds a second channel per lead from the patient's own typical beat (the median of the
 record's beats, or of the ``template_beats`` around each beat on longer records): ``"difference"``,
@@ -44,9 +45,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict
 
+from ecglab.inputs.cut_placement import QRS_HALF_WIDTH_S, placed_cuts
 from ecglab.inputs.preprocess import Preprocessing, preprocess
 from ecglab.signal.resample import resample, resample_positions
-from ecglab.signal.rpeaks import dominant_deflection
 
 RR_FEATURES = ("rr_prev", "rr_next", "rr_local", "rr_mean")  # seconds
 RELATIVE_RR_FEATURES = ("rr_prev_rel", "rr_next_rel", "rr_local_rel")  # divided by the running average
@@ -57,9 +58,6 @@ BEAT_FEATURES = RR_FEATURES + RELATIVE_RR_FEATURES + GATE_FEATURES
 IRREGULARITY_BEATS = 16  # R-R intervals around a beat that its rr_irregularity looks at
 P_WINDOW_S = (0.25, 0.08)  # where a P wave lies: from 250 ms to 80 ms before the R peak
 P_CONSISTENCY_BEATS = 33  # beats around a beat whose P-wave agreement p_consistency takes the median of
-QRS_HALF_WIDTH_S = 0.065  # qrs_difference compares 65 ms either side of the R peak
-QRS_WINDOW_S = 0.1  # where qrs_centred looks for the centre of a record's QRS: 100 ms either side of its cuts
-CENTRE_LIMIT_S = 0.08  # and moves them by at most this (the R peaks of SVDB's annotators lie up to 55 ms off)
 
 
 class BeatSpec(BaseModel):
@@ -221,88 +219,13 @@ def _centred(signal: np.ndarray, peaks: np.ndarray, spec: BeatSpec) -> Beats:
     n_leads, n_samples = signal.shape
     before = int(round(spec.before_s * spec.fs))
     length = spec.length
-    if spec.align_s > 0:
-        half, shift = (int(round(seconds * spec.fs)) for seconds in (QRS_HALF_WIDTH_S, spec.align_s))
-        peaks = aligned_peaks(signal[0], peaks, half, shift)
-    if spec.centre != "r_peak":
-        centring = qrs_centred if spec.centre == "qrs" else deflection_centred
-        peaks = centring(signal[0], peaks, *(int(round(s * spec.fs)) for s in (QRS_WINDOW_S, CENTRE_LIMIT_S)))
+    peaks = placed_cuts(signal[0], peaks, spec.fs, spec.align_s, spec.centre)
     valid = np.flatnonzero((peaks - before >= 0) & (peaks - before + length <= n_samples))
     if len(valid) == 0:
         return _stack([], [], peaks, n_leads, length)
     starts = peaks[valid] - before
     beats = signal[:, starts[:, None] + np.arange(length)[None, :]].transpose(1, 0, 2)
     return Beats(np.ascontiguousarray(beats, dtype=np.float32), valid.astype(np.int64), peaks[valid])
-
-
-def aligned_peaks(lead: np.ndarray, peaks: np.ndarray, half: int, shift: int, rounds: int = 2) -> np.ndarray:
-    """``peaks`` each moved by up to ``shift`` samples to where ``half`` samples either side best correlate with
-    the record's median QRS (taken again after each of ``rounds`` moves; ties keep the smaller move). Annotators
-    and detectors mark a complex's R peak on different deflections where two are alike in size (bundle branch
-    block, noise): aligned, the beats of a patient line up however their R peaks were marked, and the beat minus
-    the median beat stays small for a normal beat (on MIT-BIH 207 the detector's R peaks lay over 20 ms from the
-    annotations for 39 % of the N beats, 2 % once both are aligned). Peaks too close to an edge stay."""
-    peaks = np.asarray(peaks, dtype=np.int64)
-    movable = np.flatnonzero((peaks - half - shift >= 0) & (peaks + half + shift < len(lead)))
-    if len(movable) < 2:
-        return peaks
-    window = np.arange(-half, half + 1)
-    given = peaks[movable]
-    moves = np.array(sorted(range(-shift, shift + 1), key=abs))  # 0, -1, 1, …: argmax keeps the first best
-    centres = given
-    for _ in range(rounds):
-        template = np.median(_centred_rows(lead[centres[:, None] + window]), axis=0)
-        template /= max(float(np.linalg.norm(template)), 1e-12)
-        # one move at a time: a day-long record's stretches at every move at once would take hundreds of MB
-        scores = np.stack([_centred_rows(lead[(given + move)[:, None] + window], unit=True) @ template
-                           for move in moves])
-        centres = given + moves[scores.argmax(axis=0)]
-    aligned = peaks.copy()
-    aligned[movable] = centres
-    return aligned
-
-
-def qrs_centred(lead: np.ndarray, peaks: np.ndarray, half: int, limit: int, rounds: int = 3) -> np.ndarray:
-    """``peaks`` all moved by one number of samples (at most ``limit``) so that the record's median QRS is centred on
-    them: the centroid of its squared slope, over ``half`` samples either side, falls on the peak. Annotators and
-    detectors put a record's R peaks on the deflection of their choice (SVDB's annotations lie 55 ms before to 39 ms
-    after our detector's R peaks, record by record; cut 16 ms late, SVDB 870's beats lost the two-lead recipe a fifth
-    of its S calls): centred, a record's beats are cut alike however its R peaks were marked. Records with fewer than
-    two peaks away from the edges stay."""
-    peaks = np.asarray(peaks, dtype=np.int64)
-    inside = peaks[(peaks - half - limit >= 0) & (peaks + half + limit < len(lead))]
-    if len(inside) < 2:
-        return peaks
-    window = np.arange(-half, half + 1)
-    move = 0
-    for _ in range(rounds):
-        energy = np.diff(np.median(lead[(inside + move)[:, None] + window], axis=0)) ** 2
-        centroid = float(energy @ (window[:-1] + 0.5)) / max(float(energy.sum()), 1e-12)
-        move = int(np.clip(move + round(centroid), -limit, limit))
-    return peaks + move
-
-
-def deflection_centred(lead: np.ndarray, peaks: np.ndarray, half: int, limit: int) -> np.ndarray:
-    """``peaks`` all moved by one number of samples (at most ``limit``) so that the dominant deflection of the
-    record's median QRS (over ``half`` samples either side) falls on them: where the R-peak detector places a beat
-    (:func:`ecglab.signal.rpeaks.dominant_deflection`), as MIT-BIH's annotators did. SVDB's annotators put a
-    record's R peaks 2 to 4 samples (16 to 31 ms) before it on 22 of its 39 shared records and 1 to 2 after on 9,
-    so beats cut at its annotations and at detected R peaks differed record by record; centred so, they are cut
-    alike, while MIT-BIH's annotated cuts (the detector within a sample of them on all 22 DS1 records) stay.
-    Not in a shipped recipe (docs/RESULTS.md, fourteenth round). Records with fewer than two peaks away from the
-    edges stay."""
-    peaks = np.asarray(peaks, dtype=np.int64)
-    inside = peaks[(peaks - half >= 0) & (peaks + half < len(lead))]
-    if len(inside) < 2:
-        return peaks
-    median = np.median(lead[inside[:, None] + np.arange(-half, half + 1)], axis=0)
-    return peaks + int(np.clip(dominant_deflection(median) - half, -limit, limit))
-
-
-def _centred_rows(rows: np.ndarray, unit: bool = False) -> np.ndarray:
-    """Each row minus its mean, and (``unit``) over its norm."""
-    rows = rows - rows.mean(axis=1, keepdims=True)
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12) if unit else rows
 
 
 def _stack(beats, kept, peaks, n_leads, length) -> Beats:
