@@ -77,6 +77,18 @@ def test_mitbih_and_svdb_prepare_as_one_dataset_with_patients_kept_apart(shared_
     assert set(meta["split"]) == {"train", "val"}  # --split all: no test split
     assert meta.groupby("patient_id")["split"].nunique().max() == 1
     assert dataset.fs == 128.0 and set(meta["database"]) == {"mitbih", "svdb"}
+    # one training run may draw one database's beats less often: a fifth as often here
+    from ecglab.training.config import DataConfig
+    from ecglab.training.data import ECGDataModule
+
+    config = DataConfig(path=str(dataset.path), test_split=None, database_weights={"svdb": 0.2})
+    module = ECGDataModule(dataset, config)
+    drawn = meta.iloc[module.train_index]["database"].to_numpy()[
+        [i for draw in module.train_dataloader().sampler for i in draw.positions]]
+    share = (drawn == "svdb").mean()
+    counts = meta.iloc[module.train_index]["database"].value_counts()
+    expected = 0.2 * counts["svdb"] / (0.2 * counts["svdb"] + counts["mitbih"])
+    assert abs(share - expected) < 0.03 and share < (counts["svdb"] / counts.sum()) - 0.2
 
 
 def test_bad_sources_and_splits_are_explained(shared_data, tmp_path):

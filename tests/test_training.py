@@ -276,6 +276,29 @@ def test_balanced_sampling_at_power_one_half_draws_classes_by_the_square_root_of
             DataConfig(path="x", balanced_sampling=wrong)
 
 
+def test_database_weights_shift_draws_between_databases_and_keep_classes_balanced():
+
+    from ecglab.training.data import balanced_weights, database_weights
+
+    meta = pd.DataFrame({"database": ["mitbih", "mitbih", "svdb", "svdb", "svdb", "svdb"]})
+    base = database_weights(meta, {"svdb": 0.5})
+    np.testing.assert_allclose(base, [1, 1, 0.5, 0.5, 0.5, 0.5])  # four svdb beats drawn as often as two mitbih
+    assert database_weights(meta, {}) is None
+    labels = np.array([[1, 0], [0, 1], [1, 0], [1, 0], [1, 0], [0, 1]])
+    weights = balanced_weights(labels, 1.0, base)
+    # class 0: 1 + 3 * 0.5 = 2.5 weighted beats, class 1: 1 + 0.5 = 1.5; each class's draws sum to one
+    np.testing.assert_allclose(weights, [1 / 2.5, 1 / 1.5, 0.5 / 2.5, 0.5 / 2.5, 0.5 / 2.5, 0.5 / 1.5])
+    np.testing.assert_allclose([weights[labels[:, k] == 1].sum() for k in (0, 1)], [1.0, 1.0])
+    with pytest.raises(ConfigError, match=r"names \['mitdb'\].*beats come from \['mitbih', 'svdb'\]"):
+        database_weights(meta, {"mitdb": 2.0})
+    with pytest.raises(ConfigError, match="no database column"):
+        database_weights(pd.DataFrame({"age": [1]}), {"svdb": 0.5})
+    from ecglab.training.config import DataConfig
+
+    with pytest.raises(ValueError, match="expected a positive weight per database, found {'svdb': 0.0}"):
+        DataConfig(path="x", database_weights={"svdb": 0})
+
+
 def test_a_last_batch_of_one_does_not_break_batchnorm(tmp_path):
     data = tmp_path / "odd"
     ds = toy_dataset(data, n=106)

@@ -56,6 +56,9 @@ class DataConfig(_Strict):
     num_workers: int = Field(0, ge=0)
     # true: draw every class about equally often; a number α in (0, 1]: a class in proportion to its count^(1-α)
     balanced_sampling: bool | float = False
+    # training beats of a database (the prepared `database` column) drawn this much more or less often, e.g.
+    # {svdb: 0.5}; databases not named weigh 1; with balanced_sampling the classes stay balanced
+    database_weights: dict[str, float] = Field(default_factory=dict)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
     @field_validator("balanced_sampling", mode="before")
@@ -70,6 +73,14 @@ class DataConfig(_Strict):
         if not 0 < power <= 1:
             raise ValueError(f"expected true, false or a power in (0, 1], found {value!r}")
         return power
+
+    @field_validator("database_weights")
+    @classmethod
+    def _positive_weights(cls, weights):
+        wrong = {name: weight for name, weight in weights.items() if not weight > 0}
+        if wrong:
+            raise ValueError(f"expected a positive weight per database, found {wrong}")
+        return weights
 
 
 class ModelConfig(_Strict):

@@ -104,16 +104,30 @@ class ResumableLoader:
         self.sampler.resume_at = (state["epoch"], state["batches"])
 
 
-def balanced_weights(labels: np.ndarray, power: float = 1.0) -> np.ndarray:
+def balanced_weights(labels: np.ndarray, power: float = 1.0, base: np.ndarray | None = None) -> np.ndarray:
     """Sampling weight per record: count of its rarest positive class to the power ``-power``, so at 1 every
     class is drawn about equally often and at 0.5 in proportion to the square root of its count (rare classes
     drawn more often without the common ones all but vanishing); records without any positive label count
-    as one more group of their own."""
-    counts = labels.sum(axis=0).astype(np.float64)
-    weights = np.where(labels > 0, np.maximum(counts, 1.0) ** -power, 0.0).max(axis=1)
+    as one more group of their own. ``base``: a weight per record that the counts weigh by and the result
+    is multiplied by, so the classes keep their shares while the records within a class do not."""
+    base = np.ones(len(labels)) if base is None else np.asarray(base, dtype=np.float64)
+    counts = (labels * base[:, None]).sum(axis=0).astype(np.float64)
+    weights = np.where(labels > 0, np.maximum(counts, 1e-12) ** -power, 0.0).max(axis=1)
     unlabelled = labels.sum(axis=1) == 0
-    weights[unlabelled] = float(unlabelled.sum()) ** -power if unlabelled.any() else 0.0
-    return weights
+    weights[unlabelled] = float(base[unlabelled].sum()) ** -power if unlabelled.any() else 0.0
+    return weights * base
+
+
+def database_weights(meta, weights: dict[str, float]) -> np.ndarray | None:
+    """A sampling weight per row from its ``database`` (1 for databases not named); None without weights."""
+    if not weights:
+        return None
+    found = sorted(meta["database"].astype(str).unique()) if "database" in meta.columns else []
+    unknown = sorted(set(weights) - set(found))
+    if unknown:
+        raise ConfigError(f"data.database_weights names {unknown}, not databases of this dataset; "
+                          f"its beats come from {found or 'one unnamed database (no database column)'}.")
+    return meta["database"].astype(str).map(weights).fillna(1.0).to_numpy(dtype=np.float64)
 
 
 class ECGDataModule(L.LightningDataModule):
@@ -159,7 +173,9 @@ class ECGDataModule(L.LightningDataModule):
     def train_dataloader(self) -> ResumableLoader:
         dataset = self._dataset(self.train_index, crop=self.window, augment=self.config.augment)
         power = float(self.config.balanced_sampling)  # true is 1: every class equally often
-        weights = torch.as_tensor(balanced_weights(self.train_labels, power)) if power else None
+        base = database_weights(self.dataset.meta.iloc[self.train_index], self.config.database_weights)
+        weights = balanced_weights(self.train_labels, power, base) if power else base
+        weights = torch.tensor(weights) if weights is not None else None  # a copy: pandas may hand a read-only view
         sampler = EpochBatchSampler(len(dataset), self.config.batch_size, self.seed, weights)
         self._train_loader = ResumableLoader(self._loader(dataset, batch_sampler=sampler))
         if self._train_state is not None:
