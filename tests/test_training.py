@@ -289,7 +289,7 @@ def test_database_weights_shift_draws_between_databases_and_keep_classes_balance
     # class 0: 1 + 3 * 0.5 = 2.5 weighted beats, class 1: 1 + 0.5 = 1.5; each class's draws sum to one
     np.testing.assert_allclose(weights, [1 / 2.5, 1 / 1.5, 0.5 / 2.5, 0.5 / 2.5, 0.5 / 2.5, 0.5 / 1.5])
     np.testing.assert_allclose([weights[labels[:, k] == 1].sum() for k in (0, 1)], [1.0, 1.0])
-    with pytest.raises(ConfigError, match=r"names \['mitdb'\].*beats come from \['mitbih', 'svdb'\]"):
+    with pytest.raises(ConfigError, match=r"names \['mitdb'\].*examples come from \['mitbih', 'svdb'\]"):
         database_weights(meta, {"mitdb": 2.0})
     with pytest.raises(ConfigError, match="no database column"):
         database_weights(pd.DataFrame({"age": [1]}), {"svdb": 0.5})

@@ -126,7 +126,7 @@ def database_weights(meta, weights: dict[str, float]) -> np.ndarray | None:
     unknown = sorted(set(weights) - set(found))
     if unknown:
         raise ConfigError(f"data.database_weights names {unknown}, not databases of this dataset; "
-                          f"its beats come from {found or 'one unnamed database (no database column)'}.")
+                          f"its examples come from {found or 'one database (it has no database column)'}.")
     return meta["database"].astype(str).map(weights).fillna(1.0).to_numpy(dtype=np.float64)
 
 
@@ -153,6 +153,8 @@ class ECGDataModule(L.LightningDataModule):
         self.meta_features = fit_meta_features(meta.iloc[self.train_index], config.meta_features)
         self.meta = meta_matrix(meta, self.meta_features)
         self.labels = np.asarray(dataset.labels)
+        self.database_draws = database_weights(  # checked before any training
+            dataset.meta.iloc[self.train_index], config.database_weights)
         self._train_loader: ResumableLoader | None = None
         self._train_state: dict | None = None
 
@@ -173,7 +175,7 @@ class ECGDataModule(L.LightningDataModule):
     def train_dataloader(self) -> ResumableLoader:
         dataset = self._dataset(self.train_index, crop=self.window, augment=self.config.augment)
         power = float(self.config.balanced_sampling)  # true is 1: every class equally often
-        base = database_weights(self.dataset.meta.iloc[self.train_index], self.config.database_weights)
+        base = self.database_draws
         weights = balanced_weights(self.train_labels, power, base) if power else base
         weights = torch.tensor(weights) if weights is not None else None  # a copy: pandas may hand a read-only view
         sampler = EpochBatchSampler(len(dataset), self.config.batch_size, self.seed, weights)
