@@ -277,7 +277,6 @@ def test_balanced_sampling_at_power_one_half_draws_classes_by_the_square_root_of
 
 
 def test_database_weights_shift_draws_between_databases_and_keep_classes_balanced():
-
     from ecglab.training.data import balanced_weights, database_weights
 
     meta = pd.DataFrame({"database": ["mitbih", "mitbih", "svdb", "svdb", "svdb", "svdb"]})

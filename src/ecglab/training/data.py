@@ -111,7 +111,7 @@ def balanced_weights(labels: np.ndarray, power: float = 1.0, base: np.ndarray | 
     as one more group of their own. ``base``: a weight per record that the counts weigh by and the result
     is multiplied by, so the classes keep their shares while the records within a class do not."""
     base = np.ones(len(labels)) if base is None else np.asarray(base, dtype=np.float64)
-    counts = (labels * base[:, None]).sum(axis=0).astype(np.float64)
+    counts = (labels * base[:, None]).sum(axis=0)
     weights = np.where(labels > 0, np.maximum(counts, 1e-12) ** -power, 0.0).max(axis=1)
     unlabelled = labels.sum(axis=1) == 0
     weights[unlabelled] = float(base[unlabelled].sum()) ** -power if unlabelled.any() else 0.0
@@ -127,7 +127,7 @@ def database_weights(meta, weights: dict[str, float]) -> np.ndarray | None:
     if unknown:
         raise ConfigError(f"data.database_weights names {unknown}, not databases of this dataset; "
                           f"its examples come from {found or 'one database (it has no database column)'}.")
-    return meta["database"].astype(str).map(weights).fillna(1.0).to_numpy(dtype=np.float64)
+    return np.array(meta["database"].astype(str).map(weights).fillna(1.0), dtype=np.float64)
 
 
 class ECGDataModule(L.LightningDataModule):
@@ -175,9 +175,9 @@ class ECGDataModule(L.LightningDataModule):
     def train_dataloader(self) -> ResumableLoader:
         dataset = self._dataset(self.train_index, crop=self.window, augment=self.config.augment)
         power = float(self.config.balanced_sampling)  # true is 1: every class equally often
-        base = self.database_draws
-        weights = balanced_weights(self.train_labels, power, base) if power else base
-        weights = torch.tensor(weights) if weights is not None else None  # a copy: pandas may hand a read-only view
+        draws = self.database_draws
+        weights = balanced_weights(self.train_labels, power, draws) if power else draws
+        weights = torch.as_tensor(weights) if weights is not None else None
         sampler = EpochBatchSampler(len(dataset), self.config.batch_size, self.seed, weights)
         self._train_loader = ResumableLoader(self._loader(dataset, batch_sampler=sampler))
         if self._train_state is not None:
